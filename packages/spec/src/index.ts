@@ -1,1 +1,40 @@
-export {};
+export { artifactLocation, type BinaryArtifact, binaryArtifacts, type ChecksumSource } from "./binaries";
+export {
+  API_PORT,
+  type Cluster,
+  type ClusterNode,
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  type EtcdMember,
+  isDnsLabel,
+  nodesFor,
+  resolveCluster,
+  VIRTUALBOX_NAT_CIDR,
+  validateClusterSpec,
+} from "./cluster";
+export { defaultClusterSpec, defaultClusterSpecInput, VAGRANT_NODES } from "./defaults";
+export { formatIssues, formatPath, SpecError, type SpecIssue } from "./errors";
+export { clusterJsonSchema } from "./json-schema";
+export {
+  BINARY_SOURCES,
+  type ClusterSpec,
+  type ClusterSpecInput,
+  ClusterSpecSchema,
+  HOST_KEY_CHECKING,
+  KEY_ALGORITHMS,
+  type KeyAlgorithm,
+  KUBELET_CREDENTIALS,
+  type KubeletCredentials,
+  type NodeSpec,
+  POD_NETWORKS,
+  ROLES,
+  type Role,
+} from "./schema";
+export {
+  CLUSTER_SCHEMA_URL,
+  type LoadedCluster,
+  loadCluster,
+  type ParseOptions,
+  parseClusterYaml,
+  renderClusterYaml,
+} from "./yaml";

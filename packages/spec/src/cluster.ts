@@ -1,0 +1,428 @@
+import {
+  canonicalCidr,
+  contains,
+  type Ipv4Net,
+  isIpv4,
+  nthAddress,
+  nthSubnet,
+  overlaps,
+  parseCidr,
+  subnetCount,
+} from "./_ip";
+import { SpecError, type SpecIssue } from "./errors";
+import type { ClusterSpec, KubeletCredentials, NodeSpec, Role } from "./schema";
+import { DNS_LABEL } from "./schema";
+
+/** VirtualBox's NAT network: every Vagrant VM has 10.0.2.15 on it. */
+export const VIRTUALBOX_NAT_CIDR = "10.0.2.0/24";
+export const API_PORT = 6443;
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+
+export interface ClusterNode {
+  name: string;
+  role: Role;
+  address: string;
+  /** SSH target with the node address filled in as the default host. */
+  ssh: {
+    host: string;
+    port: number;
+    user: string;
+    identityFile?: string;
+    jump?: { host: string; port: number; user: string; identityFile?: string };
+  };
+  /** Workers only. */
+  kubeletCredentials?: KubeletCredentials;
+  /** Workers only: this node's slice of the pod CIDR (used by the bridge-routes pod network). */
+  podCIDR?: string;
+}
+
+export interface EtcdMember {
+  name: string;
+  address: string;
+  peerURL: string;
+  clientURL: string;
+}
+
+/** A validated spec with every derived fact computed once, for every generator to read. */
+export interface Cluster {
+  spec: ClusterSpec;
+  name: string;
+  nodes: ClusterNode[];
+  controlPlanes: ClusterNode[];
+  workers: ClusterNode[];
+  loadBalancer: ClusterNode | undefined;
+  network: {
+    podCIDR: string;
+    serviceCIDR: string;
+    clusterDomain: string;
+    nodePortRange: string;
+    nodeCIDRMaskSize: number;
+    /** First address of the service CIDR: the `kubernetes` Service. */
+    apiServiceIP: string;
+    /** The cluster DNS Service (kube-dns). */
+    dnsServiceIP: string;
+  };
+  /** Where clients reach the API: the load balancer, or the only control plane. */
+  api: { host: string; port: number; url: string; viaLoadBalancer: boolean };
+  /** The service-account issuer URL (the API endpoint). */
+  serviceAccountIssuer: string;
+  etcd: {
+    members: EtcdMember[];
+    /** `--initial-cluster`: `master-1=https://IP:2380,...` */
+    initialCluster: string;
+    initialClusterToken: string;
+    /** Client URLs of every member, for `--etcd-servers`. */
+    clientURLs: string[];
+  };
+}
+
+interface Checked {
+  pod?: Ipv4Net;
+  service?: Ipv4Net;
+}
+
+/** Semantic checks beyond the schema. Every problem, not just the first. */
+export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const err = (path: string, code: string, message: string, hint?: string) =>
+    issues.push({ path, code, message, severity: "error", ...(hint ? { hint } : {}) });
+  const warn = (path: string, code: string, message: string, hint?: string) =>
+    issues.push({ path, code, message, severity: "warning", ...(hint ? { hint } : {}) });
+
+  const nat = parseCidr(VIRTUALBOX_NAT_CIDR)!;
+  const nets: Checked = {};
+  for (const key of ["podCIDR", "serviceCIDR"] as const) {
+    const text = spec.network[key];
+    const net = parseCidr(text);
+    const path = `network.${key}`;
+    if (!net) {
+      err(path, "invalid-cidr", `'${text}' is not an IPv4 CIDR`, "write it as a.b.c.d/n, e.g. 10.96.0.0/16");
+      continue;
+    }
+    if (canonicalCidr(net) !== text) {
+      err(
+        path,
+        "cidr-not-network",
+        `'${text}' has host bits set`,
+        `use the network address ${canonicalCidr(net)}`,
+      );
+      continue;
+    }
+    if (overlaps(net, nat)) {
+      err(
+        path,
+        "cidr-overlaps-nat",
+        `${text} overlaps VirtualBox's NAT network ${VIRTUALBOX_NAT_CIDR}`,
+        "choose a range that does not contain 10.0.2.0/24",
+      );
+    }
+    nets[key === "podCIDR" ? "pod" : "service"] = net;
+  }
+  if (nets.pod && nets.service && overlaps(nets.pod, nets.service)) {
+    err(
+      "network.serviceCIDR",
+      "cidr-overlap",
+      `service CIDR ${spec.network.serviceCIDR} overlaps pod CIDR ${spec.network.podCIDR}`,
+      "give pods and services disjoint ranges, e.g. 10.244.0.0/16 and 10.96.0.0/16",
+    );
+  }
+  if (nets.service) {
+    if (nets.service.prefix > 28) {
+      err(
+        "network.serviceCIDR",
+        "service-cidr-too-small",
+        `${spec.network.serviceCIDR} is too small for the API and DNS service IPs`,
+        "use a /28 or larger (e.g. /16)",
+      );
+    }
+    const dns = spec.network.dnsServiceIP;
+    if (dns !== undefined) {
+      if (!isIpv4(dns)) err("network.dnsServiceIP", "invalid-ip", `'${dns}' is not an IPv4 address`);
+      else if (!contains(nets.service, dns)) {
+        err(
+          "network.dnsServiceIP",
+          "dns-ip-outside-service-cidr",
+          `DNS service IP ${dns} is outside the service CIDR ${spec.network.serviceCIDR}`,
+          `pick an address inside ${spec.network.serviceCIDR}, e.g. ${nthAddress(nets.service, 10) ?? "its 10th address"}`,
+        );
+      } else if (dns === nthAddress(nets.service, 1) || dns === nthAddress(nets.service, 0)) {
+        err(
+          "network.dnsServiceIP",
+          "dns-ip-reserved",
+          `DNS service IP ${dns} is the service CIDR's network address or the API service IP`,
+          "use another address, e.g. the 10th",
+        );
+      }
+    }
+  }
+  const [lo, hi] = spec.network.nodePortRange.split("-").map(Number) as [number, number];
+  if (!(lo >= 1 && hi <= 65535 && lo < hi)) {
+    err(
+      "network.nodePortRange",
+      "invalid-port-range",
+      `'${spec.network.nodePortRange}' is not a port range low-high within 1-65535`,
+      "e.g. 30000-32767",
+    );
+  } else if (lo <= API_PORT && API_PORT <= hi) {
+    err(
+      "network.nodePortRange",
+      "port-range-contains-api",
+      `${spec.network.nodePortRange} contains the API port 6443`,
+    );
+  }
+
+  // Nodes.
+  const seenName = new Map<string, number>();
+  const seenAddr = new Map<string, number>();
+  spec.nodes.forEach((node, i) => {
+    const p = `nodes[${i}]`;
+    const prevName = seenName.get(node.name);
+    if (prevName !== undefined) {
+      err(
+        `${p}.name`,
+        "duplicate-name",
+        `node name '${node.name}' is also used by nodes[${prevName}]`,
+        "give every node its own name",
+      );
+    } else seenName.set(node.name, i);
+    if (!isIpv4(node.address)) {
+      err(
+        `${p}.address`,
+        "invalid-ip",
+        `'${node.address}' is not an IPv4 address`,
+        "write it as a.b.c.d, e.g. 192.168.56.11",
+      );
+    } else {
+      const prevAddr = seenAddr.get(node.address);
+      if (prevAddr !== undefined) {
+        err(
+          `${p}.address`,
+          "duplicate-address",
+          `address ${node.address} is also used by nodes[${prevAddr}]`,
+          "give every node its own address",
+        );
+      } else seenAddr.set(node.address, i);
+      if (contains(nat, node.address)) {
+        err(
+          `${p}.address`,
+          "address-is-nat",
+          `${node.address} is on VirtualBox's NAT network ${VIRTUALBOX_NAT_CIDR}, which every VM shares`,
+          "use the node's host-only address (e.g. 192.168.56.x)",
+        );
+      }
+      for (const [key, net] of [
+        ["podCIDR", nets.pod],
+        ["serviceCIDR", nets.service],
+      ] as const) {
+        if (net && contains(net, node.address)) {
+          err(
+            `${p}.address`,
+            "address-in-cluster-cidr",
+            `${node.address} lies inside network.${key} ${net.cidr}`,
+            `move network.${key} off the nodes' network`,
+          );
+        }
+      }
+    }
+    if (node.kubelet && node.role !== "worker") {
+      err(
+        `${p}.kubelet`,
+        "kubelet-not-worker",
+        `'${node.name}' is a ${node.role}; only workers run a kubelet`,
+        "remove kubelet from this node",
+      );
+    }
+  });
+
+  const cps = spec.nodes.filter((n) => n.role === "controlplane");
+  const lbs = spec.nodes.filter((n) => n.role === "loadbalancer");
+  const workers = spec.nodes.filter((n) => n.role === "worker");
+  if (cps.length === 0) {
+    err(
+      "nodes",
+      "no-controlplane",
+      "no node has role controlplane",
+      "add at least one node with role: controlplane",
+    );
+  }
+  if (lbs.length > 1) {
+    err(
+      "nodes",
+      "multiple-loadbalancers",
+      `${lbs.length} nodes have role loadbalancer; khw supports one`,
+      "keep one loadbalancer",
+    );
+  }
+  if (cps.length > 1 && lbs.length === 0) {
+    err(
+      "nodes",
+      "no-loadbalancer",
+      `${cps.length} control planes but no load balancer: clients would depend on one of them`,
+      "add a node with role: loadbalancer, or keep a single control plane",
+    );
+  }
+  if (cps.length > 0 && cps.length % 2 === 0) {
+    warn(
+      "nodes",
+      "even-etcd-members",
+      `${cps.length} etcd members (one per control plane) tolerate ${Math.floor((cps.length - 1) / 2)} failed member(s), no more than ${cps.length - 1} would`,
+      "use an odd number of control planes (1 or 3)",
+    );
+  }
+  if (nets.pod) {
+    const mask = spec.network.nodeCIDRMaskSize;
+    if (mask < nets.pod.prefix) {
+      err(
+        "network.nodeCIDRMaskSize",
+        "node-mask-too-wide",
+        `/${mask} per node is larger than the pod CIDR ${spec.network.podCIDR}`,
+        `use a mask of at least ${nets.pod.prefix}`,
+      );
+    } else if (subnetCount(nets.pod, mask) < workers.length) {
+      err(
+        "network.podCIDR",
+        "pod-cidr-too-small",
+        `${spec.network.podCIDR} holds ${subnetCount(nets.pod, mask)} node slices of /${mask}, fewer than the ${workers.length} workers`,
+        "widen the pod CIDR or narrow nodeCIDRMaskSize",
+      );
+    }
+  }
+  if (workers.length === 0 && spec.addons.dns) {
+    warn(
+      "addons.dns",
+      "dns-without-workers",
+      "DNS is on but there are no workers to run CoreDNS",
+      "add a worker or set addons.dns: false",
+    );
+  }
+  spec.pki.extraApiserverSANs.forEach((san, i) => {
+    if (
+      !isIpv4(san) &&
+      !/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(san)
+    ) {
+      err(
+        `pki.extraApiserverSANs[${i}]`,
+        "invalid-san",
+        `'${san}' is neither an IPv4 address nor a DNS name`,
+      );
+    }
+  });
+  const b = spec.binaries;
+  if (b.source === "mirror" && !b.mirror) {
+    err(
+      "binaries.mirror",
+      "mirror-missing",
+      "binaries.source is mirror but no mirror URL is set",
+      "set binaries.mirror: http://host:port",
+    );
+  }
+  if (b.mirror !== undefined && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(b.mirror)) {
+    err("binaries.mirror", "invalid-url", `'${b.mirror}' is not an http(s) URL`);
+  }
+  if (b.mirror !== undefined && b.source !== "mirror") {
+    err(
+      "binaries.source",
+      "mirror-unused",
+      `a mirror is set but binaries.source is ${b.source}`,
+      "set binaries.source: mirror or remove binaries.mirror",
+    );
+  }
+  if (b.source === "bundle" && !b.bundleDir) {
+    err(
+      "binaries.bundleDir",
+      "bundle-missing",
+      "binaries.source is bundle but no bundleDir is set",
+      "set binaries.bundleDir to a directory made by `khw bundle build`",
+    );
+  }
+  if (b.bundleDir !== undefined && b.source !== "bundle") {
+    err(
+      "binaries.source",
+      "bundle-unused",
+      `a bundleDir is set but binaries.source is ${b.source}`,
+      "set binaries.source: bundle or remove binaries.bundleDir",
+    );
+  }
+  return issues;
+}
+
+function toClusterNode(node: NodeSpec): ClusterNode {
+  const { host, port, user, identityFile, jump } = node.ssh;
+  return {
+    name: node.name,
+    role: node.role,
+    address: node.address,
+    ssh: {
+      host: host ?? node.address,
+      port,
+      user,
+      ...(identityFile !== undefined ? { identityFile } : {}),
+      ...(jump !== undefined ? { jump } : {}),
+    },
+    ...(node.role === "worker" ? { kubeletCredentials: node.kubelet?.credentials ?? "certificate" } : {}),
+  };
+}
+
+/**
+ * Validates a spec (defaults applied) and computes every derived fact.
+ * Throws SpecError listing every error; warnings are returned.
+ */
+export function resolveCluster(spec: ClusterSpec): { cluster: Cluster; warnings: SpecIssue[] } {
+  const issues = validateClusterSpec(spec);
+  if (issues.some((i) => i.severity === "error")) throw new SpecError(issues);
+  const nodes = spec.nodes.map(toClusterNode);
+  const controlPlanes = nodes.filter((n) => n.role === "controlplane");
+  const loadBalancer = nodes.find((n) => n.role === "loadbalancer");
+  const pod = parseCidr(spec.network.podCIDR)!;
+  const service = parseCidr(spec.network.serviceCIDR)!;
+  const workers = nodes.filter((n) => n.role === "worker");
+  workers.forEach((w, i) => {
+    w.podCIDR = nthSubnet(pod, spec.network.nodeCIDRMaskSize, i)!;
+  });
+  const apiHost = loadBalancer?.address ?? controlPlanes[0]!.address;
+  const apiURL = `https://${apiHost}:${API_PORT}`;
+  const members = controlPlanes.map((n) => ({
+    name: n.name,
+    address: n.address,
+    peerURL: `https://${n.address}:${ETCD_PEER_PORT}`,
+    clientURL: `https://${n.address}:${ETCD_CLIENT_PORT}`,
+  }));
+  const cluster: Cluster = {
+    spec,
+    name: spec.name,
+    nodes,
+    controlPlanes,
+    workers,
+    loadBalancer,
+    network: {
+      podCIDR: spec.network.podCIDR,
+      serviceCIDR: spec.network.serviceCIDR,
+      clusterDomain: spec.network.clusterDomain,
+      nodePortRange: spec.network.nodePortRange,
+      nodeCIDRMaskSize: spec.network.nodeCIDRMaskSize,
+      apiServiceIP: nthAddress(service, 1)!,
+      dnsServiceIP: spec.network.dnsServiceIP ?? nthAddress(service, 10)!,
+    },
+    api: { host: apiHost, port: API_PORT, url: apiURL, viaLoadBalancer: loadBalancer !== undefined },
+    serviceAccountIssuer: apiURL,
+    etcd: {
+      members,
+      initialCluster: members.map((m) => `${m.name}=${m.peerURL}`).join(","),
+      initialClusterToken: `etcd-${spec.name}`,
+      clientURLs: members.map((m) => m.clientURL),
+    },
+  };
+  return { cluster, warnings: issues };
+}
+
+/** Nodes that receive files meant for an audience. etcd runs stacked on the control planes. */
+export function nodesFor(cluster: Cluster, audience: Role | "etcd" | "all"): ClusterNode[] {
+  if (audience === "all") return cluster.nodes;
+  const role = audience === "etcd" ? "controlplane" : audience;
+  return cluster.nodes.filter((n) => n.role === role);
+}
+
+export function isDnsLabel(name: string): boolean {
+  return DNS_LABEL.test(name);
+}

@@ -1,0 +1,166 @@
+import {
+  Document,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+} from "yaml";
+import { fromZodIssues } from "./_zod-issues";
+import { type Cluster, resolveCluster, validateClusterSpec } from "./cluster";
+import { SpecError, type SpecIssue } from "./errors";
+import { type ClusterSpec, type ClusterSpecInput, ClusterSpecSchema } from "./schema";
+
+export interface LoadedCluster {
+  spec: ClusterSpec;
+  cluster: Cluster;
+  /** Problems that do not stop the cluster from working (e.g. an even number of etcd members). */
+  warnings: SpecIssue[];
+}
+
+export interface ParseOptions {
+  /** Shown in errors, e.g. `cluster.yaml`. */
+  file?: string;
+}
+
+function splitPath(path: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return out;
+}
+
+/** The YAML node for a path; for the last segment of a map, the key (so unknown keys point at themselves). */
+function locate(doc: Document, path: string, lc: LineCounter): { line: number; column: number } | undefined {
+  const segs = splitPath(path);
+  let node: unknown = doc.contents;
+  let best: Node | undefined = isNode(node) ? node : undefined;
+  for (const seg of segs) {
+    if (isMap(node)) {
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
+      );
+      if (!pair) break;
+      if (isNode(pair.key)) best = pair.key;
+      node = pair.value;
+      if (isNode(node) && !isScalar(pair.key)) best = node;
+      if (isScalar(node)) best = node;
+    } else if (isSeq(node) && typeof seg === "number") {
+      node = node.items[seg];
+      if (!isNode(node)) break;
+      best = node;
+    } else break;
+  }
+  const offset = best?.range?.[0];
+  if (offset === undefined) return undefined;
+  const { line, col } = lc.linePos(offset);
+  return { line, column: col };
+}
+
+/** Parses an already-decoded value (e.g. from JSON) into a validated cluster. Throws SpecError. */
+export function loadCluster(value: unknown, options: ParseOptions = {}): LoadedCluster {
+  return check(value, options);
+}
+
+function check(value: unknown, options: ParseOptions, doc?: Document, lc?: LineCounter): LoadedCluster {
+  const place = (issues: SpecIssue[]) =>
+    doc && lc ? issues.map((i) => ({ ...i, ...(locate(doc, i.path, lc) ?? {}) })) : issues;
+  const parsed = ClusterSpecSchema.safeParse(value);
+  if (!parsed.success) {
+    const issues = fromZodIssues(ClusterSpecSchema, value, parsed.error.issues);
+    throw new SpecError(place(issues), options.file);
+  }
+  const issues = place(validateClusterSpec(parsed.data));
+  if (issues.some((i) => i.severity === "error")) throw new SpecError(issues, options.file);
+  const { cluster } = resolveCluster(parsed.data);
+  return { spec: parsed.data, cluster, warnings: issues };
+}
+
+/** Parses cluster.yaml text (YAML or JSON) into a validated cluster; every error carries line:column. */
+export function parseClusterYaml(text: string, options: ParseOptions = {}): LoadedCluster {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
+  if (doc.errors.length > 0) {
+    const issues: SpecIssue[] = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      return {
+        path: "",
+        code: "yaml-syntax",
+        message: e.message.split("\n")[0]!,
+        severity: "error",
+        hint: "fix the YAML syntax at this position",
+        ...(pos ? { line: pos.line, column: pos.col } : {}),
+      };
+    });
+    throw new SpecError(issues, options.file);
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    throw new SpecError(
+      [
+        {
+          path: "",
+          code: "yaml-content",
+          message: (e as Error).message,
+          severity: "error",
+          hint: "avoid YAML aliases and tags",
+        },
+      ],
+      options.file,
+    );
+  }
+  if (value === null || value === undefined) {
+    throw new SpecError(
+      [
+        {
+          path: "",
+          code: "empty",
+          message: "the file is empty",
+          severity: "error",
+          hint: "run `khw init` to write a starting spec",
+        },
+      ],
+      options.file,
+    );
+  }
+  return check(value, options, doc, lc);
+}
+
+export const CLUSTER_SCHEMA_URL = "https://unpkg.com/@khw/spec/cluster.schema.json";
+
+const COMMENTS: Record<string, string> = {
+  name: " The cluster's name (kubeconfig cluster entry, etcd cluster token).",
+  nodes:
+    " Every host. Roles: controlplane (apiserver, controller-manager, scheduler, etcd), worker\n (containerd, kubelet, kube-proxy), loadbalancer (HAProxy in front of the control planes).\n SSH goes through the ports Vagrant forwards on 127.0.0.1, as the Vagrantfile sets them up.",
+  network:
+    " Pod and service ranges must not overlap each other, the nodes' network or 10.0.2.0/24 (VirtualBox NAT).",
+  versions: " Pinned component versions.",
+  pki: " Certificates: key algorithm rsa-2048 | rsa-4096 | ecdsa-p256; validity in days.",
+  binaries:
+    " Where binaries come from: official (dl.k8s.io, GitHub releases), mirror (same paths under a\n base URL) or bundle (a local directory made by `khw bundle build`). Every file is SHA-256 checked.",
+  addons: " podNetwork: weave | bridge-routes (plain bridge CNI + static routes); dns: CoreDNS on/off.",
+  ssh: " Host keys: strict | accept-new (record on first contact) | insecure. Paths are relative to this file.",
+};
+
+/** Renders a spec as YAML with explanatory comments (what `khw init` writes). */
+export function renderClusterYaml(
+  spec: ClusterSpecInput | ClusterSpec,
+  options: { comments?: boolean } = {},
+): string {
+  const doc = new Document(spec);
+  const withComments = options.comments ?? true;
+  if (withComments && isMap(doc.contents)) {
+    for (const pair of doc.contents.items) {
+      if (isScalar(pair.key)) {
+        const c = COMMENTS[String(pair.key.value)];
+        if (c) pair.key.commentBefore = c;
+      }
+    }
+    doc.commentBefore = ` yaml-language-server: $schema=${CLUSTER_SCHEMA_URL}\n khw cluster spec. Validate with \`khw validate\`; every field is described by \`khw schema\`.`;
+  }
+  return doc.toString({ lineWidth: 0, indentSeq: true });
+}
