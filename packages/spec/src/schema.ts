@@ -56,12 +56,9 @@ export const NodeSchema = z
     ssh: NodeSshSchema.prefault({}),
     kubelet: z
       .strictObject({
-        credentials: z
-          .enum(KUBELET_CREDENTIALS)
-          .default("certificate")
-          .meta({
-            description: "certificate: a pre-issued client cert; tls-bootstrap: a bootstrap token and a CSR.",
-          }),
+        credentials: z.enum(KUBELET_CREDENTIALS).default("certificate").meta({
+          description: "certificate: a pre-issued client cert; tls-bootstrap: a bootstrap token and a CSR.",
+        }),
       })
       .optional()
       .meta({ description: "Workers only." }),
@@ -104,13 +101,10 @@ export const PkiSchema = z.strictObject({
 });
 
 export const BinariesSchema = z.strictObject({
-  source: z
-    .enum(BINARY_SOURCES)
-    .default("official")
-    .meta({
-      description:
-        "official: dl.k8s.io and GitHub releases; mirror: the same paths under `mirror`; bundle: a local directory.",
-    }),
+  source: z.enum(BINARY_SOURCES).default("official").meta({
+    description:
+      "official: dl.k8s.io and GitHub releases; mirror: the same paths under `mirror`; bundle: a local directory.",
+  }),
   mirror: z
     .string()
     .optional()
@@ -128,13 +122,10 @@ export const AddonsSchema = z.strictObject({
 });
 
 export const SshSettingsSchema = z.strictObject({
-  hostKeyChecking: z
-    .enum(HOST_KEY_CHECKING)
-    .default("accept-new")
-    .meta({
-      description:
-        "strict: only known keys; accept-new: record a host's key on first contact; insecure: no check.",
-    }),
+  hostKeyChecking: z.enum(HOST_KEY_CHECKING).default("accept-new").meta({
+    description:
+      "strict: only known keys; accept-new: record a host's key on first contact; insecure: no check.",
+  }),
   knownHostsFile: z
     .string()
     .default("known_hosts")
