@@ -14,6 +14,7 @@ export {
 } from "./cluster";
 export { defaultClusterSpec, defaultClusterSpecInput, VAGRANT_NODES } from "./defaults";
 export { formatIssues, formatPath, SpecError, type SpecIssue } from "./errors";
+export { ADMIN_HOST, type GeneratedFile } from "./generated-file";
 export { clusterJsonSchema } from "./json-schema";
 export {
   BINARY_SOURCES,
