@@ -107,6 +107,25 @@ export function fromZodIssues(
         });
         break;
       }
+      case "too_big":
+      case "too_small": {
+        const value = valueAt(input, path);
+        const big = issue.code === "too_big";
+        const limit = big
+          ? (issue as { maximum: number | bigint }).maximum
+          : (issue as { minimum: number | bigint }).minimum;
+        const generic = /^Too (big|small)/.test(issue.message);
+        const unit = issue.origin === "array" ? " entries" : issue.origin === "string" ? " characters" : "";
+        out.push({
+          ...base,
+          path: formatPath(path),
+          code: issue.code.replaceAll("_", "-"),
+          message: generic
+            ? `must be at ${big ? "most" : "least"} ${limit}${unit}, not ${describe(value)}`
+            : issue.message,
+        });
+        break;
+      }
       default: {
         const value = valueAt(input, path);
         out.push({

@@ -33,20 +33,24 @@ function splitPath(path: string): (string | number)[] {
 }
 
 /** The YAML node for a path; for the last segment of a map, the key (so unknown keys point at themselves). */
-function locate(doc: Document, path: string, lc: LineCounter): { line: number; column: number } | undefined {
+function locate(
+  doc: Document,
+  path: string,
+  lc: LineCounter,
+  atKey: boolean,
+): { line: number; column: number } | undefined {
   const segs = splitPath(path);
   let node: unknown = doc.contents;
   let best: Node | undefined = isNode(node) ? node : undefined;
-  for (const seg of segs) {
+  for (const [i, seg] of segs.entries()) {
     if (isMap(node)) {
       const pair = node.items.find(
         (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
       );
       if (!pair) break;
-      if (isNode(pair.key)) best = pair.key;
       node = pair.value;
-      if (isNode(node) && !isScalar(pair.key)) best = node;
-      if (isScalar(node)) best = node;
+      const last = i === segs.length - 1;
+      best = (last && atKey) || !isNode(node) ? (pair.key as Node) : node;
     } else if (isSeq(node) && typeof seg === "number") {
       node = node.items[seg];
       if (!isNode(node)) break;
@@ -66,7 +70,9 @@ export function loadCluster(value: unknown, options: ParseOptions = {}): LoadedC
 
 function check(value: unknown, options: ParseOptions, doc?: Document, lc?: LineCounter): LoadedCluster {
   const place = (issues: SpecIssue[]) =>
-    doc && lc ? issues.map((i) => ({ ...i, ...(locate(doc, i.path, lc) ?? {}) })) : issues;
+    doc && lc
+      ? issues.map((i) => ({ ...i, ...(locate(doc, i.path, lc, i.code === "unknown-key") ?? {}) }))
+      : issues;
   const parsed = ClusterSpecSchema.safeParse(value);
   if (!parsed.success) {
     const issues = fromZodIssues(ClusterSpecSchema, value, parsed.error.issues);
@@ -81,7 +87,7 @@ function check(value: unknown, options: ParseOptions, doc?: Document, lc?: LineC
 /** Parses cluster.yaml text (YAML or JSON) into a validated cluster; every error carries line:column. */
 export function parseClusterYaml(text: string, options: ParseOptions = {}): LoadedCluster {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true, strict: true });
   if (doc.errors.length > 0) {
     const issues: SpecIssue[] = doc.errors.map((e) => {
       const pos = e.linePos?.[0];
