@@ -1,11 +1,16 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FAKE_VERSIONS, writeFakeBundle } from "../test/fake-bundle";
+import { writeFakeGoProxy } from "../test/fake-go-proxy";
+import { readTarGz } from "./_tar";
 import { buildBundle, kubernetesLdflags } from "./build";
+import { defaultCacheRoot } from "./cache";
 import { BundleError } from "./errors";
 import { bundleCacheKey, bundleLayout } from "./layout";
+import { verifyBundle } from "./verify";
 
 const layout = bundleLayout(FAKE_VERSIONS);
 let root: string;
@@ -31,7 +36,6 @@ async function tripwireGo(): Promise<{ go: string; calls: () => Promise<string[]
   return {
     go,
     calls: async () => {
-      const { readFile } = await import("node:fs/promises");
       return (await readFile(log, "utf8").catch(() => "")).split("\n").filter((l) => l !== "");
     },
   };
@@ -88,4 +92,66 @@ describe("buildBundle", () => {
     expect(flags).toContain("-X k8s.io/component-base/version.buildDate=2026-02-10T12:53:36Z");
     expect(flags.startsWith("-s -w ")).toBe(true);
   });
+});
+
+const haveGo = spawnSync("go", ["version"]).status === 0;
+
+describe("buildBundle with the real Go against a fake module proxy", () => {
+  it.skipIf(!haveGo)(
+    "translates the go.mod, builds all nine binaries with the right versions, then hits the cache",
+    async () => {
+      const proxy = join(root, "proxy");
+      await writeFakeGoProxy(proxy, FAKE_VERSIONS.kubernetesVersion, FAKE_VERSIONS.etcdVersion);
+      const goModCache = join(root, "gomod");
+      const env = {
+        PATH: process.env["PATH"],
+        HOME: root,
+        GOPROXY: `file://${proxy}`,
+        GOSUMDB: "off",
+      };
+      const options = {
+        ...FAKE_VERSIONS,
+        cacheDir,
+        goModCache,
+        // the machine's build cache keeps the standard library compiled between runs
+        goBuildCache: process.env["KHW_TEST_GOCACHE"] ?? join(defaultCacheRoot(), "go", "build"),
+        env,
+      };
+      const logs: string[] = [];
+      try {
+        const built = await buildBundle({ ...options, onLog: (l) => logs.push(l) });
+        expect(built.cached).toBe(false);
+        expect(built.manifest.source).toBe("go-modules");
+        expect(built.manifest.goVersion).toMatch(/^go1\./);
+        expect(logs).toContain("[bundle] pinned 3 staging modules k8s.io/* to v0.99.7");
+        const check = await verifyBundle(built.dir, FAKE_VERSIONS, { requireManifest: true });
+        expect(check.issues).toEqual([]);
+        expect(check.binaries.map((b) => b.output)).toEqual([
+          "Kubernetes v1.99.7",
+          "Kubernetes v1.99.7",
+          "Kubernetes v1.99.7",
+          "Kubernetes v1.99.7",
+          "Kubernetes v1.99.7",
+          "Client Version: v1.99.7",
+          "etcd Version: 3.9.1",
+          "etcdctl version: 3.9.1",
+          "etcdutl version: 3.9.1",
+        ]);
+        // the tarball holds the directory and the three binaries, owned by root
+        const tar = readTarGz(await readFile(join(built.dir, layout.etcd.tarball)));
+        expect(tar.map((e) => e.path)).toEqual([
+          `${layout.etcd.topDir}/`,
+          ...layout.etcd.members.map((m) => m.path),
+        ]);
+        expect(await readdir(cacheDir)).toEqual([bundleCacheKey(FAKE_VERSIONS)]);
+
+        const again = await buildBundle(options);
+        expect(again.cached).toBe(true);
+        expect(again.manifest).toEqual(built.manifest);
+      } finally {
+        spawnSync("go", ["clean", "-modcache"], { env: { ...env, GOMODCACHE: goModCache } });
+      }
+    },
+    240_000,
+  );
 });
