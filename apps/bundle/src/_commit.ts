@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { linkTree, removeStalePartials } from "./_fs";
+import { alive, linkTree, removeStalePartials } from "./_fs";
 import type { BundleLayout } from "./layout";
 import { MANIFEST_FILE, parseManifest } from "./manifest";
 import { type BundleVerification, verifyBundle } from "./verify";
@@ -45,4 +45,36 @@ export async function materialize(
   if (out === undefined || resolve(out) === resolve(cacheDir)) return cacheDir;
   await linkTree(cacheDir, out, [...layout.files, MANIFEST_FILE]);
   return resolve(out);
+}
+
+/**
+ * Serializes builds and downloads of one bundle across processes: `<dir>.lock` holds the owner's pid.
+ * A lock whose process is gone is taken over. Returns the release function.
+ */
+export async function lockBundle(
+  dir: string,
+  log: (line: string) => void,
+  pollMs = 2000,
+): Promise<() => Promise<void>> {
+  const lock = `${dir}.lock`;
+  await mkdir(dirname(dir), { recursive: true });
+  let announced = false;
+  for (;;) {
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: "wx" });
+      return () => rm(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const owner = Number((await readFile(lock, "utf8").catch(() => "")).trim());
+    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    if (!announced) {
+      log(`[bundle] waiting for process ${owner}, which is preparing the same bundle (${lock})`);
+      announced = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
 }

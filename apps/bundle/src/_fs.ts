@@ -48,7 +48,8 @@ export async function linkTree(from: string, to: string, paths: string[]): Promi
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process exists (EPERM: it exists, owned by someone else). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -80,7 +80,7 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
         resolve({ stdout, stderr, exitCode });
         return;
       }
-      const tail = stderr.trim().split("\n").slice(-20).join("\n");
+      const tail = (stderr.trim() || stdout.trim()).split("\n").slice(-20).join("\n");
       reject(
         new BundleError(
           options.code ?? "GO_FAILED",

@@ -1,7 +1,7 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cachedBundle, commitPartial, materialize, startPartial } from "./_commit";
+import { cachedBundle, commitPartial, lockBundle, materialize, startPartial } from "./_commit";
 import { sha256, sha256File, writeFileAtomic } from "./_fs";
 import { run } from "./_run";
 import { createTarGz, type TarEntry } from "./_tar";
@@ -249,49 +249,58 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
     return done(true);
   }
 
-  const nice = options.nice ?? 19;
-  const tool: GoTool = {
-    command: options.go ?? "go",
-    prefix: nice === false ? [] : ["nice", "-n", String(nice)],
-    env: goEnvironment(options, layout.arch),
-    log,
-  };
-  const goVersion = (
-    await run(tool.command, ["env", "GOVERSION"], {
-      env: tool.env,
-      code: "GO_NOT_FOUND",
-      hint: "Install Go (1.24 or newer for Kubernetes v1.34) and put `go` on PATH, or pass the `go` option.",
-    })
-  ).stdout.trim();
-  log(
-    `[bundle] building Kubernetes ${layout.kubernetesVersion} and etcd ${layout.etcdVersion} with ${goVersion}`,
-  );
-  log(`[bundle] GOMODCACHE=${tool.env["GOMODCACHE"]} GOCACHE=${tool.env["GOCACHE"]}`);
-
-  const partial = await startPartial(cacheDir);
-  const work = await mkdtemp(join(tmpdir(), "khw-bundle-build-"));
+  const unlock = await lockBundle(cacheDir, log);
   try {
-    await buildKubernetes(tool, layout, work, partial);
-    await buildEtcd(tool, layout, work, partial);
-    const digests: Record<string, string> = {};
-    for (const bin of layout.kubernetes) digests[bin.path] = await sha256File(join(partial, bin.path));
-    digests[layout.etcd.tarball] = await sha256File(join(partial, layout.etcd.tarball));
-    const manifest = createManifest(layout, "go-modules", digests, goVersion);
-    await writeFileAtomic(join(partial, MANIFEST_FILE), renderManifest(manifest));
-    log("[bundle] checking every binary's checksum and version");
-    const check = await verifyBundle(partial, layout, { requireManifest: true });
-    if (!check.ok) {
-      throw new BundleError(
-        "BUNDLE_INVALID",
-        `the freshly built bundle does not verify:\n${formatBundleIssues(check.issues)}`,
-        "This is a bug in the build (ldflags or layout); the cache was left untouched.",
-      );
+    if (!options.force && (await cachedBundle(cacheDir, layout))) {
+      log(`[bundle] cache hit (built meanwhile by another process): ${cacheDir}`);
+      return await done(true);
     }
-    await commitPartial(partial, cacheDir);
-    log(`[bundle] built into ${cacheDir} in ${Math.round((Date.now() - started) / 1000)} s`);
+    const nice = options.nice ?? 19;
+    const tool: GoTool = {
+      command: options.go ?? "go",
+      prefix: nice === false ? [] : ["nice", "-n", String(nice)],
+      env: goEnvironment(options, layout.arch),
+      log,
+    };
+    const goVersion = (
+      await run(tool.command, ["env", "GOVERSION"], {
+        env: tool.env,
+        code: "GO_NOT_FOUND",
+        hint: "Install Go (1.24 or newer for Kubernetes v1.34) and put `go` on PATH, or pass the `go` option.",
+      })
+    ).stdout.trim();
+    log(
+      `[bundle] building Kubernetes ${layout.kubernetesVersion} and etcd ${layout.etcdVersion} with ${goVersion}`,
+    );
+    log(`[bundle] GOMODCACHE=${tool.env["GOMODCACHE"]} GOCACHE=${tool.env["GOCACHE"]}`);
+
+    const partial = await startPartial(cacheDir);
+    const work = await mkdtemp(join(tmpdir(), "khw-bundle-build-"));
+    try {
+      await buildKubernetes(tool, layout, work, partial);
+      await buildEtcd(tool, layout, work, partial);
+      const digests: Record<string, string> = {};
+      for (const bin of layout.kubernetes) digests[bin.path] = await sha256File(join(partial, bin.path));
+      digests[layout.etcd.tarball] = await sha256File(join(partial, layout.etcd.tarball));
+      const manifest = createManifest(layout, "go-modules", digests, goVersion);
+      await writeFileAtomic(join(partial, MANIFEST_FILE), renderManifest(manifest));
+      log("[bundle] checking every binary's checksum and version");
+      const check = await verifyBundle(partial, layout, { requireManifest: true });
+      if (!check.ok) {
+        throw new BundleError(
+          "BUNDLE_INVALID",
+          `the freshly built bundle does not verify:\n${formatBundleIssues(check.issues)}`,
+          "This is a bug in the build (ldflags or layout); the cache was left untouched.",
+        );
+      }
+      await commitPartial(partial, cacheDir);
+      log(`[bundle] built into ${cacheDir} in ${Math.round((Date.now() - started) / 1000)} s`);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+      await rm(partial, { recursive: true, force: true });
+    }
   } finally {
-    await rm(work, { recursive: true, force: true });
-    await rm(partial, { recursive: true, force: true });
+    await unlock();
   }
   return done(false);
 }

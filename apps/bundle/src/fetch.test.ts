@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -157,5 +158,23 @@ describe("fetchBundle from a mirror", () => {
     expect(requests).toHaveLength(layout.files.length);
     expect((await verifyBundle(second.dir, FAKE_VERSIONS)).ok).toBe(true);
     expect(JSON.parse(await readFile(join(second.dir, MANIFEST_FILE), "utf8")).source).toBe("download");
+  });
+
+  it("lets one of two concurrent fetches download, the other waits and reuses it", async () => {
+    const [a, b] = await Promise.all([
+      fetchBundle({ ...FAKE_VERSIONS, baseUrl: base, cacheDir }),
+      fetchBundle({ ...FAKE_VERSIONS, baseUrl: base, cacheDir }),
+    ]);
+    expect([a.cached, b.cached].sort()).toEqual([false, true]);
+    expect(requests).toHaveLength(layout.files.length);
+    expect(await readdir(cacheDir)).toEqual([bundleCacheKey(FAKE_VERSIONS)]);
+  });
+
+  it("takes over the lock of a process that died", async () => {
+    const dead = spawnSync("true").pid!;
+    await writeFile(join(cacheDir, `${bundleCacheKey(FAKE_VERSIONS)}.lock`), `${dead}\n`);
+    const result = await fetchBundle({ ...FAKE_VERSIONS, baseUrl: base, cacheDir });
+    expect(result.cached).toBe(false);
+    expect(await readdir(cacheDir)).toEqual([bundleCacheKey(FAKE_VERSIONS)]);
   });
 });

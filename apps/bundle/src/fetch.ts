@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { cachedBundle, commitPartial, materialize, startPartial } from "./_commit";
+import { cachedBundle, commitPartial, lockBundle, materialize, startPartial } from "./_commit";
 import { sha256File, writeFileAtomic } from "./_fs";
 import type { BundleResult } from "./build";
 import { bundleCacheDir, defaultBundlesDir } from "./cache";
@@ -120,52 +120,61 @@ export async function fetchBundle(options: FetchBundleOptions): Promise<BundleRe
     return done(true);
   }
 
-  const partial = await startPartial(cacheDir);
+  const unlock = await lockBundle(cacheDir, log);
   try {
-    const digests: Record<string, string> = {};
-    for (const bin of layout.kubernetes) {
-      const sumUrl = bundleUrl(base, bin.sha256Path);
-      const expected = parseSha256File(await getText(fetchFn, sumUrl));
+    if (!options.force && (await cachedBundle(cacheDir, layout))) {
+      log(`[bundle] cache hit (fetched meanwhile by another process): ${cacheDir}`);
+      return await done(true);
+    }
+    const partial = await startPartial(cacheDir);
+    try {
+      const digests: Record<string, string> = {};
+      for (const bin of layout.kubernetes) {
+        const sumUrl = bundleUrl(base, bin.sha256Path);
+        const expected = parseSha256File(await getText(fetchFn, sumUrl));
+        if (expected === undefined) {
+          throw new BundleError(
+            "CHECKSUM_MISSING",
+            `${sumUrl} is not a SHA-256 digest`,
+            "The server does not serve the official layout; check baseUrl.",
+          );
+        }
+        log(`[bundle] downloading ${bundleUrl(base, bin.path)}`);
+        await download(fetchFn, bundleUrl(base, bin.path), join(partial, bin.path), expected);
+        await chmod(join(partial, bin.path), 0o755);
+        await writeFile(join(partial, bin.sha256Path), expected);
+        digests[bin.path] = expected;
+      }
+      const sumsUrl = bundleUrl(base, layout.etcd.sha256sums);
+      const sumsText = await getText(fetchFn, sumsUrl);
+      const expected = parseSha256Sums(sumsText).get(layout.etcd.tarballName);
       if (expected === undefined) {
         throw new BundleError(
           "CHECKSUM_MISSING",
-          `${sumUrl} is not a SHA-256 digest`,
-          "The server does not serve the official layout; check baseUrl.",
+          `${sumsUrl} has no line for ${layout.etcd.tarballName}`,
+          "Check the etcd version and architecture; the release must publish this tarball.",
         );
       }
-      log(`[bundle] downloading ${bundleUrl(base, bin.path)}`);
-      await download(fetchFn, bundleUrl(base, bin.path), join(partial, bin.path), expected);
-      await chmod(join(partial, bin.path), 0o755);
-      await writeFile(join(partial, bin.sha256Path), expected);
-      digests[bin.path] = expected;
-    }
-    const sumsUrl = bundleUrl(base, layout.etcd.sha256sums);
-    const sumsText = await getText(fetchFn, sumsUrl);
-    const expected = parseSha256Sums(sumsText).get(layout.etcd.tarballName);
-    if (expected === undefined) {
-      throw new BundleError(
-        "CHECKSUM_MISSING",
-        `${sumsUrl} has no line for ${layout.etcd.tarballName}`,
-        "Check the etcd version and architecture; the release must publish this tarball.",
+      log(`[bundle] downloading ${bundleUrl(base, layout.etcd.tarball)}`);
+      await download(
+        fetchFn,
+        bundleUrl(base, layout.etcd.tarball),
+        join(partial, layout.etcd.tarball),
+        expected,
       );
+      await writeFile(join(partial, layout.etcd.sha256sums), sumsText);
+      digests[layout.etcd.tarball] = await sha256File(join(partial, layout.etcd.tarball));
+      await writeFileAtomic(
+        join(partial, MANIFEST_FILE),
+        renderManifest(createManifest(layout, "download", digests)),
+      );
+      await commitPartial(partial, cacheDir);
+      log(`[bundle] fetched into ${cacheDir}`);
+    } finally {
+      await rm(partial, { recursive: true, force: true });
     }
-    log(`[bundle] downloading ${bundleUrl(base, layout.etcd.tarball)}`);
-    await download(
-      fetchFn,
-      bundleUrl(base, layout.etcd.tarball),
-      join(partial, layout.etcd.tarball),
-      expected,
-    );
-    await writeFile(join(partial, layout.etcd.sha256sums), sumsText);
-    digests[layout.etcd.tarball] = await sha256File(join(partial, layout.etcd.tarball));
-    await writeFileAtomic(
-      join(partial, MANIFEST_FILE),
-      renderManifest(createManifest(layout, "download", digests)),
-    );
-    await commitPartial(partial, cacheDir);
-    log(`[bundle] fetched into ${cacheDir}`);
   } finally {
-    await rm(partial, { recursive: true, force: true });
+    await unlock();
   }
   return done(false);
 }
