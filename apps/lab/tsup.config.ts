@@ -1,3 +1,3 @@
 import { khwTsupConfig } from "../../tsup.shared";
 
-export default khwTsupConfig();
+export default khwTsupConfig(["src/index.ts", "src/test-support.ts"]);

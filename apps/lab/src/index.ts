@@ -1,1 +1,35 @@
-export {};
+export {
+  BASE_PACKAGES,
+  BASE_RECIPE,
+  type BaseImage,
+  baseRecipeHash,
+  debianSources,
+  ensureBaseImage,
+} from "./base-image";
+export { defaultLabSpec, type LabSpecInput, labClusterSpec, renderLabClusterYaml } from "./cluster-yaml";
+export { isLabError, LabError, type LabErrorCode } from "./errors";
+export { findLeftovers, knownLabNames, type LabDownOptions, type LabDownReport, labDown } from "./lab-down";
+export {
+  type LabExecResult,
+  type LabSshOptions,
+  type LabTarget,
+  labExec,
+  labSsh,
+  labSshArgs,
+  resolveLabHost,
+  shellQuote,
+} from "./lab-ssh";
+export { type LabHostStatus, type LabStatus, type LabStatusOptions, labStatus } from "./lab-status";
+export { type LabUpOptions, type LabUpResult, labUp } from "./lab-up";
+export { assertPrerequisites, missingPrerequisites, type Prerequisite } from "./preflight";
+export { DEFAULT_LAB_NAME, type LabState, labStateDir, readLabState } from "./state";
+export { labUnavailableReason } from "./test-support";
+export {
+  DEFAULT_LAB_TOPOLOGY,
+  LAB_GATEWAY,
+  LAB_MIRROR_PORT,
+  type LabHost,
+  type LabRole,
+  type LabTopologyInput,
+  labHosts,
+} from "./topology";

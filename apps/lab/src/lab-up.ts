@@ -1,0 +1,446 @@
+import { spawn } from "node:child_process";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { connect } from "node:net";
+import { join, resolve } from "node:path";
+import { run, runOk, sleep } from "./_exec";
+import { MIRROR_SCRIPT } from "./_mirror-script";
+import { cgroupLayout, defaultCacheDir } from "./_paths";
+import { cmdline, ipv4Addresses, isAlive, isMountPoint, linkExists } from "./_system";
+import { baseImagePaths, ensureBaseImage } from "./base-image";
+import { defaultLabSpec, type LabSpecInput, renderLabClusterYaml } from "./cluster-yaml";
+import { LabError } from "./errors";
+import { labDown, NSPAWN_RUN_DIR, NSPAWN_TMPFS_TAG } from "./lab-down";
+import { assertPrerequisites } from "./preflight";
+import {
+  DEFAULT_LAB_NAME,
+  type LabHostState,
+  type LabState,
+  labStateDir,
+  readLabState,
+  writeLabState,
+} from "./state";
+import {
+  assertLabName,
+  LAB_GATEWAY,
+  LAB_MIRROR_PORT,
+  LAB_PREFIX_LENGTH,
+  type LabHost,
+  labHosts,
+  labNames,
+  renderEtcHosts,
+  renderHost0Network,
+} from "./topology";
+
+export interface LabUpOptions {
+  /** Where cluster.yaml, known_hosts and the lab state (`.khw-lab/`) go. */
+  workdir: string;
+  /** The cluster spec whose nodes become lab hosts (a parsed @khw/spec `ClusterSpec` fits); default: the 5-node Vagrant layout. */
+  spec?: LabSpecInput;
+  /** Overwrite a different existing `<workdir>/cluster.yaml`. */
+  force?: boolean;
+  /** Directory served by the lab mirror (official download layout); default: an empty `.khw-lab/mirror/`. */
+  mirrorDir?: string;
+  /** Lab name (bridge `khw-<name>`, cgroup `khw-lab-<name>`); default "khw". */
+  labName?: string;
+  /** Base image cache; default `${XDG_CACHE_HOME:-~/.cache}/khw/lab`. */
+  cacheDir?: string;
+  /** Seconds to wait for every host's sshd (default 60). */
+  readyTimeoutSeconds?: number;
+  /** Progress lines, prefixed with their step: `[base] …`, `[hosts] …`. */
+  onLog?: (line: string) => void;
+}
+
+export interface LabUpResult {
+  labName: string;
+  workdir: string;
+  stateDir: string;
+  hosts: Array<{ name: string; role: string; address: string; pid: number }>;
+  keyFile: string;
+  knownHostsFile: string;
+  clusterYaml: string;
+  mirrorUrl: string;
+  /** False when a healthy lab with the same hosts was already running and was kept. */
+  started: boolean;
+  timings: {
+    /** mmdebstrap build in this call (0 when cached). */
+    baseBuildSeconds: number;
+    baseExtractSeconds: number;
+    /** From launching the hosts until every sshd answered. */
+    bootSeconds: number;
+    totalSeconds: number;
+  };
+}
+
+/** Brings the lab up: base image, bridge, one systemd-nspawn host per node, mirror, known_hosts, cluster.yaml. */
+export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
+  const t0 = performance.now();
+  const log = options.onLog ?? (() => {});
+  const labName = options.labName ?? DEFAULT_LAB_NAME;
+  assertLabName(labName);
+  const workdir = resolve(options.workdir);
+  const stateDir = labStateDir(workdir);
+  const spec = options.spec ?? defaultLabSpec();
+  const hosts = labHosts(spec);
+  const names = labNames(labName);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  assertPrerequisites({ needBaseBuild: !existsSync(baseImagePaths(cacheDir).tarball) });
+
+  const keyFile = join(stateDir, "id_ed25519");
+  const knownHostsFile = join(workdir, "known_hosts");
+  const clusterYaml = join(workdir, "cluster.yaml");
+  const mirrorUrl = `http://${LAB_GATEWAY}:${LAB_MIRROR_PORT}`;
+  const yamlText = renderLabClusterYaml(spec, {
+    hosts,
+    identityFile: ".khw-lab/id_ed25519",
+    knownHostsFile: "known_hosts",
+    mirrorUrl,
+  });
+  if (existsSync(clusterYaml) && !options.force && readFileSync(clusterYaml, "utf8") !== yamlText) {
+    throw new LabError("LAB_CLUSTER_YAML_EXISTS", `${clusterYaml} exists and describes other hosts.`, {
+      step: "spec",
+      hint: "move it away, run in another directory, or pass --force to overwrite it with the lab's",
+    });
+  }
+
+  // A lab of this name already running with the same hosts: keep it.
+  const previous = readLabState({ workdir, labName });
+  if (previous && sameHosts(previous, hosts) && previous.hosts.every((h) => isAlive(h.pid))) {
+    log(`[up] lab "${labName}" is already running`);
+    writeFileAtomic(clusterYaml, yamlText);
+    return result(previous, false, { baseBuildSeconds: 0, baseExtractSeconds: 0, bootSeconds: 0 }, t0);
+  }
+  if (previous || (await linkExists(names.bridge))) {
+    log(`[up] removing what a previous run of lab "${labName}" left`);
+    await labDown({ workdir, labName, onLog: log });
+  }
+  const holder = (await ipv4Addresses()).find((a) => a.address === LAB_GATEWAY);
+  if (holder) {
+    throw new LabError("LAB_CONFLICT", `${LAB_GATEWAY} is already on interface ${holder.ifname}.`, {
+      step: "network",
+      hint: `another lab uses the lab network: stop it (khw lab down --name ${holder.ifname.replace(/^khw-/, "")}) or remove ${holder.ifname}`,
+    });
+  }
+
+  const base = await ensureBaseImage({ cacheDir, onLog: log });
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  if (!existsSync(keyFile)) {
+    await runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `khw-lab-${labName}`, "-f", keyFile]);
+    log(`[ssh] generated the lab key ${keyFile}`);
+  }
+  chmodSync(keyFile, 0o600);
+  const publicKey = readFileSync(`${keyFile}.pub`, "utf8");
+
+  const layout = cgroupLayout();
+  const state: LabState = {
+    version: 1,
+    labName,
+    workdir,
+    stateDir,
+    bridge: names.bridge,
+    gateway: LAB_GATEWAY,
+    cgroups: layout.roots.map((r) => join(r, names.cgroup)),
+    mountTag: names.mountTag,
+    nspawnTmpfs: false,
+    baseRootfs: base.rootfs,
+    keyFile,
+    knownHostsFile,
+    clusterYaml,
+    hosts: hosts.map((h) => ({
+      ...h,
+      pid: 0,
+      dir: join(stateDir, "hosts", h.name),
+      root: join(stateDir, "hosts", h.name, "root"),
+    })),
+    startedAt: new Date().toISOString(),
+  };
+  writeLabState(state);
+
+  try {
+    await step("network", async () => {
+      await runOk("ip", ["link", "add", "name", names.bridge, "type", "bridge"]);
+      await runOk("ip", ["addr", "add", `${LAB_GATEWAY}/${LAB_PREFIX_LENGTH}`, "dev", names.bridge]);
+      await runOk("ip", ["link", "set", names.bridge, "up"]);
+      log(`[network] bridge ${names.bridge} ${LAB_GATEWAY}/${LAB_PREFIX_LENGTH}`);
+    });
+    if (!isMountPoint(NSPAWN_RUN_DIR)) {
+      mkdirSync(NSPAWN_RUN_DIR, { recursive: true });
+      await step("hosts", () =>
+        runOk("mount", ["-t", "tmpfs", "-o", "mode=0755", NSPAWN_TMPFS_TAG, NSPAWN_RUN_DIR]),
+      );
+      state.nspawnTmpfs = true;
+    }
+    for (const dir of state.cgroups) mkdirSync(dir, { recursive: true });
+
+    const bootStart = performance.now();
+    await Promise.all(state.hosts.map((h) => prepareHost(h, hosts, publicKey, state)));
+    for (const h of state.hosts) h.pid = launchHost(h, state);
+    writeLabState(state);
+    log(`[hosts] booting ${state.hosts.map((h) => h.name).join(", ")}`);
+
+    const mirrorDir = resolve(options.mirrorDir ?? join(stateDir, "mirror"));
+    mkdirSync(mirrorDir, { recursive: true });
+    state.mirror = { pid: await startMirror(state, mirrorDir), url: mirrorUrl, dir: mirrorDir };
+    writeLabState(state);
+    log(`[mirror] ${mirrorUrl} serves ${mirrorDir}`);
+
+    const timeout = (options.readyTimeoutSeconds ?? 60) * 1000;
+    await Promise.all(state.hosts.map((h) => waitForSsh(h, timeout)));
+    const bootSeconds = (performance.now() - bootStart) / 1000;
+    log(`[hosts] ${state.hosts.length} host(s) answer SSH after ${bootSeconds.toFixed(1)} s`);
+
+    const keys = await Promise.all(state.hosts.map((h) => scanHostKeys(h)));
+    writeFileAtomic(knownHostsFile, keys.join(""));
+    log(`[ssh] host keys in ${knownHostsFile}`);
+    writeFileAtomic(clusterYaml, yamlText);
+    log(`[spec] ${clusterYaml}`);
+    return result(
+      state,
+      true,
+      { baseBuildSeconds: base.buildSeconds, baseExtractSeconds: base.extractSeconds, bootSeconds },
+      t0,
+    );
+  } catch (err) {
+    log(`[up] failed; removing what was started`);
+    try {
+      await labDown({ workdir, labName });
+    } catch {
+      // the original error matters more; `khw lab down` reports leftovers
+    }
+    throw err;
+  }
+}
+
+function result(
+  state: LabState,
+  started: boolean,
+  t: { baseBuildSeconds: number; baseExtractSeconds: number; bootSeconds: number },
+  t0: number,
+): LabUpResult {
+  return {
+    labName: state.labName,
+    workdir: state.workdir,
+    stateDir: state.stateDir,
+    hosts: state.hosts.map((h) => ({ name: h.name, role: h.role, address: h.address, pid: h.pid })),
+    keyFile: state.keyFile,
+    knownHostsFile: state.knownHostsFile,
+    clusterYaml: state.clusterYaml,
+    mirrorUrl: state.mirror?.url ?? "",
+    started,
+    timings: { ...t, totalSeconds: (performance.now() - t0) / 1000 },
+  };
+}
+
+function sameHosts(state: LabState, hosts: readonly LabHost[]): boolean {
+  if (state.hosts.length !== hosts.length) return false;
+  return hosts.every((h) => state.hosts.some((s) => s.name === h.name && s.address === h.address));
+}
+
+async function step<T>(name: string, fn: () => Promise<T>, host?: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof LabError) throw err;
+    const code = name === "network" ? "LAB_NETWORK_FAILED" : "LAB_HOST_START_FAILED";
+    throw new LabError(code, (err as Error).message, {
+      step: name,
+      ...(host ? { host } : {}),
+      hint: "run `khw lab down`, then `khw lab up` again; check `dmesg` if it persists",
+      cause: err,
+    });
+  }
+}
+
+function writeFileAtomic(file: string, text: string, mode = 0o644): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, file);
+}
+
+/** Fresh overlay (lower = base, upper = the host's own dir), then the host's own files written through it. */
+async function prepareHost(host: LabHostState, all: readonly LabHost[], publicKey: string, state: LabState) {
+  await step(
+    "hosts",
+    async () => {
+      rmSync(host.dir, { recursive: true, force: true });
+      const upper = join(host.dir, "upper");
+      const work = join(host.dir, "work");
+      for (const d of [upper, work, host.root]) mkdirSync(d, { recursive: true });
+      await runOk("mount", [
+        "-t",
+        "overlay",
+        state.mountTag,
+        "-o",
+        `lowerdir=${state.baseRootfs},upperdir=${upper},workdir=${work}`,
+        host.root,
+      ]);
+      const r = host.root;
+      writeFileSync(join(r, "etc/hostname"), `${host.name}\n`);
+      writeFileSync(join(r, "etc/hosts"), renderEtcHosts(all));
+      writeFileSync(join(r, "etc/systemd/network/10-khw-host0.network"), renderHost0Network(host));
+      mkdirSync(join(r, "root/.ssh"), { recursive: true, mode: 0o700 });
+      writeFileSync(join(r, "root/.ssh/authorized_keys"), publicKey, { mode: 0o600 });
+    },
+    host.name,
+  );
+}
+
+/** Starts `systemd-nspawn` for the host: detached (own session), inside the lab's cgroup for this host. */
+function launchHost(host: LabHostState, state: LabState): number {
+  const moves = state.cgroups
+    .map((c) => {
+      const dir = join(c, host.name);
+      mkdirSync(dir, { recursive: true });
+      return `echo $$ > '${join(dir, "cgroup.procs")}'`;
+    })
+    .join(" && ");
+  const nspawn = [
+    "systemd-nspawn",
+    "--register=no",
+    "--keep-unit",
+    "-q",
+    "-b",
+    "-D",
+    host.root,
+    "-M",
+    host.name,
+    `--network-bridge=${state.bridge}`,
+    "--resolv-conf=off",
+    "--timezone=off",
+    "--link-journal=no",
+    "--console=passive",
+  ];
+  const logFd = openSync(join(host.dir, "nspawn.log"), "a");
+  try {
+    const child = spawn("sh", ["-c", `${moves ? `${moves} && ` : ""}exec ${nspawn.map(shq).join(" ")}`], {
+      detached: true,
+      stdio: ["ignore", logFd, logFd],
+    });
+    child.unref();
+    if (!child.pid) {
+      throw new LabError("LAB_HOST_START_FAILED", "systemd-nspawn could not be started.", {
+        step: "hosts",
+        host: host.name,
+        hint: "check that systemd-nspawn runs: systemd-nspawn --version",
+      });
+    }
+    return child.pid;
+  } finally {
+    closeSync(logFd);
+  }
+}
+
+function shq(s: string): string {
+  return /^[A-Za-z0-9_./=:@-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+async function startMirror(state: LabState, dir: string): Promise<number> {
+  const script = join(state.stateDir, "mirror.cjs");
+  writeFileSync(script, MIRROR_SCRIPT);
+  const cg = state.cgroups.map((c) => {
+    mkdirSync(join(c, "mirror"), { recursive: true });
+    return `echo $$ > '${join(c, "mirror", "cgroup.procs")}'`;
+  });
+  const logFile = join(state.stateDir, "mirror.log");
+  const logFd = openSync(logFile, "w");
+  let pid: number | undefined;
+  try {
+    const args = [process.execPath, script, dir, LAB_GATEWAY, String(LAB_MIRROR_PORT)].map(shq).join(" ");
+    const child = spawn("sh", ["-c", `${cg.length ? `${cg.join(" && ")} && ` : ""}exec ${args}`], {
+      detached: true,
+      stdio: ["ignore", logFd, logFd],
+    });
+    child.unref();
+    pid = child.pid;
+  } finally {
+    closeSync(logFd);
+  }
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    if (pid && readFileSync(logFile, "utf8").includes("mirror: serving")) return pid;
+    if (!pid || !isAlive(pid)) break;
+    await sleep(50);
+  }
+  throw new LabError(
+    "LAB_MIRROR_FAILED",
+    `the mirror did not start: ${readFileSync(logFile, "utf8").trim()}`,
+    {
+      step: "mirror",
+      hint: `check that port ${LAB_MIRROR_PORT} on ${LAB_GATEWAY} is free`,
+    },
+  );
+}
+
+/** Resolves once the host's sshd sends its banner; fails early if the launcher died. */
+async function waitForSsh(host: LabHostState, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(host.pid) || !cmdline(host.pid).some((a) => a.endsWith("systemd-nspawn"))) {
+      throw new LabError("LAB_HOST_START_FAILED", `systemd-nspawn exited: ${logTail(host)}`, {
+        step: "hosts",
+        host: host.name,
+        hint: `read ${join(host.dir, "nspawn.log")}; run \`khw lab down\` and retry`,
+      });
+    }
+    if (await sshBanner(host.address)) return;
+    await sleep(100);
+  }
+  throw new LabError(
+    "LAB_HOST_NOT_READY",
+    `sshd did not answer on ${host.address}:22 within ${timeoutMs / 1000} s.`,
+    {
+      step: "hosts",
+      host: host.name,
+      hint: `look at the host's boot: ${join(host.dir, "nspawn.log")}; then khw lab down`,
+    },
+  );
+}
+
+function logTail(host: LabHostState): string {
+  try {
+    return readFileSync(join(host.dir, "nspawn.log"), "utf8").trim().split("\n").slice(-3).join(" | ");
+  } catch {
+    return "(no log)";
+  }
+}
+
+function sshBanner(address: string): Promise<boolean> {
+  return new Promise((resolveBanner) => {
+    const socket = connect({ host: address, port: 22 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolveBanner(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("data", (d) => done(d.toString("latin1").startsWith("SSH-")));
+  });
+}
+
+async function scanHostKeys(host: LabHostState): Promise<string> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const r = await run("ssh-keyscan", ["-T", "3", "-t", "ed25519,ecdsa,rsa", host.address], {
+      timeoutMs: 10_000,
+    });
+    const lines = r.stdout
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .sort();
+    if (lines.some((l) => l.includes("ssh-ed25519"))) return `${lines.join("\n")}\n`;
+    await sleep(200);
+  }
+  throw new LabError("LAB_HOST_NOT_READY", `ssh-keyscan got no host key from ${host.address}.`, {
+    step: "ssh",
+    host: host.name,
+    hint: "the host's first-boot key generation failed: khw lab ssh is impossible; run khw lab down and retry",
+  });
+}
