@@ -1,7 +1,12 @@
 import { formatIssues, SpecError } from "@khw/spec";
 import { Command, CommanderError } from "commander";
+import { registerBundle } from "./commands/bundle";
+import { registerDay2 } from "./commands/day2";
+import { registerGen } from "./commands/gen";
 import { registerInit } from "./commands/init";
+import { registerLab } from "./commands/lab";
 import { registerSchema } from "./commands/schema";
+import { registerUp } from "./commands/up";
 import { registerValidate } from "./commands/validate";
 import { CliError, EXIT } from "./errors";
 import { colors, type Io } from "./io";
@@ -19,6 +24,11 @@ export function buildProgram(io: Io): Command {
   registerInit(program, io);
   registerValidate(program, io);
   registerSchema(program, io);
+  registerGen(program, io);
+  registerUp(program, io);
+  registerDay2(program, io);
+  registerLab(program, io);
+  registerBundle(program, io);
   for (const cmd of program.commands)
     cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} });
   return program;
