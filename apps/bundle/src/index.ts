@@ -40,3 +40,5 @@ export const bundleCommandHandlers = {
   fetch: fetchBundle,
   verify: verifyBundle,
 } as const;
+export type { BundleServer, ServeBundleOptions } from "./serve";
+export { serveBundle } from "./serve";
