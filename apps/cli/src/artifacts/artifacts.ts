@@ -1,0 +1,167 @@
+import { haproxyFilesFromCluster } from "@khw/haproxy-config";
+import { KUBECONFIG_PATHS, kubeconfigFilesFromCluster } from "@khw/kubeconfig";
+import { catalogueFromCluster, pkiFilesFromCluster } from "@khw/pki";
+import { ADMIN_HOST, type Cluster, type GeneratedFile } from "@khw/spec";
+import { PATHS, serviceFiles, UNIT_DIR, unitFilesFromCluster } from "@khw/systemd-units";
+import type { WorkdirSecrets } from "../workdir/workdir";
+import { clusterManifests, MANIFEST_DIR, type Manifest } from "./manifests";
+
+/** The bring-up phases that place files, in REFERENCE.md order (see up/phases.ts for all of them). */
+export type FilePhase =
+  | "pki"
+  | "kubeconfigs"
+  | "encryption"
+  | "etcd"
+  | "control-plane"
+  | "loadbalancer"
+  | "workers"
+  | "admin"
+  | "network"
+  | "rbac"
+  | "dns";
+
+/** A generated file plus where it belongs in the bring-up. */
+export interface ArtifactFile extends GeneratedFile {
+  /** The phase of `khw up` that places it. */
+  phase: FilePhase;
+  /** Services (on that host) to restart when it changes. */
+  services: string[];
+}
+
+/** Everything generated for a cluster: one tree of files per host, `admin` included. */
+export interface Artifacts {
+  cluster: Cluster;
+  /** Ordered by host (spec order, admin last), then phase, then path. */
+  files: ArtifactFile[];
+  /** Cluster objects (`kubectl apply`), also filed as admin files under /manifests/. */
+  manifests: Manifest[];
+  /** host → service → the absolute paths it depends on (unit, configs, certs, kubeconfigs). */
+  services: Record<string, Record<string, string[]>>;
+}
+
+export interface RenderOptions {
+  /** Lab only: allow cgroup v1 hosts (kubelet failCgroupV1: false). */
+  allowCgroupV1?: boolean;
+}
+
+const PHASE_ORDER: FilePhase[] = [
+  "pki",
+  "kubeconfigs",
+  "encryption",
+  "etcd",
+  "control-plane",
+  "loadbalancer",
+  "workers",
+  "admin",
+  "network",
+  "rbac",
+  "dns",
+];
+
+function unitPhase(file: GeneratedFile, serviceOf: (path: string) => string | undefined): FilePhase {
+  if (file.path === PATHS.encryptionConfig) return "encryption";
+  const svc = serviceOf(file.path);
+  if (svc === "etcd") return "etcd";
+  if (svc === "kube-apiserver" || svc === "kube-controller-manager" || svc === "kube-scheduler") {
+    return "control-plane";
+  }
+  return "workers";
+}
+
+/**
+ * Renders every artifact of a cluster from the spec and the working directory's secrets: the PKI
+ * placed on the hosts, kubeconfigs, encryption config, systemd units and component configs, the
+ * HAProxy config, the admin's own kubeconfig and the cluster objects. Pure: same input, same bytes.
+ */
+export function renderArtifacts(
+  cluster: Cluster,
+  secrets: WorkdirSecrets,
+  options: RenderOptions = {},
+): Artifacts {
+  const { material } = secrets;
+  const services: Record<string, Record<string, string[]>> = {};
+  for (const node of cluster.nodes) {
+    services[node.name] = node.role === "loadbalancer" ? { haproxy: [] } : serviceFiles(cluster, node.name);
+  }
+  const servicesFor = (host: string, path: string): string[] =>
+    Object.entries(services[host] ?? {})
+      .filter(([, paths]) => paths.includes(path))
+      .map(([s]) => s)
+      .sort();
+
+  const files: ArtifactFile[] = [];
+  const add = (list: GeneratedFile[], phase: (f: GeneratedFile) => FilePhase) => {
+    for (const f of list) files.push({ ...f, phase: phase(f), services: servicesFor(f.host, f.path) });
+  };
+
+  // pki: the admin machine's copies are the working directory's pki/ itself, not output.
+  const catalogue = catalogueFromCluster(cluster);
+  add(
+    pkiFilesFromCluster(cluster, catalogue, material).filter((f) => f.host !== ADMIN_HOST),
+    () => "pki",
+  );
+  add(
+    kubeconfigFilesFromCluster(cluster, {
+      caPem: material.ca!.cert,
+      adminCertPem: material.admin!.cert,
+      adminKeyPem: material.admin!.key,
+      bootstrapToken: secrets.bootstrapToken,
+    }),
+    (f) => (f.host === ADMIN_HOST ? "admin" : "kubeconfigs"),
+  );
+  const unitFiles = unitFilesFromCluster(cluster, {
+    encryptionKey: secrets.encryptionKey,
+    ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
+  });
+  add(unitFiles, (f) => unitPhase(f, (p) => servicesFor(f.host, p)[0]));
+  const haproxy = haproxyFilesFromCluster(cluster);
+  for (const f of haproxy) services[f.host] = { haproxy: [f.path] };
+  add(haproxy, () => "loadbalancer");
+  const manifests = clusterManifests(cluster, secrets);
+  add(
+    manifests.map((m) => ({
+      host: ADMIN_HOST,
+      path: `${MANIFEST_DIR}/${m.file}`,
+      mode: m.secret ? 0o600 : 0o644,
+      contents: m.contents,
+      ...(m.secret ? { secret: true } : {}),
+    })),
+    (f) => manifests.find((m) => `${MANIFEST_DIR}/${m.file}` === f.path)!.phase,
+  );
+
+  const hostOrder = [...cluster.nodes.map((n) => n.name), ADMIN_HOST];
+  files.sort(
+    (a, b) =>
+      hostOrder.indexOf(a.host) - hostOrder.indexOf(b.host) ||
+      PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase) ||
+      (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+  );
+  assertUniquePaths(files);
+  return { cluster, files, manifests, services };
+}
+
+function assertUniquePaths(files: readonly GeneratedFile[]): void {
+  const seen = new Map<string, string>();
+  for (const f of files) {
+    const key = `${f.host}:${f.path}`;
+    const prev = seen.get(key);
+    if (prev !== undefined && prev !== f.contents) {
+      throw new Error(`two generators write different contents to ${f.host}:${f.path} (a bug in khw)`);
+    }
+    seen.set(key, f.contents);
+  }
+}
+
+/** The files one host receives (for `admin`: what stays on the admin machine). */
+export function filesForHost(artifacts: Artifacts, host: string): ArtifactFile[] {
+  return artifacts.files.filter((f) => f.host === host);
+}
+
+/** The files a phase places on a host. */
+export function filesForPhase(artifacts: Artifacts, phase: FilePhase, host?: string): ArtifactFile[] {
+  return artifacts.files.filter((f) => f.phase === phase && (host === undefined || f.host === host));
+}
+
+/** Where the admin's own kubeconfig is filed (ADMIN_HOST). */
+export const ADMIN_KUBECONFIG_PATH = KUBECONFIG_PATHS.adminMachine;
+export { UNIT_DIR };

@@ -1,0 +1,269 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ADMIN_PKI_DIR,
+  applyPkiPlan,
+  CA_ID,
+  type Catalogue,
+  catalogueFromCluster,
+  type PkiDecision,
+  PkiError,
+  type PkiMaterial,
+  type PkiWarning,
+  readPkiState,
+  reconcilePki,
+} from "@khw/pki";
+import type { Cluster } from "@khw/spec";
+import { CliError } from "../errors";
+import { writeFileAtomic } from "../fs-atomic";
+import { currentSeams, type Seams } from "./seams";
+
+/**
+ * The working directory is the user's state, beside cluster.yaml:
+ *
+ *   pki/<id>.crt, pki/<id>.key   the CA and every certificate (keys 0600)
+ *   pki/encryption-key           32 random bytes, base64: the aescbc key of encryption-config.yaml (0600)
+ *   pki/bootstrap-token          `<id>.<secret>` for tls-bootstrap workers (0600)
+ *   .khw/state.json              what `khw up` finished (see up/state.ts)
+ *   .khw/logs/                   one log per `khw up` run (never secrets)
+ */
+export interface WorkdirPaths {
+  root: string;
+  pki: string;
+  encryptionKey: string;
+  bootstrapToken: string;
+  khw: string;
+  state: string;
+  logs: string;
+  /** The admin's own kubeconfig written by `khw up` (the `admin` phase). */
+  adminKubeconfig: string;
+}
+
+export function workdirPaths(root: string): WorkdirPaths {
+  const pki = join(root, ADMIN_PKI_DIR);
+  const khw = join(root, ".khw");
+  return {
+    root,
+    pki,
+    encryptionKey: join(pki, "encryption-key"),
+    bootstrapToken: join(pki, "bootstrap-token"),
+    khw,
+    state: join(khw, "state.json"),
+    logs: join(khw, "logs"),
+    adminKubeconfig: join(root, "admin.kubeconfig"),
+  };
+}
+
+/** Everything secret a cluster's artifacts are made from. */
+export interface WorkdirSecrets {
+  /** The whole PKI by certificate id (PEM). */
+  material: PkiMaterial;
+  /** base64 of 32 bytes. */
+  encryptionKey: string;
+  /** `<6>.<16>` lower-case alphanumerics. */
+  bootstrapToken: string;
+}
+
+/** What `syncWorkdir` did, for the user to read. */
+export interface WorkdirReport {
+  /** Every certificate's decision (keep / issue / reissue) with reasons. */
+  decisions: PkiDecision[];
+  warnings: PkiWarning[];
+  /** Ids of certificates issued or re-issued, in catalogue order. */
+  changed: string[];
+  /** Ids of certificates that existed before and were re-issued (subset of `changed`). */
+  reissued: string[];
+  encryptionKeyCreated: boolean;
+  bootstrapTokenCreated: boolean;
+}
+
+export interface WorkdirState extends WorkdirSecrets {
+  paths: WorkdirPaths;
+  catalogue: Catalogue;
+  report: WorkdirReport;
+}
+
+const TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/** A bootstrap token `<6>.<16>` from the given randomness (rejection sampling: no modulo bias). */
+export function newBootstrapToken(random: (n: number) => Uint8Array): string {
+  const chars: string[] = [];
+  while (chars.length < 22) {
+    for (const b of random(32)) {
+      if (b < 252 && chars.length < 22) chars.push(TOKEN_ALPHABET[b % 36]!);
+    }
+  }
+  return `${chars.slice(0, 6).join("")}.${chars.slice(6).join("")}`;
+}
+
+const TOKEN_RE = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
+
+function readOptional(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+}
+
+/** The certificate files in `pki/` (file name → text). */
+export function readPkiDir(paths: WorkdirPaths): Record<string, string> {
+  if (!existsSync(paths.pki)) return {};
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(paths.pki).sort()) {
+    if (!/\.(crt|key)$/.test(name)) continue;
+    const p = join(paths.pki, name);
+    if (statSync(p).isFile()) out[name] = readFileSync(p, "utf8");
+  }
+  return out;
+}
+
+function readEncryptionKey(paths: WorkdirPaths): string | undefined {
+  const text = readOptional(paths.encryptionKey)?.trim();
+  if (text === undefined) return undefined;
+  if (Buffer.from(text, "base64").length !== 32) {
+    throw new CliError(
+      "ENCRYPTION_KEY_INVALID",
+      `${paths.encryptionKey} does not hold 32 base64-encoded bytes`,
+      "restore it from a backup (secrets already stored in etcd need it); delete it only for a new cluster",
+    );
+  }
+  return text;
+}
+
+function readBootstrapToken(paths: WorkdirPaths): string | undefined {
+  const text = readOptional(paths.bootstrapToken)?.trim();
+  if (text === undefined) return undefined;
+  if (!TOKEN_RE.test(text)) {
+    throw new CliError(
+      "BOOTSTRAP_TOKEN_INVALID",
+      `${paths.bootstrapToken} is not a bootstrap token (<6>.<16> lower-case letters and digits)`,
+      "delete the file; the next `khw gen` makes a new one",
+    );
+  }
+  return text;
+}
+
+function pkiErrorToCli(e: unknown): never {
+  if (e instanceof PkiError) {
+    throw new CliError("PKI", e.message, (e as { hint?: string }).hint);
+  }
+  throw e;
+}
+
+/**
+ * Brings `pki/`, the encryption key and the bootstrap token in line with the cluster: issues what is
+ * missing, re-issues only what the spec change affects (pki's reconcile says which and why), keeps
+ * everything else byte for byte. Writes changed files atomically (keys 0600). Never regenerates the CA.
+ */
+export async function syncWorkdir(
+  root: string,
+  cluster: Cluster,
+  seams: Seams = currentSeams(),
+): Promise<WorkdirState> {
+  const paths = workdirPaths(root);
+  const catalogue = catalogueFromCluster(cluster);
+  const existing = readPkiState(readPkiDir(paths));
+  const now = seams.now();
+  let decisions: PkiDecision[];
+  let warnings: PkiWarning[];
+  let material: PkiMaterial;
+  let changed: string[];
+  try {
+    const plan = reconcilePki({ catalogue, existing, now });
+    decisions = plan.decisions;
+    warnings = plan.warnings;
+    ({ material, changed } = await applyPkiPlan({
+      plan,
+      catalogue,
+      existing,
+      now,
+      random: seams.random,
+      keys: seams.keys,
+    }));
+  } catch (e) {
+    pkiErrorToCli(e);
+  }
+  for (const id of changed) {
+    const m = material[id]!;
+    const keyPath = join(paths.pki, `${id}.key`);
+    if (readOptional(keyPath) !== m.key) writeFileAtomic(keyPath, m.key, 0o600);
+    writeFileAtomic(join(paths.pki, `${id}.crt`), m.cert, 0o644);
+  }
+  let encryptionKey = readEncryptionKey(paths);
+  const encryptionKeyCreated = encryptionKey === undefined;
+  if (encryptionKey === undefined) {
+    encryptionKey = Buffer.from(seams.random(32)).toString("base64");
+    writeFileAtomic(paths.encryptionKey, `${encryptionKey}\n`, 0o600);
+  }
+  let bootstrapToken = readBootstrapToken(paths);
+  const bootstrapTokenCreated = bootstrapToken === undefined;
+  if (bootstrapToken === undefined) {
+    bootstrapToken = newBootstrapToken(seams.random);
+    writeFileAtomic(paths.bootstrapToken, `${bootstrapToken}\n`, 0o600);
+  }
+  const reissued = decisions.filter((d) => d.action === "reissue").map((d) => d.id);
+  return {
+    paths,
+    catalogue,
+    material,
+    encryptionKey,
+    bootstrapToken,
+    report: { decisions, warnings, changed, reissued, encryptionKeyCreated, bootstrapTokenCreated },
+  };
+}
+
+/**
+ * Reads the working directory without changing anything (for day-2 commands). Throws a CliError
+ * naming what is missing — run `khw gen` (or `khw up`) first.
+ */
+export function readWorkdir(root: string, cluster: Cluster): WorkdirState {
+  const paths = workdirPaths(root);
+  const catalogue = catalogueFromCluster(cluster);
+  const existing = readPkiState(readPkiDir(paths));
+  const material: PkiMaterial = {};
+  const missing: string[] = [];
+  for (const c of catalogue) {
+    const have = existing[c.id];
+    if (have?.cert === undefined || have.key === undefined) missing.push(c.id);
+    else material[c.id] = { cert: have.cert, key: have.key };
+  }
+  const encryptionKey = readEncryptionKey(paths);
+  const bootstrapToken = readBootstrapToken(paths);
+  if (missing.length > 0 || encryptionKey === undefined || bootstrapToken === undefined) {
+    const what = [
+      ...missing.map((id) => `pki/${id}.crt|key`),
+      ...(encryptionKey === undefined ? ["pki/encryption-key"] : []),
+      ...(bootstrapToken === undefined ? ["pki/bootstrap-token"] : []),
+    ];
+    throw new CliError(
+      "WORKDIR_INCOMPLETE",
+      `the working directory ${root} lacks ${what.join(", ")}`,
+      "run `khw gen` (or `khw up`) in the directory of cluster.yaml first",
+    );
+  }
+  return {
+    paths,
+    catalogue,
+    material,
+    encryptionKey,
+    bootstrapToken,
+    report: {
+      decisions: catalogue.map((c) => ({ id: c.id, action: "keep", reasons: [], newKey: false })),
+      warnings: [],
+      changed: [],
+      reissued: [],
+      encryptionKeyCreated: false,
+      bootstrapTokenCreated: false,
+    },
+  };
+}
+
+/** One line per issued/re-issued certificate with its reasons, for the user. */
+export function describePkiChanges(report: WorkdirReport): string[] {
+  const lines: string[] = [];
+  for (const d of report.decisions) {
+    if (d.action === "keep") continue;
+    const why = d.reasons.map((r) => r.message).join("; ");
+    lines.push(
+      `${d.action === "issue" ? "issued" : "re-issued"} ${d.id}${why ? ` (${why})` : ""}${d.id === CA_ID ? "" : ""}`,
+    );
+  }
+  return lines;
+}
