@@ -11,7 +11,7 @@ import type {
 } from "./executor.js";
 import { type HostTarget, needsSudo } from "./host-target.js";
 import { isSecret, type MaybeSecret, REDACTED } from "./secret.js";
-import { buildCommand, shellQuote } from "./shell-quote.js";
+import { buildCommand, shellJoin, shellQuote } from "./shell-quote.js";
 
 /** One recorded operation. Secrets appear as `***`; upload contents are reduced to size + sha256. */
 export type RecordedOp =
@@ -68,8 +68,9 @@ export interface ResponseRule {
   host?: string | undefined;
   /**
    * A string matches a command line that equals it or starts with it followed by a space
-   * (`"systemctl is-active"` matches `systemctl is-active etcd`); a RegExp is tested against the command
-   * line and, for `shell`, the script; a function gets the whole op.
+   * (`"systemctl is-active"` matches `sudo -n -- systemctl is-active etcd`): it is compared with the
+   * full line, with the program's own argv (without sudo/env) and, for `shell`, with the script.
+   * A RegExp is tested against the same lines; a function gets the whole op.
    */
   command: string | RegExp | ((op: CommandOp) => boolean);
   result: CannedResult | ((op: CommandOp) => CannedResult);
@@ -294,9 +295,13 @@ export class RecordingExecutor implements Executor {
 
 function matches(matcher: ResponseRule["command"], op: CommandOp): boolean {
   if (typeof matcher === "function") return matcher(op);
-  if (matcher instanceof RegExp)
-    return matcher.test(op.command) || (op.kind === "shell" && matcher.test(op.script));
-  return op.command === matcher || op.command.startsWith(`${matcher} `);
+  // The full line (with sudo/env), the program's own argv, and for shell ops the script itself.
+  const lines =
+    op.kind === "exec"
+      ? [op.command, shellJoin(op.argv)]
+      : [op.command, op.script, shellJoin(["sh", "-c", op.script, "khw", ...op.args])];
+  if (matcher instanceof RegExp) return lines.some((l) => matcher.test(l));
+  return lines.some((l) => l === matcher || l.startsWith(`${matcher} `));
 }
 
 function redact(word: MaybeSecret): string {

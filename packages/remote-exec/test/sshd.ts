@@ -143,6 +143,10 @@ export async function freePort(): Promise<number> {
 export async function startSshd(options: StartSshdOptions): Promise<SshdHandle> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await makeTempDir());
+  if (!ownDir) {
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o755);
+  }
   const children: ChildProcess[] = [];
   try {
     const address = options.address ?? "127.0.0.1";
