@@ -1,0 +1,359 @@
+import type { Cluster, ClusterNode, GeneratedFile } from "@khw/spec";
+import {
+  cniBridgeConfig,
+  cniLoopbackConfig,
+  containerdConfig,
+  encryptionConfig,
+  kubeletConfig,
+  kubeProxyConfig,
+  kubeSchedulerConfig,
+  modulesLoadConfig,
+  sysctlConfig,
+} from "./configs";
+import { UnitsError } from "./errors";
+import { BINARY_PATHS, PATHS, PKI_PATHS, UNIT_DIR } from "./paths";
+import { renderUnit, type ServiceUnit } from "./unit";
+import {
+  containerdUnit,
+  etcdUnit,
+  kubeApiserverUnit,
+  kubeControllerManagerUnit,
+  kubeletUnit,
+  kubeProxyUnit,
+  kubeSchedulerUnit,
+} from "./units";
+import { assertSupportedKubernetes } from "./versions";
+
+/** Inputs that are not in the spec: secrets the caller keeps across runs, and lab-only switches. */
+export interface UnitOptions {
+  /** base64 of 32 random bytes, generated once and kept (see assertEncryptionKey). */
+  encryptionKey: string;
+  /** Lab-only: `failCgroupV1: false` in KubeletConfiguration (kubelet ≥ 1.31) for cgroup v1 hosts. */
+  allowCgroupV1?: boolean;
+}
+
+/** What a generator of the catalogue sees. */
+export interface FileContext {
+  cluster: Cluster;
+  node: ClusterNode;
+  options: UnitOptions;
+}
+
+export type ServiceName =
+  | "etcd"
+  | "kube-apiserver"
+  | "kube-controller-manager"
+  | "kube-scheduler"
+  | "containerd"
+  | "kubelet"
+  | "kube-proxy"
+  | "systemd-modules-load"
+  | "systemd-sysctl";
+
+/** One generated file: where it goes, who owns it (the service to restart when it changes), how to make it. */
+export interface FileDefinition {
+  id: string;
+  service: ServiceName;
+  audience: "controlplane" | "worker";
+  path: string;
+  mode: number;
+  secret?: boolean;
+  when?: (ctx: FileContext) => boolean;
+  render: (ctx: FileContext) => string;
+}
+
+const unitFile = (
+  service: ServiceName,
+  audience: FileDefinition["audience"],
+  make: (ctx: FileContext) => ServiceUnit,
+): FileDefinition => ({
+  id: `${service}.service`,
+  service,
+  audience,
+  path: `${UNIT_DIR}/${service}.service`,
+  mode: 0o644,
+  render: (ctx) => renderUnit(make(ctx)),
+});
+
+const bridgeRoutes = (ctx: FileContext) => ctx.cluster.spec.addons.podNetwork === "bridge-routes";
+const credentials = (node: ClusterNode) => node.kubeletCredentials ?? "certificate";
+
+/** Every unit and component config khw writes, in output order. Adding a file is adding an entry here. */
+export const FILE_CATALOGUE: readonly FileDefinition[] = [
+  unitFile("etcd", "controlplane", ({ cluster, node }) =>
+    etcdUnit({
+      name: node.name,
+      address: node.address,
+      initialCluster: cluster.etcd.initialCluster,
+      initialClusterToken: cluster.etcd.initialClusterToken,
+    }),
+  ),
+  unitFile("kube-apiserver", "controlplane", ({ cluster, node }) =>
+    kubeApiserverUnit({
+      address: node.address,
+      etcdServers: cluster.etcd.clientURLs,
+      serviceCIDR: cluster.network.serviceCIDR,
+      nodePortRange: cluster.network.nodePortRange,
+      serviceAccountIssuer: cluster.serviceAccountIssuer,
+    }),
+  ),
+  {
+    id: "encryption-config",
+    service: "kube-apiserver",
+    audience: "controlplane",
+    path: PATHS.encryptionConfig,
+    mode: 0o600,
+    secret: true,
+    render: ({ options }) => encryptionConfig(options.encryptionKey),
+  },
+  unitFile("kube-controller-manager", "controlplane", ({ cluster }) =>
+    kubeControllerManagerUnit({
+      podCIDR: cluster.network.podCIDR,
+      serviceCIDR: cluster.network.serviceCIDR,
+      nodeCIDRMaskSize: cluster.network.nodeCIDRMaskSize,
+    }),
+  ),
+  unitFile("kube-scheduler", "controlplane", () => kubeSchedulerUnit()),
+  {
+    id: "kube-scheduler-config",
+    service: "kube-scheduler",
+    audience: "controlplane",
+    path: PATHS.kubeSchedulerConfig,
+    mode: 0o644,
+    render: () => kubeSchedulerConfig(),
+  },
+  {
+    id: "modules-load",
+    service: "systemd-modules-load",
+    audience: "worker",
+    path: PATHS.modulesLoad,
+    mode: 0o644,
+    render: () => modulesLoadConfig(),
+  },
+  {
+    id: "sysctl",
+    service: "systemd-sysctl",
+    audience: "worker",
+    path: PATHS.sysctl,
+    mode: 0o644,
+    render: () => sysctlConfig(),
+  },
+  unitFile("containerd", "worker", () => containerdUnit()),
+  {
+    id: "containerd-config",
+    service: "containerd",
+    audience: "worker",
+    path: PATHS.containerdConfig,
+    mode: 0o644,
+    render: ({ cluster }) => containerdConfig({ containerdVersion: cluster.spec.versions.containerd }),
+  },
+  {
+    id: "cni-bridge",
+    service: "containerd",
+    audience: "worker",
+    path: PATHS.cniBridgeConfig,
+    mode: 0o644,
+    when: bridgeRoutes,
+    render: ({ node }) => cniBridgeConfig({ podCIDR: node.podCIDR! }),
+  },
+  {
+    id: "cni-loopback",
+    service: "containerd",
+    audience: "worker",
+    path: PATHS.cniLoopbackConfig,
+    mode: 0o644,
+    when: bridgeRoutes,
+    render: () => cniLoopbackConfig(),
+  },
+  unitFile("kubelet", "worker", ({ node }) =>
+    kubeletUnit({ nodeIP: node.address, credentials: credentials(node) }),
+  ),
+  {
+    id: "kubelet-config",
+    service: "kubelet",
+    audience: "worker",
+    path: PATHS.kubeletConfig,
+    mode: 0o644,
+    render: ({ cluster, node, options }) =>
+      kubeletConfig({
+        nodeName: node.name,
+        credentials: credentials(node),
+        clusterDNS: [cluster.network.dnsServiceIP],
+        clusterDomain: cluster.network.clusterDomain,
+        kubernetesVersion: cluster.spec.versions.kubernetes,
+        ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
+      }),
+  },
+  unitFile("kube-proxy", "worker", () => kubeProxyUnit()),
+  {
+    id: "kube-proxy-config",
+    service: "kube-proxy",
+    audience: "worker",
+    path: PATHS.kubeProxyConfig,
+    mode: 0o644,
+    render: ({ cluster }) => kubeProxyConfig({ clusterCIDR: cluster.network.podCIDR }),
+  },
+];
+
+/** A file a service reads that another package writes (certificates, kubeconfigs). `{node}` = node name. */
+export interface ReadFile {
+  path: string;
+  /** Only on workers with this kubelet mode. */
+  credentials?: "certificate" | "tls-bootstrap";
+}
+
+export interface ServiceDefinition {
+  service: ServiceName;
+  audience: "controlplane" | "worker";
+  /** Ours (a unit file khw writes) or a stock systemd service that applies one of our files. */
+  kind: "unit" | "systemd";
+  /** Executables the unit runs or needs (consistent with binaryArtifacts() of @khw/spec). */
+  binaries: string[];
+  /** Files from @khw/pki and @khw/kubeconfig it reads. */
+  reads: ReadFile[];
+}
+
+const k = PATHS.kubeconfigs;
+const P = PKI_PATHS;
+
+/** Every service on the nodes: its binaries and the files written by other packages that it reads. */
+export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
+  {
+    service: "etcd",
+    audience: "controlplane",
+    kind: "unit",
+    binaries: [BINARY_PATHS.etcd],
+    reads: [{ path: P.etcdCa }, { path: P.etcdServer }, { path: P.etcdServerKey }],
+  },
+  {
+    service: "kube-apiserver",
+    audience: "controlplane",
+    kind: "unit",
+    binaries: [BINARY_PATHS.kubeApiserver],
+    reads: [
+      P.ca,
+      P.apiserver,
+      P.apiserverKey,
+      P.apiserverKubeletClient,
+      P.apiserverKubeletClientKey,
+      P.serviceAccount,
+      P.serviceAccountKey,
+      P.etcdCa,
+      P.etcdServer,
+      P.etcdServerKey,
+    ].map((path) => ({ path })),
+  },
+  {
+    service: "kube-controller-manager",
+    audience: "controlplane",
+    kind: "unit",
+    binaries: [BINARY_PATHS.kubeControllerManager],
+    reads: [
+      k.kubeControllerManager,
+      P.ca,
+      P.caKey,
+      P.serviceAccountKey,
+      P.kubeControllerManager,
+      P.kubeControllerManagerKey,
+    ].map((path) => ({ path })),
+  },
+  {
+    service: "kube-scheduler",
+    audience: "controlplane",
+    kind: "unit",
+    binaries: [BINARY_PATHS.kubeScheduler],
+    reads: [k.kubeScheduler, P.ca, P.kubeScheduler, P.kubeSchedulerKey].map((path) => ({ path })),
+  },
+  { service: "systemd-modules-load", audience: "worker", kind: "systemd", binaries: [], reads: [] },
+  { service: "systemd-sysctl", audience: "worker", kind: "systemd", binaries: [], reads: [] },
+  {
+    service: "containerd",
+    audience: "worker",
+    kind: "unit",
+    binaries: [BINARY_PATHS.containerd, BINARY_PATHS.containerdShim, BINARY_PATHS.runc],
+    reads: [],
+  },
+  {
+    service: "kubelet",
+    audience: "worker",
+    kind: "unit",
+    binaries: [BINARY_PATHS.kubelet],
+    reads: [
+      { path: P.ca },
+      { path: k.kubelet, credentials: "certificate" },
+      { path: P.kubelet, credentials: "certificate" },
+      { path: P.kubeletKey, credentials: "certificate" },
+      { path: k.kubeletBootstrap, credentials: "tls-bootstrap" },
+    ],
+  },
+  {
+    service: "kube-proxy",
+    audience: "worker",
+    kind: "unit",
+    binaries: [BINARY_PATHS.kubeProxy],
+    reads: [k.kubeProxy, P.ca, P.kubeProxy, P.kubeProxyKey].map((path) => ({ path })),
+  },
+];
+
+function nodeByName(cluster: Cluster, name: string): ClusterNode {
+  const node = cluster.nodes.find((n) => n.name === name);
+  if (!node) {
+    throw new UnitsError(
+      "UNKNOWN_NODE",
+      "node",
+      `no node named '${name}'`,
+      `use one of ${cluster.nodes.map((n) => n.name).join(", ")}`,
+    );
+  }
+  return node;
+}
+
+const audienceOf = (node: ClusterNode) => node.role;
+
+/** The files of the catalogue one node gets. */
+export function unitFilesForNode(cluster: Cluster, nodeName: string, options: UnitOptions): GeneratedFile[] {
+  assertSupportedKubernetes(cluster.spec.versions.kubernetes);
+  const node = nodeByName(cluster, nodeName);
+  const ctx: FileContext = { cluster, node, options };
+  return FILE_CATALOGUE.filter((d) => d.audience === audienceOf(node) && (d.when?.(ctx) ?? true)).map(
+    (d) => ({
+      host: node.name,
+      path: d.path,
+      mode: d.mode,
+      contents: d.render(ctx),
+      ...(d.secret ? { secret: true } : {}),
+    }),
+  );
+}
+
+/** Every unit and component config of the cluster, node by node in spec order (load balancers get none here). */
+export function unitFilesFromCluster(cluster: Cluster, options: UnitOptions): GeneratedFile[] {
+  return cluster.nodes.flatMap((n) => unitFilesForNode(cluster, n.name, options));
+}
+
+/**
+ * service name → every file it depends on, on one node: its unit, the configs of this package it owns, and
+ * the certificates and kubeconfigs it reads. The CLI restarts a service only when one of them changed.
+ */
+export function serviceFiles(cluster: Cluster, nodeName: string): Record<string, string[]> {
+  const node = nodeByName(cluster, nodeName);
+  const ctx: FileContext = { cluster, node, options: { encryptionKey: "" } };
+  const out: Record<string, string[]> = {};
+  for (const s of SERVICE_CATALOGUE) {
+    if (s.audience !== audienceOf(node)) continue;
+    const own = FILE_CATALOGUE.filter((d) => d.service === s.service && (d.when?.(ctx) ?? true)).map(
+      (d) => d.path,
+    );
+    const reads = s.reads
+      .filter((r) => r.credentials === undefined || r.credentials === credentials(node))
+      .map((r) => r.path.replaceAll("{node}", node.name));
+    out[s.service] = [...own, ...reads];
+  }
+  return out;
+}
+
+/** path → binaries, for every executable a node's units need (to check the install step against). */
+export function binariesForNode(cluster: Cluster, nodeName: string): string[] {
+  const node = nodeByName(cluster, nodeName);
+  return SERVICE_CATALOGUE.filter((s) => s.audience === audienceOf(node)).flatMap((s) => s.binaries);
+}
