@@ -123,7 +123,7 @@ async function waitHealthy(root: string, members: Member[]): Promise<void> {
   }
 }
 
-function setup(cluster: Cluster, sans: string[]) {
+function setup(sans: string[]) {
   const root = mkdtempSync(join(tmpdir(), "khw-etcd-"));
   makePki(join(root, "etc/etcd"), [
     {
@@ -223,7 +223,7 @@ describe("a single etcd member from the generated unit (own network namespace, a
   const members: Member[] = [];
 
   beforeAll(async () => {
-    root = setup(cluster, ["IP:127.0.0.11"]);
+    root = setup(["IP:127.0.0.11"]);
     const n = cluster.controlPlanes[0]!;
     mkdirSync(join(root, n.name), { recursive: true });
     members.push({
