@@ -1,6 +1,6 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { cachedBundle, commitPartial, lockBundle, materialize, startPartial } from "./_commit";
 import { sha256, sha256File, writeFileAtomic } from "./_fs";
 import { run } from "./_run";
@@ -154,7 +154,7 @@ async function buildKubernetes(
   tool.log(
     `[bundle] pinned ${module.staging.length} staging modules k8s.io/* to ${kv.replace(/^v1\./, "v0.")}`,
   );
-  const binDir = join(partial, layout.kubernetes[0]!.path, "..");
+  const binDir = dirname(join(partial, layout.kubernetes[0]!.path));
   await mkdir(binDir, { recursive: true });
   tool.log(`[bundle] building ${layout.kubernetes.map((b) => b.name).join(", ")} (a cold build takes long)`);
   await go(
@@ -203,7 +203,7 @@ async function buildEtcd(tool: GoTool, layout: BundleLayout, work: string, parti
     entries.push({ path: member.path, mode: 0o755, data: await readFile(file), type: "file" });
   }
   const tarball = createTarGz(entries, Math.floor(time.getTime() / 1000));
-  await mkdir(join(partial, layout.etcd.tarball, ".."), { recursive: true });
+  await mkdir(dirname(join(partial, layout.etcd.tarball)), { recursive: true });
   await writeFile(join(partial, layout.etcd.tarball), tarball);
   await writeFile(join(partial, layout.etcd.sha256sums), `${sha256(tarball)}  ${layout.etcd.tarballName}\n`);
 }

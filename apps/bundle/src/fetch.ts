@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
@@ -73,7 +73,7 @@ async function download(
   expected: string,
 ): Promise<void> {
   const response = await get(fetchFn, url);
-  await mkdir(join(file, ".."), { recursive: true });
+  await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.download`;
   const hash = createHash("sha256");
   const body = Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>);
