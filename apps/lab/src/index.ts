@@ -9,6 +9,7 @@ export {
 export { defaultLabSpec, type LabSpecInput, labClusterSpec, renderLabClusterYaml } from "./cluster-yaml";
 export { isLabError, LabError, type LabErrorCode } from "./errors";
 export { findLeftovers, knownLabNames, type LabDownOptions, type LabDownReport, labDown } from "./lab-down";
+export { acquireLabLock, LAB_LOCK_FILE, type LabLockOptions } from "./lab-lock";
 export {
   type LabExecResult,
   type LabSshOptions,

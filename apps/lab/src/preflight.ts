@@ -70,14 +70,18 @@ export function missingPrerequisites(options: { needBaseBuild?: boolean } = {}):
 /** Throws one LabError naming everything that is missing and how to get it. */
 export function assertPrerequisites(options: { needBaseBuild?: boolean } = {}): void {
   const missing = missingPrerequisites(options);
-  if (missing.length === 0) return;
+  if (missing.length > 0) throw prerequisitesError(missing);
+}
+
+/** One error for everything missing: what, and the single command (or step) that installs it. */
+export function prerequisitesError(missing: readonly Prerequisite[]): LabError {
   const packages = [
     ...new Set(missing.filter((m) => m.install.startsWith("apt-get")).map((m) => m.install.split(" ").pop())),
   ];
   const list = missing.map((m) => m.what).join(", ");
   const hints = missing.filter((m) => !m.install.startsWith("apt-get")).map((m) => m.install);
   if (packages.length > 0) hints.push(`apt-get install -y ${packages.join(" ")}`);
-  throw new LabError("LAB_PREREQUISITES_MISSING", `the lab needs ${list}, which this machine lacks.`, {
+  return new LabError("LAB_PREREQUISITES_MISSING", `the lab needs ${list}, which this machine lacks.`, {
     step: "preflight",
     hint: hints.join("; "),
   });

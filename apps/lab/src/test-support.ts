@@ -3,6 +3,7 @@
  */
 
 export { findLeftovers, knownLabNames } from "./lab-down";
+export { acquireLabLock, LAB_LOCK_FILE, type LabLockOptions } from "./lab-lock";
 export { type LabExecResult, type LabTarget, labExec, labSshArgs, resolveLabHost } from "./lab-ssh";
 export { missingPrerequisites } from "./preflight";
 

@@ -1,0 +1,69 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { BASE_RECIPE, baseRecipeHash, debianSources } from "./base-image";
+
+describe("base image recipe", () => {
+  it("has a stable hash that changes with the package list or the recipe", () => {
+    expect(baseRecipeHash()).toBe(baseRecipeHash({ ...BASE_RECIPE }));
+    expect(baseRecipeHash({ ...BASE_RECIPE, packages: [...BASE_RECIPE.packages, "vim"] })).not.toBe(
+      baseRecipeHash(),
+    );
+    expect(baseRecipeHash({ ...BASE_RECIPE, customize: `${BASE_RECIPE.customize}true\n` })).not.toBe(
+      baseRecipeHash(),
+    );
+  });
+
+  it("removes the packaged daemons' wants-links and the inherited identity", () => {
+    for (const needle of [
+      "containerd.service",
+      "haproxy.service",
+      "ssh-keygen -A",
+      "/etc/machine-id",
+      "nameserver 127.0.0.1",
+    ]) {
+      expect(BASE_RECIPE.customize).toContain(needle);
+    }
+  });
+});
+
+describe("debianSources", () => {
+  it("takes the machine's deb822 and one-line sources for the suite only", () => {
+    const apt = mkdtempSync(join(tmpdir(), "khw-apt-"));
+    mkdirSync(join(apt, "sources.list.d"));
+    writeFileSync(
+      join(apt, "sources.list.d", "debian.sources"),
+      [
+        "Types: deb",
+        "URIs: http://mirror.example/debian",
+        "Suites: bookworm bookworm-updates",
+        "Components: main",
+        "",
+        "Types: deb-src",
+        "URIs: http://mirror.example/debian",
+        "Suites: bookworm",
+        "Components: main",
+        "",
+        "Types: deb",
+        "URIs: http://other.example/trixie",
+        "Suites: trixie",
+        "Components: main",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(apt, "sources.list.d", "extra.list"),
+      "deb [signed-by=/x.gpg] http://sec.example/debian-security bookworm-security main # c\ndeb https://nodesource.example nodistro main\n",
+    );
+    expect(debianSources("bookworm", apt)).toEqual([
+      "deb http://mirror.example/debian bookworm main",
+      "deb http://mirror.example/debian bookworm-updates main",
+      "deb http://sec.example/debian-security bookworm-security main",
+    ]);
+  });
+
+  it("falls back to Debian's own mirrors", () => {
+    const apt = mkdtempSync(join(tmpdir(), "khw-apt-"));
+    expect(debianSources("bookworm", apt)[0]).toBe("deb http://deb.debian.org/debian bookworm main");
+  });
+});

@@ -1,0 +1,73 @@
+import { parseClusterYaml } from "@khw/spec";
+import { describe, expect, it } from "vitest";
+import { defaultLabSpec, renderLabClusterYaml } from "./cluster-yaml";
+import { labHosts } from "./topology";
+
+const facts = (spec = defaultLabSpec()) => ({
+  hosts: labHosts(spec),
+  identityFile: ".khw-lab/id_ed25519",
+  knownHostsFile: "known_hosts",
+  mirrorUrl: "http://198.18.0.1:8080",
+});
+
+describe("the lab's cluster.yaml", () => {
+  it("parses with @khw/spec and points every node at its lab host", () => {
+    const text = renderLabClusterYaml(defaultLabSpec(), facts());
+    const { spec, cluster } = parseClusterYaml(text, { file: "cluster.yaml" });
+    expect(spec.nodes.map((n) => [n.name, n.address, n.ssh.host, n.ssh.port, n.ssh.user])).toEqual([
+      ["master-1", "198.18.0.11", "198.18.0.11", 22, "root"],
+      ["master-2", "198.18.0.12", "198.18.0.12", 22, "root"],
+      ["worker-1", "198.18.0.21", "198.18.0.21", 22, "root"],
+      ["worker-2", "198.18.0.22", "198.18.0.22", 22, "root"],
+      ["loadbalancer", "198.18.0.30", "198.18.0.30", 22, "root"],
+    ]);
+    expect(spec.nodes.every((n) => n.ssh.identityFile === ".khw-lab/id_ed25519")).toBe(true);
+    expect(spec.ssh).toEqual({ hostKeyChecking: "strict", knownHostsFile: "known_hosts" });
+    expect(spec.binaries.source).toBe("mirror");
+    expect(spec.binaries.mirror).toBe("http://198.18.0.1:8080");
+    expect(spec.nodes.find((n) => n.name === "worker-2")?.kubelet?.credentials).toBe("tls-bootstrap");
+    expect(cluster).toBeDefined();
+  });
+
+  it("keeps the user's other settings and topology (3 masters, custom networks)", () => {
+    const user = {
+      ...defaultLabSpec(),
+      nodes: [
+        { name: "cp-a", role: "controlplane" as const, address: "10.1.0.5" },
+        { name: "cp-b", role: "controlplane" as const, address: "10.1.0.6" },
+        { name: "cp-c", role: "controlplane" as const, address: "10.1.0.7" },
+        { name: "w", role: "worker" as const, address: "10.1.0.8" },
+        { name: "lb", role: "loadbalancer" as const, address: "10.1.0.9" },
+      ],
+      network: { podCIDR: "10.200.0.0/16", serviceCIDR: "10.32.0.0/16" },
+      binaries: { source: "bundle" as const, bundleDir: "./bundle" },
+    };
+    const { spec } = parseClusterYaml(renderLabClusterYaml(user, facts(user)));
+    expect(spec.nodes.map((n) => n.address)).toEqual([
+      "198.18.0.5",
+      "198.18.0.6",
+      "198.18.0.7",
+      "198.18.0.8",
+      "198.18.0.9",
+    ]);
+    expect(spec.network.podCIDR).toBe("10.200.0.0/16");
+    expect(spec.binaries.bundleDir).toBeUndefined();
+  });
+
+  it("is byte-stable", () => {
+    expect(renderLabClusterYaml(defaultLabSpec(), facts())).toBe(
+      renderLabClusterYaml(defaultLabSpec(), facts()),
+    );
+  });
+});
+
+it("refuses a spec the lab cannot host, with the spec's own explanation", () => {
+  const bad = {
+    ...defaultLabSpec(),
+    nodes: [
+      { name: "a", role: "controlplane" as const, address: "10.1.0.5" },
+      { name: "b", role: "controlplane" as const, address: "10.1.0.6" },
+    ],
+  };
+  expect(() => renderLabClusterYaml(bad, facts(bad))).toThrow(/no load balancer[\s\S]*Fix: /);
+});

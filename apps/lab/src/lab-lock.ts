@@ -1,0 +1,72 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { sleep } from "./_exec";
+import { RUN_DIR } from "./_paths";
+import { isAlive } from "./_system";
+import { LabError } from "./errors";
+
+export const LAB_LOCK_FILE = join(RUN_DIR, "lock");
+
+export interface LabLockOptions {
+  /** Give up after this many seconds (default 600). */
+  timeoutSeconds?: number;
+  /** Who takes the lock (shown to whoever waits). */
+  purpose?: string;
+  onWait?: (holder: string) => void;
+}
+
+/**
+ * Machine-wide exclusive use of the lab network (198.18.0.0/24 holds one lab at a time): test suites
+ * that bring labs up and down take it, so parallel runs (turbo, several checkouts) wait instead of
+ * colliding. A lock whose holder process died is taken over. Resolves to the release function.
+ */
+export async function acquireLabLock(options: LabLockOptions = {}): Promise<() => void> {
+  mkdirSync(RUN_DIR, { recursive: true });
+  const deadline = Date.now() + (options.timeoutSeconds ?? 600) * 1000;
+  let told = false;
+  for (;;) {
+    try {
+      const fd = openSync(LAB_LOCK_FILE, "wx", 0o644);
+      writeSync(fd, JSON.stringify({ pid: process.pid, purpose: options.purpose ?? "lab" }));
+      closeSync(fd);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        try {
+          const held = JSON.parse(readFileSync(LAB_LOCK_FILE, "utf8")) as { pid: number };
+          if (held.pid === process.pid) rmSync(LAB_LOCK_FILE, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    let holder: { pid: number; purpose?: string } | undefined;
+    try {
+      holder = JSON.parse(readFileSync(LAB_LOCK_FILE, "utf8")) as { pid: number; purpose?: string };
+    } catch {
+      holder = undefined; // being written or removed: retry
+    }
+    if (holder && !isAlive(holder.pid)) {
+      rmSync(LAB_LOCK_FILE, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new LabError(
+        "LAB_CONFLICT",
+        `the lab network is in use by process ${holder?.pid} (${holder?.purpose}).`,
+        {
+          step: "lock",
+          hint: `wait for it to finish, or remove ${LAB_LOCK_FILE} if that process is not a lab user`,
+        },
+      );
+    }
+    if (!told && holder) {
+      options.onWait?.(`process ${holder.pid} (${holder.purpose ?? "lab"})`);
+      told = true;
+    }
+    await sleep(500);
+  }
+}
