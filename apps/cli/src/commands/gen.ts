@@ -16,7 +16,11 @@ export interface GenResult {
  * Loads the spec (or the built-in default), brings the working directory's PKI and secrets in line
  * and renders every artifact. Shared by `khw gen` and `khw up`; prints what it issued and why.
  */
-export async function prepareArtifacts(io: Io, file: string | undefined): Promise<GenResult> {
+export async function prepareArtifacts(
+  io: Io,
+  file: string | undefined,
+  say: (text: string) => void = io.stdout,
+): Promise<GenResult> {
   const c = colors(io);
   const loaded = loadSpecFile(io.cwd, file, { allowDefault: true });
   if (loaded.file === undefined) {
@@ -30,20 +34,20 @@ export async function prepareArtifacts(io: Io, file: string | undefined): Promis
   const r = workdir.report;
   const issued = r.decisions.filter((d) => d.action === "issue");
   if (issued.length > 0) {
-    io.stdout(
+    say(
       `pki: issued ${issued.length} certificate(s) into ${pkiRel}/: ${issued.map((d) => d.id).join(", ")}\n`,
     );
   }
   for (const d of r.decisions.filter((d) => d.action === "reissue")) {
-    io.stdout(`pki: re-issued ${d.id}: ${d.reasons.map((x) => x.message).join("; ")}\n`);
+    say(`pki: re-issued ${d.id}: ${d.reasons.map((x) => x.message).join("; ")}\n`);
   }
   if (issued.length === 0 && r.reissued.length === 0) {
-    io.stdout(`pki: ${r.decisions.length} certificates in ${pkiRel}/ are up to date\n`);
+    say(`pki: ${r.decisions.length} certificates in ${pkiRel}/ are up to date\n`);
   }
   for (const w of r.warnings)
     io.stderr(`${c.yellow("warning:")} ${w.message}\n  ${c.dim("fix:")} ${w.hint}\n`);
-  if (r.encryptionKeyCreated) io.stdout(`encryption: new aescbc key in ${pkiRel}/encryption-key\n`);
-  if (r.bootstrapTokenCreated) io.stdout(`bootstrap token: new token in ${pkiRel}/bootstrap-token\n`);
+  if (r.encryptionKeyCreated) say(`encryption: new aescbc key in ${pkiRel}/encryption-key\n`);
+  if (r.bootstrapTokenCreated) say(`bootstrap token: new token in ${pkiRel}/bootstrap-token\n`);
   const artifacts = renderArtifacts(loaded.cluster, workdir);
   return { loaded, workdir, artifacts };
 }

@@ -1,5 +1,212 @@
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { Executor } from "@khw/remote-exec";
 import type { Command } from "commander";
-import type { Io } from "../io";
+import { CliError, UsageError } from "../errors";
+import { colors, type Io } from "../io";
+import { loadSpecFile } from "../spec-file";
+import { defaultCacheDir } from "../up/binaries";
+import type { EventSink, UpEvent } from "../up/events";
+import { hostTargets, sshExecutorForSpec } from "../up/executor";
+import { PHASE_NAMES, PHASES, type PhaseDefinition } from "../up/phases";
+import { seededRecorder } from "../up/plan";
+import { jsonProgress, plainProgress, ttyProgress } from "../up/progress";
+import { runUp, type UpResult } from "../up/runner";
+import { currentSeams } from "../workdir";
+import { prepareArtifacts } from "./gen";
 
-/** Registers the `up` command(s). */
-export function registerUp(_program: Command, _io: Io): void {}
+export interface UpOptions {
+  file?: string;
+  only?: string;
+  skip?: string;
+  list?: boolean;
+  concurrency: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+function parsePhaseList(text: string | undefined, flag: string): string[] | undefined {
+  if (text === undefined) return undefined;
+  const names = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !(PHASE_NAMES as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) {
+    throw new UsageError(
+      `${flag}: unknown phase${unknown.length === 1 ? "" : "s"} ${unknown.join(", ") || "(none given)"}`,
+      `use phase names from \`khw up --list\`: ${PHASE_NAMES.join(", ")}`,
+    );
+  }
+  return names;
+}
+
+/** The phases selected by --only / --skip, in bring-up order. */
+export function selectPhases(only: string[] | undefined, skip: string[] | undefined): PhaseDefinition[] {
+  return PHASES.filter((p) => (only ? only.includes(p.name) : true) && !(skip ?? []).includes(p.name));
+}
+
+export function registerUp(program: Command, io: Io): void {
+  program
+    .command("up")
+    .description("Bring the cluster up over SSH in named phases: parallel, idempotent, resumable")
+    .option("-f, --file <file>", "the cluster spec (default: ./cluster.yaml, else the built-in default)")
+    .option("--only <phases>", "run only these phases (comma-separated)")
+    .option("--skip <phases>", "skip these phases (comma-separated)")
+    .option("--list", "list the phases and exit")
+    .option("--concurrency <n>", "hosts of a phase at once", "5")
+    .option("--dry-run", "show what would change on each host (diffs, commands, restarts); change nothing")
+    .option("--json", "one JSON event per line on stdout")
+    .action(async (opts: UpOptions) => {
+      await upCommand(io, opts);
+    });
+}
+
+async function upCommand(io: Io, opts: UpOptions): Promise<void> {
+  const c = colors(io);
+  const only = parsePhaseList(opts.only, "--only");
+  const skip = parsePhaseList(opts.skip, "--skip");
+  const concurrency = Number(opts.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new UsageError(`--concurrency: '${opts.concurrency}' is not a whole number ≥ 1`);
+  }
+  if (opts.list) {
+    const loaded = (() => {
+      try {
+        return loadSpecFile(io.cwd, opts.file, { allowDefault: true });
+      } catch {
+        return undefined;
+      }
+    })();
+    const width = Math.max(...PHASES.map((p) => p.name.length));
+    for (const p of PHASES) {
+      const hosts = loaded
+        ? p.hosts(loaded.cluster, { cluster: loaded.cluster, files: [], manifests: [], services: {} })
+        : [];
+      const on = p.needsApi ? "via the API" : hosts.length ? hosts.map((h) => h.name).join(", ") : "";
+      io.stdout(`${p.name.padEnd(width)}  ${p.description}${on ? c.dim(`  [${on}]`) : ""}\n`);
+    }
+    return;
+  }
+  const phases = selectPhases(only, skip);
+  if (phases.length === 0) throw new UsageError("--only/--skip leave no phase to run");
+
+  const say = opts.json ? io.stderr : io.stdout;
+  const { loaded, workdir, artifacts } = await prepareArtifacts(io, opts.file, say);
+  const seams = currentSeams();
+  const targets = hostTargets(loaded, io.env);
+
+  mkdirSync(workdir.paths.logs, { recursive: true });
+  const logFile = join(workdir.paths.logs, `up-${seams.now().toISOString().replace(/[:.]/g, "-")}.log`);
+  const log = (line: string) =>
+    appendFileSync(logFile, `${line.endsWith("\n") ? line : `${line}\n`}`, { mode: 0o600 });
+  log(`khw up ${opts.dryRun ? "--dry-run " : ""}phases: ${phases.map((p) => p.name).join(", ")}`);
+
+  let tty: { sink: EventSink; done: () => void } | undefined;
+  let view: EventSink;
+  if (opts.json) view = jsonProgress(io);
+  else if (io.isTTY) {
+    tty = await ttyProgress(
+      io,
+      phases.map((p) => p.name),
+      [...loaded.cluster.nodes.map((n) => n.name)],
+    );
+    view = tty.sink;
+  } else view = plainProgress(io);
+  const emit: EventSink = (e: UpEvent) => {
+    log(`event ${JSON.stringify(e)}`);
+    view(e);
+  };
+
+  const real: Executor =
+    seams.executor?.() ??
+    sshExecutorForSpec(loaded, (entry) =>
+      log(`ssh ${entry.level}${entry.host ? ` [${entry.host}]` : ""}: ${entry.message}`),
+    );
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) return;
+    io.stderr("\ninterrupted: finishing the steps in flight, then saving state (Ctrl-C again to force)\n");
+    controller.abort();
+    process.once("SIGINT", () => process.exit(130));
+  };
+  process.once("SIGINT", onSigint);
+  let result: UpResult;
+  try {
+    let executor = real;
+    if (opts.dryRun) {
+      const { recorder, unreachable } = await seededRecorder(artifacts, real, targets);
+      for (const h of unreachable) {
+        io.stderr(
+          `${c.yellow("warning:")} ${h} cannot be reached: planned as if it had none of khw's files\n`,
+        );
+      }
+      executor = recorder;
+    }
+    result = await runUp({
+      cluster: loaded.cluster,
+      artifacts,
+      paths: workdir.paths,
+      executor,
+      probeExecutor: real,
+      targets,
+      phases,
+      concurrency,
+      dryRun: !!opts.dryRun,
+      signal: controller.signal,
+      emit,
+      log,
+      cacheDir: defaultCacheDir(io.env),
+      baseDir: loaded.baseDir,
+      ...(seams.sleep ? { sleep: seams.sleep } : {}),
+    });
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+    tty?.done();
+    await real.close().catch(() => {});
+  }
+  const logRel = relative(io.cwd, logFile);
+  if (opts.dryRun) {
+    if (!opts.json) {
+      const byHost = new Map<string, typeof result.plan>();
+      for (const p of result.plan) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
+      if (result.plan.length === 0) io.stdout(`${c.green("✓")} dry run: nothing would change\n`);
+      for (const [host, items] of byHost) {
+        io.stdout(`\n${c.bold(host)}: ${items.length} change(s)\n`);
+        for (const i of items) {
+          io.stdout(`  [${i.phase}] ${i.what}\n`);
+          if (i.diff) io.stdout(`${i.diff.replace(/^/gm, "    ")}\n`);
+        }
+      }
+    } else {
+      for (const p of result.plan) io.stdout(`${JSON.stringify({ type: "plan", ...p })}\n`);
+    }
+    return;
+  }
+  if (result.interrupted) {
+    throw new CliError(
+      "INTERRUPTED",
+      `interrupted; finished steps are recorded in ${relative(io.cwd, workdir.paths.state)}`,
+      "run `khw up` again to resume and converge",
+    );
+  }
+  if (!opts.json) {
+    const by = Object.entries(result.changesByPhase)
+      .filter(([, n]) => n > 0)
+      .map(([p, n]) => `${p} ${n}`);
+    io.stdout(
+      result.changes === 0
+        ? `${c.green("✓")} converged: no changes (log: ${logRel})\n`
+        : `${c.green("✓")} ${result.changes} change(s): ${by.join(", ")} (log: ${logRel})\n`,
+    );
+    for (const [host, p] of Object.entries(result.pending)) {
+      const owed = [
+        ...(p.daemonReload ? ["daemon-reload"] : []),
+        ...(p.restart ?? []).map((s) => `restart ${s}`),
+        ...(p.apply ?? []).map((m) => `apply ${m}`),
+      ];
+      if (owed.length)
+        io.stdout(`${c.yellow("pending")} on ${host}: ${owed.join(", ")} (run the phase that owns it)\n`);
+    }
+  }
+}

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { type KeyProvider, nativeKeyProvider } from "@khw/pki";
+import type { Executor } from "@khw/remote-exec";
 
 /**
  * What makes generated output vary between runs: the clock, randomness (certificate serials, the
@@ -10,6 +11,10 @@ export interface Seams {
   now: () => Date;
   random: (n: number) => Uint8Array;
   keys: KeyProvider;
+  /** `khw up`: the executor for changes (default: SSH from the spec). Tests pass a RecordingExecutor. */
+  executor?: () => Executor;
+  /** `khw up`: how to wait between readiness polls. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 const DEFAULT_SEAMS: Seams = {

@@ -1,0 +1,163 @@
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { artifactLocation, type BinaryArtifact, type Cluster } from "@khw/spec";
+import { CliError } from "../errors";
+import { writeFileAtomic } from "../fs-atomic";
+
+/**
+ * Binaries: downloaded once on the admin machine into a cache in the official layout
+ * (`<cache>/<official path>`, e.g. `~/.cache/khw/downloads/dl.k8s.io/release/v1.34.4/bin/linux/amd64/kubelet`),
+ * SHA-256 verified against the published checksum file, then uploaded (idempotently) to the hosts.
+ * Hosts need no internet. The official origin, a mirror URL and a bundle directory serve the same
+ * paths (`artifactLocation`), so online and offline installs share this one code path.
+ */
+export function defaultCacheDir(env: Record<string, string | undefined>): string {
+  const base = env["XDG_CACHE_HOME"] || join(env["HOME"] || "/tmp", ".cache");
+  return join(base, "khw", "downloads");
+}
+
+export interface FetchedArtifact {
+  artifact: BinaryArtifact;
+  /** The verified local file. */
+  file: string;
+  sha256: string;
+  /** Whether it came from the cache (no download). */
+  cached: boolean;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Reads an artifact path from wherever the spec says (URL or bundle file). */
+async function fetchBytes(cluster: Cluster, path: string, baseDir: string): Promise<Buffer> {
+  const loc = artifactLocation(cluster, path);
+  if (loc.kind === "file") {
+    const file = loc.path.startsWith("/") ? loc.path : join(baseDir, loc.path);
+    if (!existsSync(file)) {
+      throw new CliError(
+        "BINARY_MISSING",
+        `${file} is not in the bundle`,
+        "build or fetch the bundle for these versions (`khw bundle build` / `khw bundle fetch`)",
+      );
+    }
+    return readFileSync(file);
+  }
+  let res: Response;
+  try {
+    res = await fetch(loc.url, { redirect: "follow" });
+  } catch (e) {
+    throw new CliError(
+      "DOWNLOAD_FAILED",
+      `cannot download ${loc.url}: ${(e as Error).message}`,
+      "check the admin machine's internet access, or use binaries.source: mirror or bundle",
+    );
+  }
+  if (!res.ok) {
+    throw new CliError(
+      "DOWNLOAD_FAILED",
+      `${loc.url} answered ${res.status} ${res.statusText}`,
+      "check the versions in cluster.yaml (they must exist upstream / in the mirror)",
+    );
+  }
+  return Buffer.from(await res.arrayBuffer());
+}
+
+function expectedDigest(artifact: BinaryArtifact, checksumText: string): string | undefined {
+  const c = artifact.checksum;
+  if (c.kind === "digest-file") return /^([0-9a-f]{64})/i.exec(checksumText.trim())?.[1]?.toLowerCase();
+  for (const line of checksumText.split("\n")) {
+    const m = /^([0-9a-f]{64})\s+\*?(\S+)$/i.exec(line.trim());
+    if (m && (m[2] === c.name || m[2]!.split("/").pop() === c.name)) return m[1]!.toLowerCase();
+  }
+  return undefined;
+}
+
+/**
+ * Makes sure the artifact is in the cache and matches its published SHA-256. A cached file is
+ * re-verified against the checksum file (kept beside it) on every run; a mismatch re-downloads.
+ */
+export async function ensureArtifact(
+  cluster: Cluster,
+  artifact: BinaryArtifact,
+  options: { cacheDir: string; baseDir: string },
+): Promise<FetchedArtifact> {
+  const file = join(options.cacheDir, artifact.path);
+  const sumFile = join(options.cacheDir, artifact.checksum.path);
+  let sumText = existsSync(sumFile) ? readFileSync(sumFile, "utf8") : undefined;
+  if (sumText === undefined || expectedDigest(artifact, sumText) === undefined) {
+    sumText = (await fetchBytes(cluster, artifact.checksum.path, options.baseDir)).toString("utf8");
+    if (expectedDigest(artifact, sumText) === undefined) {
+      throw new CliError(
+        "CHECKSUM_MISSING",
+        `${artifact.checksum.path} has no SHA-256 for ${artifact.path.split("/").pop()}`,
+        "the release or mirror is incomplete; check the version in cluster.yaml",
+      );
+    }
+    writeFileAtomic(sumFile, sumText);
+  }
+  const want = expectedDigest(artifact, sumText)!;
+  if (existsSync(file) && (await sha256File(file)) === want) {
+    return { artifact, file, sha256: want, cached: true };
+  }
+  const bytes = await fetchBytes(cluster, artifact.path, options.baseDir);
+  const got = createHash("sha256").update(bytes).digest("hex");
+  if (got !== want) {
+    throw new CliError(
+      "CHECKSUM_MISMATCH",
+      `${artifact.path}: SHA-256 ${got} does not match the published ${want}`,
+      "the download is corrupt or was tampered with; retry, or check the mirror/bundle",
+    );
+  }
+  writeFileAtomic(file, bytes, 0o644);
+  return { artifact, file, sha256: want, cached: false };
+}
+
+/** Where the verified release file is kept on a host before installing. */
+export function remoteCachePath(artifact: BinaryArtifact): string {
+  return `/var/cache/khw/${artifact.path}`;
+}
+
+/**
+ * A POSIX sh script that installs the executables of an uploaded release file (`$1`): plain files
+ * with `install -m 0755`, archives extracted to a temp dir first; a destination is only replaced
+ * when its bytes differ (so re-runs change nothing). Prints `changed <dest>` for every replaced file.
+ */
+export function installScript(artifact: BinaryArtifact): { script: string; args: string[] } {
+  const pairs = artifact.archive
+    ? Object.entries(artifact.installAs).map(
+        ([name, dest]) => [artifact.archive!.members[name]!, dest] as const,
+      )
+    : Object.values(artifact.installAs).map((dest) => ["", dest] as const);
+  const lines = ["set -eu", 'src="$1"; shift'];
+  if (artifact.archive) {
+    lines.push(
+      "tmp=$(mktemp -d /var/cache/khw/.extract.XXXXXX); trap 'rm -rf \"$tmp\"' EXIT",
+      'tar -xzf "$src" -C "$tmp"',
+    );
+  }
+  lines.push(
+    'while [ "$#" -gt 0 ]; do',
+    '  member="$1"; dest="$2"; shift 2',
+    artifact.archive ? '  from="$tmp/$member"' : '  from="$src"',
+    '  if ! cmp -s "$from" "$dest" 2>/dev/null; then',
+    '    mkdir -p "$(dirname "$dest")"',
+    '    install -m 0755 "$from" "$dest.khw-new" && mv -f "$dest.khw-new" "$dest"',
+    '    echo "changed $dest"',
+    "  fi",
+    "done",
+  );
+  return { script: lines.join("\n"), args: pairs.flat() };
+}
+
+/** The artifacts a host of this role needs, among those of a phase. */
+export function artifactsFor(
+  all: readonly BinaryArtifact[],
+  role: string,
+  ids: readonly string[],
+): BinaryArtifact[] {
+  return all.filter((a) => ids.includes(a.id) && a.roles.includes(role as BinaryArtifact["roles"][number]));
+}

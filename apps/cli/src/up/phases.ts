@@ -1,0 +1,368 @@
+import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
+import { API_PORT, type BinaryArtifact, binaryArtifacts, type Cluster, type ClusterNode } from "@khw/spec";
+import { SERVICE_CATALOGUE } from "@khw/systemd-units";
+import {
+  type ArtifactFile,
+  type Artifacts,
+  type FilePhase,
+  filesForPhase,
+  type Manifest,
+} from "../artifacts";
+
+/** The phases of `khw up`, in REFERENCE.md's bring-up order. */
+export const PHASE_NAMES = [
+  "preflight",
+  "pki",
+  "kubeconfigs",
+  "encryption",
+  "etcd",
+  "control-plane",
+  "loadbalancer",
+  "workers",
+  "admin",
+  "network",
+  "rbac",
+  "dns",
+  "smoke",
+] as const;
+export type PhaseName = (typeof PHASE_NAMES)[number];
+
+/** Where manifests are placed on the control plane that applies them. */
+export const REMOTE_MANIFEST_DIR = "/var/lib/khw/manifests";
+const ADMIN_KUBECONFIG = KUBECONFIG_PATHS.admin;
+
+/** One step on one host. Plain data; the runner (runner.ts) carries it out. */
+export type Step =
+  /** Preflight: gather the host's facts (read-only) and check them. */
+  | { kind: "facts" }
+  /** Upload one generated file (atomic, skipped when identical); a change owes restarts of its services. */
+  | { kind: "upload"; file: ArtifactFile }
+  /** Upload a verified release file and install its executables (only replaced when different). */
+  | { kind: "install"; artifact: BinaryArtifact }
+  /** A shell script. `probe`: read-only (also run in --dry-run); else a change when it prints a line starting with `changed`. */
+  | {
+      kind: "run";
+      name: string;
+      script: string;
+      args?: string[];
+      probe?: boolean;
+      /** For probes: the output must match, else the step fails with `fail` as the message. */
+      expect?: RegExp;
+      fail?: { message: string; hint: string };
+    }
+  /** daemon-reload when owed, enable, restart the services owed a restart, start inactive ones. */
+  | { kind: "services"; services: Array<{ name: string; enable: boolean }>; noBlock?: boolean }
+  /** Poll until the script's output matches (readiness). Skipped in --dry-run. */
+  | {
+      kind: "wait";
+      name: string;
+      script: string;
+      expect: RegExp;
+      attempts: number;
+      intervalMs: number;
+      hint: string;
+    }
+  /** Place a manifest on the applying host and `kubectl apply` it when it changed (or the apply is owed). */
+  | { kind: "apply"; manifest: Manifest }
+  /** Write the admin's own kubeconfig into the working directory (local). */
+  | { kind: "admin-kubeconfig" };
+
+export interface PhaseDefinition {
+  name: PhaseName;
+  description: string;
+  /** Needs a running kube-apiserver (checked first; the phase reports clearly when it cannot run). */
+  needsApi: boolean;
+  /** Start every host at once, whatever --concurrency says (etcd members must start together). */
+  together: boolean;
+  /** The hosts it runs on. */
+  hosts(cluster: Cluster, artifacts: Artifacts): ClusterNode[];
+  /** The steps on one host. */
+  steps(ctx: PhaseContext, node: ClusterNode): Step[];
+}
+
+export interface PhaseContext {
+  cluster: Cluster;
+  artifacts: Artifacts;
+  binaries: BinaryArtifact[];
+}
+
+const uploads = (ctx: PhaseContext, phase: FilePhase, node: ClusterNode): Step[] =>
+  filesForPhase(ctx.artifacts, phase, node.name).map((file) => ({ kind: "upload", file }));
+
+const installs = (ctx: PhaseContext, node: ClusterNode, ids: string[]): Step[] =>
+  ctx.binaries
+    .filter((a) => ids.includes(a.id) && a.roles.includes(node.role))
+    .map((artifact) => ({ kind: "install", artifact }));
+
+/** A node's own services of the catalogue (order = start order), enabled when they are khw's units. */
+const servicesOf = (names: string[]) =>
+  SERVICE_CATALOGUE.filter((s) => names.includes(s.service)).map((s) => ({
+    name: s.service,
+    enable: s.kind === "unit",
+  }));
+
+const withFiles = (phase: FilePhase) => (cluster: Cluster, artifacts: Artifacts) =>
+  cluster.nodes.filter((n) => filesForPhase(artifacts, phase, n.name).length > 0);
+
+/** The control plane that runs kubectl for the cluster-object phases. */
+export function applyHost(cluster: Cluster): ClusterNode {
+  return cluster.controlPlanes[0]!;
+}
+
+const kubectl = `/usr/local/bin/kubectl --kubeconfig ${ADMIN_KUBECONFIG}`;
+
+const manifestSteps = (ctx: PhaseContext, phase: Manifest["phase"]): Step[] =>
+  ctx.artifacts.manifests.filter((m) => m.phase === phase).map((manifest) => ({ kind: "apply", manifest }));
+
+/** The bring-up, as data. Adding a phase is adding an entry here (and its name above). */
+export const PHASES: readonly PhaseDefinition[] = [
+  {
+    name: "preflight",
+    description:
+      "SSH and sudo, OS/arch, swap, clocks, kernel modules, free ports, node address on an interface, CIDR overlaps",
+    needsApi: false,
+    together: false,
+    hosts: (cluster) => cluster.nodes,
+    steps: () => [{ kind: "facts" }],
+  },
+  {
+    name: "pki",
+    description: "certificates and keys to every host (the CA key to control planes only)",
+    needsApi: false,
+    together: false,
+    hosts: withFiles("pki"),
+    steps: (ctx, node) => uploads(ctx, "pki", node),
+  },
+  {
+    name: "kubeconfigs",
+    description:
+      "component kubeconfigs (controller-manager, scheduler, admin, kube-proxy, kubelet/bootstrap)",
+    needsApi: false,
+    together: false,
+    hosts: withFiles("kubeconfigs"),
+    steps: (ctx, node) => uploads(ctx, "kubeconfigs", node),
+  },
+  {
+    name: "encryption",
+    description: "encryption-config.yaml (aescbc, secrets at rest) to the control planes",
+    needsApi: false,
+    together: false,
+    hosts: withFiles("encryption"),
+    steps: (ctx, node) => uploads(ctx, "encryption", node),
+  },
+  {
+    name: "etcd",
+    description: "etcd binaries and unit on every control plane, started together, then endpoint health",
+    needsApi: false,
+    together: true,
+    hosts: (cluster) => cluster.controlPlanes,
+    steps: (ctx, node) => [
+      ...installs(ctx, node, ["etcd"]),
+      ...uploads(ctx, "etcd", node),
+      { kind: "services", services: servicesOf(["etcd"]), noBlock: true },
+      {
+        kind: "wait",
+        name: "etcd endpoint health",
+        script:
+          "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt " +
+          "--cert=/etc/etcd/etcd-server.crt --key=/etc/etcd/etcd-server.key endpoint health 2>&1 || true",
+        expect: /is healthy/,
+        attempts: 60,
+        intervalMs: 2000,
+        hint: "etcd members must start close together and reach each other on :2380 (check `journalctl -u etcd` for peer URL or certificate errors)",
+      },
+    ],
+  },
+  {
+    name: "control-plane",
+    description:
+      "kube-apiserver, controller-manager, scheduler (+ kubectl) on the control planes, then /readyz",
+    needsApi: false,
+    together: false,
+    hosts: (cluster) => cluster.controlPlanes,
+    steps: (ctx, node) => [
+      ...installs(ctx, node, ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]),
+      ...uploads(ctx, "control-plane", node),
+      {
+        kind: "services",
+        services: servicesOf(["kube-apiserver", "kube-controller-manager", "kube-scheduler"]),
+      },
+      {
+        kind: "wait",
+        name: "kube-apiserver /readyz",
+        script: `${kubectl} get --raw /readyz 2>&1 || true`,
+        expect: /^ok/m,
+        attempts: 60,
+        intervalMs: 2000,
+        hint: "check `journalctl -u kube-apiserver` (etcd reachable? certificate SANs? encryption config?)",
+      },
+    ],
+  },
+  {
+    name: "loadbalancer",
+    description: "HAProxy in TCP mode on :6443 in front of the control planes",
+    needsApi: false,
+    together: false,
+    hosts: (cluster) => (cluster.loadBalancer ? [cluster.loadBalancer] : []),
+    steps: (ctx, node) => [
+      {
+        kind: "run",
+        name: "install haproxy (distribution package)",
+        script:
+          "command -v haproxy >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null " +
+          "|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null; }; echo changed haproxy; }",
+      },
+      ...uploads(ctx, "loadbalancer", node),
+      {
+        kind: "run",
+        name: "haproxy -c",
+        script: "haproxy -c -f /etc/haproxy/haproxy.cfg 2>&1",
+        probe: true,
+      },
+      { kind: "services", services: [{ name: "haproxy", enable: true }] },
+    ],
+  },
+  {
+    name: "workers",
+    description:
+      "kernel modules, sysctls, containerd + runc + CNI plugins, kubelet, kube-proxy on the workers",
+    needsApi: false,
+    together: false,
+    hosts: (cluster) => cluster.workers,
+    steps: (ctx, node) => [
+      ...installs(ctx, node, ["containerd", "runc", "cni-plugins", "kubelet", "kube-proxy"]),
+      ...uploads(ctx, "workers", node),
+      {
+        kind: "services",
+        services: servicesOf([
+          "systemd-modules-load",
+          "systemd-sysctl",
+          "containerd",
+          "kubelet",
+          "kube-proxy",
+        ]),
+      },
+      {
+        kind: "run",
+        name: "check sysctls",
+        probe: true,
+        script:
+          "for s in net/ipv4/ip_forward net/bridge/bridge-nf-call-iptables; do printf '%s=%s\\n' $s \"$(cat /proc/sys/$s 2>/dev/null)\"; done",
+        expect: /ip_forward=1\n.*bridge-nf-call-iptables=1/,
+        fail: {
+          message:
+            "net.ipv4.ip_forward / net.bridge.bridge-nf-call-iptables are not 1 after `sysctl --system`",
+          hint: "another file in /etc/sysctl.d overrides /etc/sysctl.d/k8s.conf, or br_netfilter is not loaded",
+        },
+      },
+      ...(ctx.cluster.spec.addons.podNetwork === "bridge-routes" ? podRoutes(ctx.cluster, node) : []),
+    ],
+  },
+  {
+    name: "admin",
+    description:
+      "the admin kubeconfig (admin.kubeconfig beside cluster.yaml); the API answers through the endpoint",
+    needsApi: true,
+    together: false,
+    hosts: (cluster) => [applyHost(cluster)],
+    steps: (ctx) => [
+      { kind: "admin-kubeconfig" },
+      {
+        kind: "wait",
+        name: `API through ${ctx.cluster.api.url}`,
+        script: `${kubectl} --server ${ctx.cluster.api.url} get --raw /readyz 2>&1 || true`,
+        expect: /^ok/m,
+        attempts: 30,
+        intervalMs: 2000,
+        hint: ctx.cluster.api.viaLoadBalancer
+          ? `the load balancer does not forward :${API_PORT} (check haproxy on ${ctx.cluster.loadBalancer?.name} and that the apiserver cert has the LB IP)`
+          : "the apiserver does not answer on its address",
+      },
+    ],
+  },
+  {
+    name: "network",
+    description: "the pod network (Weave Net with IPALLOC_RANGE = pod CIDR, or bridge CNI + routes)",
+    needsApi: true,
+    together: false,
+    hosts: (cluster) => [applyHost(cluster)],
+    steps: (ctx) => manifestSteps(ctx, "network"),
+  },
+  {
+    name: "rbac",
+    description:
+      "apiserver→kubelet RBAC (bound to the kubelet-client cert's CN), TLS bootstrap token and bindings, serving CSR approval",
+    needsApi: true,
+    together: false,
+    hosts: (cluster) => [applyHost(cluster)],
+    steps: (ctx) => [
+      ...manifestSteps(ctx, "rbac"),
+      ...(ctx.cluster.workers.some((w) => w.kubeletCredentials === "tls-bootstrap")
+        ? [approveServingCsrs(ctx.cluster)]
+        : []),
+    ],
+  },
+  {
+    name: "dns",
+    description: "CoreDNS (Deployment, Service kube-dns at the DNS service IP)",
+    needsApi: true,
+    together: false,
+    hosts: (cluster) => (cluster.spec.addons.dns ? [applyHost(cluster)] : []),
+    steps: (ctx) => manifestSteps(ctx, "dns"),
+  },
+  {
+    name: "smoke",
+    description: "every node registered and Ready (the full smoke tests: `khw smoke`)",
+    needsApi: true,
+    together: false,
+    hosts: (cluster) => [applyHost(cluster)],
+    steps: (ctx) => [
+      {
+        kind: "wait",
+        name: `${ctx.cluster.workers.length} node(s) Ready`,
+        script: `${kubectl} get nodes --no-headers 2>&1 | awk '$2 ~ /^Ready/ {n++} END {print "ready=" n+0}'`,
+        expect: new RegExp(`^ready=${ctx.cluster.workers.length}$`, "m"),
+        attempts: 90,
+        intervalMs: 2000,
+        hint: "check the kubelets (`journalctl -u kubelet` on the workers): pod network up? node IP right? bootstrap CSR approved?",
+      },
+    ],
+  },
+];
+
+/** Static routes to the other workers' pod CIDRs (the original guide's pod network). */
+function podRoutes(cluster: Cluster, node: ClusterNode): Step[] {
+  return cluster.workers
+    .filter((w) => w.name !== node.name && w.podCIDR)
+    .map((w) => ({
+      kind: "run" as const,
+      name: `route ${w.podCIDR} via ${w.address}`,
+      script:
+        'if ! ip -4 route show "$1" | grep -q "via $2 "; then ip -4 route replace "$1" via "$2"; echo "changed route $1"; fi',
+      args: [w.podCIDR!, w.address],
+    }));
+}
+
+/** The kubelet serving CSRs of tls-bootstrap workers stay Pending: approve those whose requestor is the node itself. */
+function approveServingCsrs(cluster: Cluster): Step {
+  const nodes = cluster.workers.filter((w) => w.kubeletCredentials === "tls-bootstrap").map((w) => w.name);
+  return {
+    kind: "run",
+    name: "approve kubelet-serving CSRs of tls-bootstrap workers",
+    script: [
+      `${kubectl} get csr -o jsonpath='{range .items[?(@.spec.signerName=="kubernetes.io/kubelet-serving")]}{.metadata.name} {.spec.username} {.status.conditions[0].type}{"\\n"}{end}' |`,
+      'while read -r name user state; do [ -z "$name" ] && continue; [ -n "$state" ] && continue;',
+      '  for n in "$@"; do if [ "$user" = "system:node:$n" ]; then',
+      `    ${kubectl} certificate approve "$name" >/dev/null && echo "changed approved $name for $n"; fi; done; done`,
+    ].join("\n"),
+    args: nodes,
+  };
+}
+
+export function phaseByName(name: string): PhaseDefinition | undefined {
+  return PHASES.find((p) => p.name === name);
+}
+
+export function phaseContext(cluster: Cluster, artifacts: Artifacts): PhaseContext {
+  return { cluster, artifacts, binaries: binaryArtifacts(cluster) };
+}

@@ -1,0 +1,214 @@
+// Test doubles for `khw up`: a fake bundle of release files (real tar.gz archives, real checksum
+// files, tiny fake executables) and a RecordingExecutor whose hosts behave like systemd hosts.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import {
+  type CommandOp,
+  type DownloadOptions,
+  type ExecOptions,
+  type ExecResult,
+  type Executor,
+  type HostTarget,
+  RecordingExecutor,
+  RemoteExecError,
+  type ResponseRule,
+  type ShellOptions,
+  type UploadResult,
+  type UploadSpec,
+} from "@khw/remote-exec";
+import { binaryArtifacts, type Cluster } from "@khw/spec";
+import { FACTS_SCRIPT } from "../../src/up/preflight";
+
+const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+/** Writes every release file of the cluster in the official layout under `dir`, with checksum files. */
+export function makeFakeBundle(cluster: Cluster, dir: string, tag = "v1"): void {
+  const sums = new Map<string, string[]>();
+  for (const a of binaryArtifacts(cluster)) {
+    const file = join(dir, a.path);
+    mkdirSync(dirname(file), { recursive: true });
+    if (a.archive) {
+      const work = mkdtempSync(join(tmpdir(), "khw-fake-"));
+      try {
+        for (const member of Object.values(a.archive.members)) {
+          const m = join(work, member);
+          mkdirSync(dirname(m), { recursive: true });
+          writeFileSync(m, `#!/bin/sh\necho fake ${member} ${tag}\n`, { mode: 0o755 });
+        }
+        execFileSync("tar", ["-czf", file, "-C", work, ...Object.values(a.archive.members)]);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    } else {
+      writeFileSync(file, `#!/bin/sh\necho fake ${a.id} ${tag}\n`);
+    }
+    const digest = sha(execFileSync("cat", [file]));
+    const c = a.checksum;
+    if (c.kind === "digest-file") writeFileSync(join(dir, c.path), `${digest}\n`);
+    else sums.set(c.path, [...(sums.get(c.path) ?? []), `${digest}  ${c.name}`]);
+  }
+  for (const [p, lines] of sums) writeFileSync(join(dir, p), `${lines.join("\n")}\n`);
+}
+
+export interface FakeHostOptions {
+  /** Extra facts lines per host (override the healthy defaults). */
+  facts?: (host: string) => string;
+  /** Rules checked before the fake's own. */
+  rules?: ResponseRule[];
+}
+
+/** Healthy-host facts for preflight: root, Linux x86_64 Ubuntu, no swap, the node IP on enp0s8 (+ Vagrant NAT). */
+export function healthyFacts(address: string, now = Date.now()): string {
+  return [
+    "whoami=root",
+    "kernel=Linux",
+    "machine=x86_64",
+    "os_id=ubuntu",
+    "os_version=22.04",
+    `time_ms=${now}`,
+    "swap_devices=0",
+    "module_overlay=available",
+    "module_br_netfilter=available",
+    "sysctl_net.ipv4.ip_forward=0",
+    "systemd=yes",
+    "addr=lo 127.0.0.1/8",
+    "addr=enp0s3 10.0.2.15/24",
+    `addr=enp0s8 ${address}/24`,
+    "route=default via 10.0.2.2 dev enp0s3 proto dhcp src 10.0.2.15 metric 100",
+    "route=10.0.2.0/24 dev enp0s3 proto kernel scope link src 10.0.2.15",
+    `route=${address.split(".").slice(0, 3).join(".")}.0/24 dev enp0s8 proto kernel scope link src ${address}`,
+    'listen=0.0.0.0:22 users:(("sshd",pid=1,fd=3))',
+  ].join("\n");
+}
+
+/**
+ * A RecordingExecutor behind a systemd-like fake: `systemctl enable/start/restart` change what
+ * `is-enabled`/`is-active` answer; readiness checks answer ready; the facts script answers healthy
+ * facts. It survives `close()` so that several `khw up` runs see the same hosts.
+ */
+export class FakeHosts implements Executor {
+  readonly recorder: RecordingExecutor;
+  readonly enabled = new Set<string>();
+  readonly active = new Set<string>();
+  /** Throw for the first op matching this (then clear it): the injected failure. */
+  failWhen: ((op: { kind: string; host: string; text: string }) => boolean) | undefined;
+  /** host/dest → sha256 of the release file it was installed from. */
+  readonly installed = new Map<string, string>();
+  /** Every systemctl/kubectl command line run, in order, with the host. */
+  readonly commands: Array<{ host: string; command: string }> = [];
+  running = 0;
+  maxRunning = 0;
+
+  constructor(cluster: Cluster, options: FakeHostOptions = {}) {
+    const addr = new Map(cluster.nodes.map((n) => [n.name, n.address]));
+    const workers = cluster.workers.length;
+    this.recorder = new RecordingExecutor({
+      rules: [
+        ...(options.rules ?? []),
+        {
+          command: (op) => op.kind === "shell" && op.script === FACTS_SCRIPT,
+          result: (op) => ({ stdout: `${healthyFacts(addr.get(op.host)!)}\n${options.facts?.(op.host) ?? ""}` }),
+        },
+        {
+          command: /systemctl is-(enabled|active)/,
+          result: (op) => {
+            const svc = op.argv.at(-1)!;
+            const set = op.command.includes("is-enabled") ? this.enabled : this.active;
+            return { code: set.has(`${op.host}/${svc}`) ? 0 : 3 };
+          },
+        },
+        {
+          command: /systemctl (enable|start|restart)/,
+          result: (op) => {
+            const svc = op.argv.at(-1)!;
+            if (op.command.includes(" enable ")) this.enabled.add(`${op.host}/${svc}`);
+            else this.active.add(`${op.host}/${svc}`);
+            return {};
+          },
+        },
+        {
+          // the install script of a release file: prints `changed <dest>` for destinations it replaces
+          command: (op) => op.kind === "shell" && op.script.startsWith("set -eu\nsrc="),
+          result: (op) => {
+            if (op.kind !== "shell") return {};
+            const [src, ...pairs] = op.args;
+            const content = this.recorder.file(op.host, src!)?.content;
+            const digest = content ? sha(content) : "none";
+            const out: string[] = [];
+            for (let i = 1; i < pairs.length; i += 2) {
+              const key = `${op.host}/${pairs[i]}`;
+              if (this.installed.get(key) !== digest) {
+                this.installed.set(key, digest);
+                out.push(`changed ${pairs[i]}`);
+              }
+            }
+            return { stdout: out.map((l) => `${l}\n`).join("") };
+          },
+        },
+        { command: /endpoint health/, result: { stdout: "https://127.0.0.1:2379 is healthy: successfully committed proposal\n" } },
+        { command: /get --raw \/readyz/, result: { stdout: "ok" } },
+        { command: /get nodes --no-headers/, result: { stdout: `ready=${workers}\n` } },
+        { command: /ip_forward/, result: { stdout: "net/ipv4/ip_forward=1\nnet/bridge/bridge-nf-call-iptables=1\n" } },
+      ],
+    });
+  }
+
+  #enter(kind: string, host: string, text: string): void {
+    if (this.failWhen?.({ kind, host, text })) {
+      this.failWhen = undefined;
+      throw new RemoteExecError("COMMAND_FAILED", `\`${text.split("\n")[0]}\` exited with code 1`, {
+        host,
+        result: { code: 1, stdout: "", stderr: "injected failure\nsomething went wrong" },
+      });
+    }
+  }
+
+  async #track<T>(fn: () => Promise<T>): Promise<T> {
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    try {
+      await new Promise((r) => setImmediate(r));
+      return await fn();
+    } finally {
+      this.running--;
+    }
+  }
+
+  connect(host: HostTarget): Promise<void> {
+    return this.recorder.connect(host);
+  }
+  exec(host: HostTarget, argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
+    const text = argv.join(" ");
+    this.#enter("exec", host.name, text);
+    if (/systemctl|kubectl/.test(text)) this.commands.push({ host: host.name, command: text });
+    return this.#track(() => this.recorder.exec(host, argv, options));
+  }
+  shell(host: HostTarget, script: string, options?: ShellOptions): Promise<ExecResult> {
+    this.#enter("shell", host.name, script);
+    return this.#track(() => this.recorder.shell(host, script, options));
+  }
+  upload(host: HostTarget, file: UploadSpec): Promise<UploadResult> {
+    this.#enter("upload", host.name, file.path);
+    return this.#track(() => this.recorder.upload(host, file));
+  }
+  download(host: HostTarget, path: string, options?: DownloadOptions): Promise<Buffer> {
+    return this.recorder.download(host, path, options);
+  }
+  async close(): Promise<void> {}
+
+  /** Changing operations recorded since `from` (uploads that changed, restarts, enables, applies). */
+  changesSince(from: number): string[] {
+    return this.recorder.ops.slice(from).flatMap((op) => {
+      if (op.kind === "upload" && op.changed) return [`${op.host} upload ${op.path}`];
+      if ((op.kind === "exec" || op.kind === "shell") && /systemctl (enable|start|restart|daemon-reload)|kubectl .* apply/.test(op.command)) {
+        return [`${op.host} ${op.command}`];
+      }
+      return [];
+    });
+  }
+}
+
+export type { CommandOp };

@@ -1,0 +1,259 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { defaultClusterSpecInput, loadCluster, renderClusterYaml } from "@khw/spec";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { UpEvent } from "../src/up/events";
+import { PHASE_NAMES } from "../src/up/phases";
+import { resetSeamsForTests, setSeamsForTests } from "../src/workdir";
+import { FakeHosts, makeFakeBundle } from "./golden/fake-hosts";
+import { fixedSeams } from "./golden/fixtures";
+import { khw, tempDir } from "./helpers";
+
+let dir: string;
+let cleanup: () => void;
+let hosts: FakeHosts;
+let env: Record<string, string>;
+
+/** The default spec with binaries from a local bundle directory (fake release files, real checksums). */
+function writeSpec(): void {
+  const input = defaultClusterSpecInput();
+  input.binaries = { source: "bundle", bundleDir: "bundle", arch: "amd64" };
+  const { cluster } = loadCluster(input);
+  makeFakeBundle(cluster, join(dir, "bundle"));
+  writeFileSync(join(dir, "cluster.yaml"), renderClusterYaml(cluster.spec));
+  hosts = new FakeHosts(cluster);
+}
+
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+  env = { XDG_CACHE_HOME: join(dir, "cache"), HOME: dir };
+  writeSpec();
+  setSeamsForTests({ ...fixedSeams(), executor: () => hosts, sleep: async () => {} });
+});
+afterEach(() => {
+  resetSeamsForTests();
+  cleanup();
+});
+
+const events = (stdout: string): UpEvent[] =>
+  stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as UpEvent);
+
+describe("khw up --list / usage", () => {
+  it("lists the 13 phases in bring-up order", async () => {
+    const r = await khw(dir, ["up", "--list"], env);
+    expect(r.code).toBe(0);
+    const names = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split(/\s+/)[0]);
+    expect(names).toEqual([...PHASE_NAMES]);
+  });
+  it("rejects unknown phases with the list of names (exit 2)", async () => {
+    const r = await khw(dir, ["up", "--only", "etcd,bogus"], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown phase bogus");
+    expect(r.stderr).toContain("control-plane");
+  });
+});
+
+describe("khw up through the recording executor", () => {
+  it("runs the phases in order, hosts in parallel within the bound, and converges", async () => {
+    const r = await khw(dir, ["up", "--json", "--concurrency", "2"], env);
+    expect(r.code, r.stderr).toBe(0);
+    const ev = events(r.stdout);
+    const started = ev.filter((e) => e.type === "phase-start").map((e) => (e as { phase: string }).phase);
+    // network/rbac/dns have no manifests yet when @khw/addons has none: they are skipped, in order
+    expect(started).toEqual(PHASE_NAMES.filter((p) => started.includes(p)));
+    expect(started.slice(0, 8)).toEqual([
+      "preflight",
+      "pki",
+      "kubeconfigs",
+      "encryption",
+      "etcd",
+      "control-plane",
+      "loadbalancer",
+      "workers",
+    ]);
+    // the bound holds, and hosts did overlap
+    let running = 0;
+    let max = 0;
+    for (const e of ev) {
+      if (e.type === "host-start") max = Math.max(max, ++running);
+      if (e.type === "host-done") running--;
+    }
+    expect(max).toBe(2);
+    expect(hosts.maxRunning).toBeLessThanOrEqual(2);
+    // every service started and enabled, after its files
+    for (const s of [
+      "master-1/etcd",
+      "master-2/kube-apiserver",
+      "worker-2/kubelet",
+      "loadbalancer/haproxy",
+    ]) {
+      expect(hosts.active.has(s), s).toBe(true);
+      expect(hosts.enabled.has(s), s).toBe(true);
+    }
+    expect(hosts.recorder.file("worker-1", "/usr/local/bin/kubelet")).toBeUndefined(); // installed by script
+    expect(hosts.installed.get("worker-1//usr/local/bin/kubelet")).toBeDefined();
+    expect(hosts.recorder.file("master-1", "/etc/etcd/etcd-server.key")?.mode).toBe(0o600);
+    expect(existsSync(join(dir, "admin.kubeconfig"))).toBe(true);
+    // the log has every command, never a key
+    const logs = readdirSync(join(dir, ".khw/logs"));
+    const log = readFileSync(join(dir, ".khw/logs", logs[0]!), "utf8");
+    expect(log).toContain("upload /etc/systemd/system/etcd.service");
+    expect(log).not.toContain("PRIVATE KEY");
+    // a second run changes nothing
+    const from = hosts.recorder.ops.length;
+    const again = await khw(dir, ["up"], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("converged: no changes");
+    expect(hosts.changesSince(from)).toEqual([]);
+  });
+
+  it("restarts only what changed: one SAN more re-issues the apiserver cert and restarts only kube-apiserver", async () => {
+    expect((await khw(dir, ["up"], env)).code).toBe(0);
+    const spec = readFileSync(join(dir, "cluster.yaml"), "utf8").replace(
+      "extraApiserverSANs: []",
+      "extraApiserverSANs: [api.example.test]",
+    );
+    writeFileSync(join(dir, "cluster.yaml"), spec);
+    const from = hosts.recorder.ops.length;
+    const r = await khw(dir, ["up"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("re-issued kube-apiserver");
+    const changes = hosts.changesSince(from);
+    expect(changes.sort()).toEqual(
+      [
+        "master-1 upload /var/lib/kubernetes/pki/kube-apiserver.crt",
+        "master-2 upload /var/lib/kubernetes/pki/kube-apiserver.crt",
+        "master-1 sudo -n -- systemctl restart kube-apiserver",
+        "master-2 sudo -n -- systemctl restart kube-apiserver",
+      ].sort(),
+    );
+  });
+
+  it("--only runs the named phases; restarts owed by an earlier phase stay pending and are said", async () => {
+    expect((await khw(dir, ["up"], env)).code).toBe(0);
+    writeFileSync(
+      join(dir, "cluster.yaml"),
+      readFileSync(join(dir, "cluster.yaml"), "utf8").replace(
+        "extraApiserverSANs: []",
+        "extraApiserverSANs: [10.9.9.9]",
+      ),
+    );
+    const r = await khw(dir, ["up", "--only", "pki"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("pending on master-1: restart kube-apiserver");
+    const state = JSON.parse(readFileSync(join(dir, ".khw/state.json"), "utf8"));
+    expect(state.pending["master-2"].restart).toEqual(["kube-apiserver"]);
+    const from = hosts.recorder.ops.length;
+    expect((await khw(dir, ["up", "--skip", "preflight"], env)).code).toBe(0);
+    expect(hosts.changesSince(from).filter((c) => c.includes("restart"))).toEqual([
+      "master-1 sudo -n -- systemctl restart kube-apiserver",
+      "master-2 sudo -n -- systemctl restart kube-apiserver",
+    ]);
+  });
+
+  /** Per phase: an operation to fail, characteristic of that phase. */
+  const injections: Array<[string, (op: { kind: string; host: string; text: string }) => boolean]> = [
+    ["preflight", (op) => op.kind === "shell" && op.text.includes("whoami=") && op.host === "worker-2"],
+    ["pki", (op) => op.kind === "upload" && op.text.endsWith("/kube-proxy.crt") && op.host === "worker-1"],
+    ["kubeconfigs", (op) => op.kind === "upload" && op.text.endsWith("kube-scheduler.kubeconfig")],
+    ["encryption", (op) => op.kind === "upload" && op.text.endsWith("encryption-config.yaml")],
+    [
+      "etcd",
+      (op) => op.kind === "exec" && op.text.includes("restart --no-block etcd") && op.host === "master-2",
+    ],
+    ["control-plane", (op) => op.kind === "exec" && op.text.includes("restart kube-scheduler")],
+    ["loadbalancer", (op) => op.kind === "shell" && op.text.startsWith("haproxy -c")],
+    ["workers", (op) => op.kind === "exec" && op.text.includes("restart kubelet") && op.host === "worker-2"],
+    ["admin", (op) => op.kind === "shell" && op.text.includes("--server https://192.168.56.30:6443")],
+    ["smoke", (op) => op.kind === "shell" && op.text.includes("get nodes")],
+  ];
+  for (const [phase, when] of injections) {
+    it(`resumes and converges after a failure in ${phase}`, async () => {
+      hosts.failWhen = when;
+      const failed = await khw(dir, ["up"], env);
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toMatch(new RegExp(`\\[${phase}\\] [a-z0-9-]+: `));
+      expect(failed.stderr).toMatch(/exit|exited|injected|something went wrong/);
+      const state = JSON.parse(readFileSync(join(dir, ".khw/state.json"), "utf8"));
+      expect(state.phases[phase].status).toBe("failed");
+      // resume: converges to what a clean run produces
+      const r = await khw(dir, ["up"], env);
+      expect(r.code, r.stderr).toBe(0);
+      for (const s of [
+        "master-1/etcd",
+        "master-2/etcd",
+        "master-1/kube-scheduler",
+        "worker-2/kubelet",
+        "loadbalancer/haproxy",
+      ]) {
+        expect(hosts.active.has(s), s).toBe(true);
+      }
+      const st = JSON.parse(readFileSync(join(dir, ".khw/state.json"), "utf8"));
+      expect(st.pending).toEqual({});
+      // and a third run has nothing left to do
+      const from = hosts.recorder.ops.length;
+      expect((await khw(dir, ["up"], env)).stdout).toContain("converged: no changes");
+      expect(hosts.changesSince(from)).toEqual([]);
+    });
+  }
+
+  it("a restart owed when the run stopped is done by the next run even though no file changes", async () => {
+    hosts.failWhen = (op) =>
+      op.kind === "exec" && op.text.includes("restart --no-block etcd") && op.host === "master-2";
+    expect((await khw(dir, ["up"], env)).code).toBe(1);
+    expect(hosts.active.has("master-2/etcd")).toBe(false);
+    const from = hosts.recorder.ops.length;
+    expect((await khw(dir, ["up"], env)).code).toBe(0);
+    const changes = hosts.changesSince(from);
+    expect(changes.filter((c) => c.includes("upload /etc/systemd/system/etcd.service"))).toEqual([]);
+    expect(changes).toContain("master-2 sudo -n -- systemctl restart --no-block etcd");
+  });
+
+  it("phases that need the API say clearly when they cannot run", async () => {
+    const { cluster } = loadCluster(defaultClusterSpecInput());
+    hosts = new FakeHosts(cluster, {
+      rules: [{ command: /kube-apiserver \]/, result: { stdout: "missing-binaries\n" } }],
+    });
+    const r = await khw(dir, ["up", "--only", "admin"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[admin] could not run: master-1 has no kube-apiserver/kubectl");
+  });
+
+  it("preflight names each problem with a fix (swap, NAT address, ports, CIDR overlap, clock)", async () => {
+    const { cluster } = loadCluster(defaultClusterSpecInput());
+    hosts = new FakeHosts(cluster, {
+      // worker-2 has only the NAT address: the node IP is not on any interface
+      rules: [
+        {
+          command: (op) => op.kind === "shell" && op.script.includes("whoami=") && op.host === "worker-2",
+          result: {
+            stdout: "whoami=root\nkernel=Linux\nmachine=x86_64\nsystemd=yes\naddr=enp0s3 10.0.2.15/24\n",
+          },
+        },
+      ],
+      facts: (h) =>
+        h === "worker-1"
+          ? "swap_devices=1\ntime_ms=1"
+          : h === "master-2"
+            ? 'listen=0.0.0.0:2379 users:(("docker-proxy",pid=9,fd=3))\nroute=10.96.0.0/12 via 192.168.56.1 dev enp0s8'
+            : "",
+    });
+    const r = await khw(dir, ["up", "--only", "preflight"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("worker-1: swap: swap is on");
+    expect(r.stderr).toContain("swapoff -a");
+    expect(r.stderr).toContain("master-2: ports: port 2379 is already in use by docker-proxy");
+    expect(r.stderr).toContain("master-2: cidr-overlap: the service CIDR 10.96.0.0/16 overlaps the route");
+    expect(r.stderr).toMatch(/worker-1: clock: the clock is -?\d+\.\d s off/);
+    expect(r.stderr).toContain(
+      "worker-2: node-address: 192.168.56.22 is not on any interface of worker-2 (it has 10.0.2.15/24 (enp0s3))",
+    );
+    expect(r.stderr).toContain("VirtualBox's NAT address");
+  });
+});
