@@ -117,7 +117,7 @@ interface RunOptions extends ExecOptions {
 }
 
 const SFTP_CHUNK = 256 * 1024;
-const SFTP_IN_FLIGHT = 16;
+const SFTP_IN_FLIGHT = 32;
 /** After a command's deadline, how long the host's own `timeout` gets before we give up on the channel. */
 const KILL_GRACE_MS = 2000;
 const CHANNEL_OPEN_ATTEMPTS = 5;
@@ -697,20 +697,25 @@ export class SshExecutor implements Executor {
       const maxWrite = (sftp as unknown as { _maxWriteLen?: number })._maxWriteLen ?? 32 * 1024;
       const chunk = Math.max(1024, Math.min(SFTP_CHUNK, maxWrite));
       const inFlight: Promise<void>[] = [];
+      // Read big blocks (few awaits, one hash update each), send them as pipelined SFTP writes.
+      const block = chunk * 16;
       for (let pos = 0; pos < source.size; ) {
-        const len = Math.min(chunk, source.size - pos);
-        const buf = await source.read(pos, len);
+        const blockLen = Math.min(block, source.size - pos);
+        const buf = await source.read(pos, blockLen);
         hash.update(buf);
-        const at = pos;
-        const p = new Promise<void>((resolve, reject) =>
-          sftp.write(handle, buf, 0, buf.length, at, (err) =>
-            err ? reject(wrapSftpError(conn, path, err)) : resolve(),
-          ),
-        );
-        p.catch(() => {});
-        inFlight.push(p);
-        pos += len;
-        if (inFlight.length >= SFTP_IN_FLIGHT) await inFlight.shift();
+        for (let off = 0; off < blockLen; off += chunk) {
+          const len = Math.min(chunk, blockLen - off);
+          const at = pos + off;
+          const p = new Promise<void>((resolve, reject) =>
+            sftp.write(handle, buf, off, len, at, (err) =>
+              err ? reject(wrapSftpError(conn, path, err)) : resolve(),
+            ),
+          );
+          p.catch(() => {});
+          inFlight.push(p);
+          if (inFlight.length >= SFTP_IN_FLIGHT) await inFlight.shift();
+        }
+        pos += blockLen;
       }
       await Promise.all(inFlight);
       if (this.#opts.fsync ?? true) {

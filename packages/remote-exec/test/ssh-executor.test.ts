@@ -1,4 +1,5 @@
 // Against a real OpenSSH sshd on 127.0.0.1 (started and stopped here; see ./sshd.ts).
+import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -304,7 +305,79 @@ describe("connection cut mid-upload", () => {
   });
 });
 
+describe("connection lost while a command runs", () => {
+  it("reports CONNECTION_LOST and never runs the command again", async () => {
+    const proxy = await startCutProxy(sshd.host, sshd.port);
+    const file = join(dir, "known_hosts_proxy2");
+    await writeFile(file, sshd.hostPublicKeys.map((k) => `[127.0.0.1]:${proxy.port} ${k}`).join("\n") + "\n");
+    const e = new SshExecutor({ knownHostsFile: file });
+    const target: HostTarget = { ...root, name: "flaky", port: proxy.port };
+    const counter = join(dir, "ran-count");
+    try {
+      const started: string[] = [];
+      const p = e.shell(target, 'echo ran >> "$1"; echo started; sleep 5', {
+        args: [counter],
+        onStdout: (c) => {
+          started.push(c);
+          proxy.cut();
+        },
+      });
+      const err = await rejection(p);
+      expect(err.code).toBe("CONNECTION_LOST");
+      expect(err.host).toBe("flaky");
+      expect(err.message).toContain("may or may not have completed");
+      expect(started.join("")).toContain("started");
+      // the executor reconnects for the next operation; the first command ran exactly once
+      expect((await e.exec(target, ["cat", counter])).stdout).toBe("ran\n");
+    } finally {
+      await e.close();
+      await proxy.close();
+    }
+  });
+});
+
 describe("authentication and host keys", () => {
+  it("authenticates with an ssh-agent", async () => {
+    const socket = join(dir, "agent.sock");
+    const out = await run("ssh-agent", ["-a", socket, "-s"]);
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(out)?.[1]);
+    try {
+      await new Promise<void>((resolve, reject) =>
+        execFile("ssh-add", ["-q", key.privateKeyPath], { env: { SSH_AUTH_SOCK: socket } }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+      const e = new SshExecutor({ knownHostsFile: knownHosts });
+      try {
+        const viaAgent: HostTarget = {
+          name: "agent-host",
+          host: sshd.host,
+          port: sshd.port,
+          user: "root",
+          agent: socket,
+        };
+        expect((await e.exec(viaAgent, ["echo", "agent"])).stdout).toBe("agent\n");
+      } finally {
+        await e.close();
+      }
+    } finally {
+      if (pid > 0) process.kill(pid, "SIGTERM");
+    }
+  });
+
+  it("no credentials → INVALID_ARGUMENT before connecting", async () => {
+    const e = new SshExecutor({ knownHostsFile: knownHosts });
+    try {
+      const err = await rejection(
+        e.connect({ name: "nokey", host: sshd.host, port: sshd.port, user: "root" }),
+      );
+      expect(err.code).toBe("INVALID_ARGUMENT");
+      expect(err.message).toContain("[nokey]");
+    } finally {
+      await e.close();
+    }
+  });
+
   it("wrong key → AUTH_FAILED naming the host", async () => {
     const e = new SshExecutor({ knownHostsFile: knownHosts });
     try {

@@ -1,0 +1,217 @@
+// pnpm --filter @khw/remote-exec bench
+// One real sshd on 127.0.0.1 (clean environment, /bin/sh login shell), measured in one run against
+// the OpenSSH client a user would use instead:
+//   - 100 sequential commands: @khw/remote-exec over one session vs 100 separate `ssh host true`
+//     processes vs `ssh` reusing one ControlMaster connection;
+//   - a 100 MB upload: SshExecutor.upload (atomic, idempotency check, fsync) vs `sftp put`.
+import { execFile, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type HostTarget, SshExecutor } from "../src/index.js";
+import { generateKey, makeTempDir, startSshd } from "../test/sshd.js";
+
+const execFileP = promisify(execFile);
+const COMMANDS = 100;
+const UPLOAD_MB = 100;
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3);
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+const ms = (x: number): string => `${x.toFixed(0)} ms`;
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+async function main(): Promise<void> {
+  const dir = await makeTempDir("khw-bench-");
+  const key = await generateKey(dir, "client");
+  const sshd = await startSshd({ authorizedKeys: [key.publicKey], config: ["MaxSessions 50"] });
+  const knownHosts = join(dir, "known_hosts");
+  await writeFile(knownHosts, `${sshd.knownHostsLines().join("\n")}\n`);
+  const control = join(dir, "cm.sock");
+  const sshBase = [
+    "-F",
+    "/dev/null",
+    "-i",
+    key.privateKeyPath,
+    "-o",
+    `UserKnownHostsFile=${knownHosts}`,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-p",
+    String(sshd.port),
+  ];
+  const target = "root@127.0.0.1";
+  const host: HostTarget = {
+    name: "bench",
+    host: sshd.host,
+    port: sshd.port,
+    user: "root",
+    identityFile: key.privateKeyPath,
+  };
+  const ssh = (args: string[]) => execFileP("ssh", [...sshBase, ...args], { maxBuffer: 1 << 20 });
+  let masterStarted = false;
+  try {
+    console.log(`sshd ${sshd.host}:${sshd.port}, ${ROUNDS} rounds each, medians; node ${process.version}`);
+    console.log(spawnSync("ssh", ["-V"]).stderr.toString().trim());
+
+    // --- 100 sequential commands -------------------------------------------------------------
+    const ours: number[] = [];
+    const separate: number[] = [];
+    const master: number[] = [];
+    const ex = new SshExecutor({ knownHostsFile: knownHosts });
+    await ex.exec(host, ["true"]); // connect once; the session is reused, as in `khw up`
+    await ssh([
+      "-o",
+      "ControlMaster=yes",
+      "-o",
+      `ControlPath=${control}`,
+      "-o",
+      "ControlPersist=300",
+      "-f",
+      "-N",
+      target,
+    ]);
+    masterStarted = true;
+    await ssh(["-o", `ControlPath=${control}`, target, "true"]);
+    for (let round = 0; round < ROUNDS; round++) {
+      ours.push(
+        await time(async () => {
+          for (let i = 0; i < COMMANDS; i++) await ex.exec(host, ["true"]);
+        }),
+      );
+      master.push(
+        await time(async () => {
+          for (let i = 0; i < COMMANDS; i++) await ssh(["-o", `ControlPath=${control}`, target, "true"]);
+        }),
+      );
+      separate.push(
+        await time(async () => {
+          for (let i = 0; i < COMMANDS; i++)
+            await ssh(["-o", "ControlMaster=no", "-o", "ControlPath=none", target, "true"]);
+        }),
+      );
+    }
+
+    // --- 100 MB upload -------------------------------------------------------------------------
+    const local = join(dir, "payload.bin");
+    await writeFile(local, randomBytes(UPLOAD_MB * 1024 * 1024));
+    const destOurs = join(dir, "dest", "ours.bin");
+    const destSftp = join(dir, "dest", "sftp.bin");
+    await execFileP("mkdir", ["-p", join(dir, "dest")]);
+    const batch = join(dir, "sftp.batch");
+    await writeFile(batch, `put ${local} ${destSftp}\n`);
+    const up: number[] = [];
+    const upNoSync: number[] = [];
+    const sftpFresh: number[] = [];
+    const sftpMaster: number[] = [];
+    const exNoSync = new SshExecutor({ knownHostsFile: knownHosts, fsync: false });
+    await exNoSync.exec(host, ["true"]);
+    const sftpArgs = (extra: string[]) => [
+      "-F",
+      "/dev/null",
+      "-i",
+      key.privateKeyPath,
+      "-o",
+      `UserKnownHostsFile=${knownHosts}`,
+      "-o",
+      "BatchMode=yes",
+      "-P",
+      String(sshd.port),
+      ...extra,
+      "-b",
+      batch,
+      target,
+    ];
+    for (let round = 0; round < ROUNDS; round++) {
+      await rm(destOurs, { force: true });
+      up.push(
+        await time(async () => {
+          const r = await ex.upload(host, { path: destOurs, localFile: local, mode: 0o644 });
+          if (!r.changed) throw new Error("upload should have changed the file");
+        }),
+      );
+      await rm(destOurs, { force: true });
+      upNoSync.push(
+        await time(() => exNoSync.upload(host, { path: destOurs, localFile: local, mode: 0o644 })),
+      );
+      await rm(destSftp, { force: true });
+      sftpFresh.push(await time(() => execFileP("sftp", sftpArgs([]))));
+      await rm(destSftp, { force: true });
+      sftpMaster.push(await time(() => execFileP("sftp", sftpArgs(["-o", `ControlPath=${control}`]))));
+    }
+    const unchanged = median(
+      await Promise.all(
+        [0, 1, 2].map(async () =>
+          time(() => ex.upload(host, { path: destOurs, localFile: local, mode: 0o644 })),
+        ),
+      ),
+    );
+    await ex.close();
+    await exNoSync.close();
+
+    const o = median(ours);
+    const s = median(separate);
+    const m = median(master);
+    const u = median(up);
+    const un = median(upNoSync);
+    const sf = median(sftpFresh);
+    const sm = median(sftpMaster);
+    const rows: Array<[string, string, string]> = [
+      [`${COMMANDS} commands, @khw/remote-exec (one session)`, ms(o), `${(o / COMMANDS).toFixed(2)} ms/cmd`],
+      [`${COMMANDS} commands, separate \`ssh host true\``, ms(s), `×${(s / o).toFixed(1)} slower (bar ≥ 20)`],
+      [
+        `${COMMANDS} commands, \`ssh\` over one ControlMaster`,
+        ms(m),
+        `×${(m / o).toFixed(2)} slower (bar ≥ 1.5)`,
+      ],
+      [
+        `upload ${UPLOAD_MB} MB, @khw/remote-exec (atomic, fsync)`,
+        ms(u),
+        `${((UPLOAD_MB / u) * 1000).toFixed(0)} MB/s`,
+      ],
+      [
+        `upload ${UPLOAD_MB} MB, @khw/remote-exec (fsync: false)`,
+        ms(un),
+        `${((UPLOAD_MB / un) * 1000).toFixed(0)} MB/s`,
+      ],
+      [
+        `upload ${UPLOAD_MB} MB, \`sftp put\` (new connection)`,
+        ms(sf),
+        `×${(sf / u).toFixed(2)} of ours (bar ≥ 1)`,
+      ],
+      [
+        `upload ${UPLOAD_MB} MB, \`sftp put\` over the ControlMaster`,
+        ms(sm),
+        `×${(sm / u).toFixed(2)} of ours`,
+      ],
+      [`upload ${UPLOAD_MB} MB again, unchanged (sha256 compare only)`, ms(unchanged), ""],
+    ];
+    const w = Math.max(...rows.map((r) => r[0].length));
+    console.log("");
+    for (const [a, b, c] of rows) console.log(`${a.padEnd(w)}  ${b.padStart(9)}  ${c}`);
+    console.log("");
+    console.log(
+      `ratios: vs separate ssh ×${(s / o).toFixed(1)} (bar 20), vs ControlMaster ×${(m / o).toFixed(2)} (bar 1.5), ` +
+        `upload vs sftp ×${(sf / u).toFixed(2)} (bar 1.0)`,
+    );
+    const ok = s / o >= 20 && m / o >= 1.5 && sf / u >= 1;
+    console.log(ok ? "all bars met" : "BARS NOT MET");
+  } finally {
+    if (masterStarted)
+      await ssh(["-o", `ControlPath=${control}`, "-O", "exit", target]).catch(() => undefined);
+    await sshd.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
