@@ -143,10 +143,7 @@ describe("a 3-member etcd cluster from the generated units (127.0.0.11-13)", () 
   const members: Member[] = [];
 
   beforeAll(async () => {
-    root = setup(
-      cluster,
-      cluster.controlPlanes.map((n) => `IP:${n.address}`),
-    );
+    root = setup(cluster.controlPlanes.map((n) => `IP:${n.address}`));
     cluster.controlPlanes.forEach((n, i) => {
       mkdirSync(join(root, n.name), { recursive: true });
       members.push({
