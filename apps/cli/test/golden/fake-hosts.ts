@@ -115,7 +115,7 @@ export class FakeHosts implements Executor {
         {
           command: /systemctl is-(enabled|active)/,
           result: (op) => {
-            const svc = op.argv.at(-1)!;
+            const svc = op.command.split(" ").at(-1)!;
             const set = op.command.includes("is-enabled") ? this.enabled : this.active;
             return { code: set.has(`${op.host}/${svc}`) ? 0 : 3 };
           },
@@ -123,7 +123,7 @@ export class FakeHosts implements Executor {
         {
           command: /systemctl (enable|start|restart)/,
           result: (op) => {
-            const svc = op.argv.at(-1)!;
+            const svc = op.command.split(" ").at(-1)!;
             if (op.command.includes(" enable ")) this.enabled.add(`${op.host}/${svc}`);
             else this.active.add(`${op.host}/${svc}`);
             return {};
