@@ -1,3 +1,4 @@
+import { base64Values } from "./base64";
 import { AddonsError } from "./errors";
 import {
   type ClusterRoleBinding,
@@ -152,7 +153,11 @@ export interface TlsBootstrapInput {
   description?: string;
 }
 
-/** The bootstrap token Secret `bootstrap-token-<id>` in kube-system. */
+/**
+ * The bootstrap token Secret `bootstrap-token-<id>` in kube-system. Written as `data` (base64), not
+ * `stringData`: the apiserver stores only `data`, so with `stringData` every later `kubectl apply`
+ * would report the Secret as changed.
+ */
 export function bootstrapTokenSecret(input: TlsBootstrapInput): Complete<Secret> {
   checkBootstrapToken(input.token, "token");
   const groups = input.extraGroups ?? [WORKER_BOOTSTRAPPERS_GROUP];
@@ -175,7 +180,7 @@ export function bootstrapTokenSecret(input: TlsBootstrapInput): Complete<Secret>
       labels: { ...MANAGED_BY_LABEL },
     },
     type: BOOTSTRAP_TOKEN_SECRET_TYPE,
-    stringData: {
+    data: base64Values({
       description: input.description ?? "khw: TLS bootstrapping of kubelets",
       "token-id": input.token.id,
       "token-secret": input.token.secret,
@@ -183,7 +188,7 @@ export function bootstrapTokenSecret(input: TlsBootstrapInput): Complete<Secret>
       "usage-bootstrap-authentication": "true",
       "usage-bootstrap-signing": "true",
       "auth-extra-groups": groups.join(","),
-    },
+    }),
   };
 }
 

@@ -5,6 +5,7 @@ export {
   apiserverToKubeletObjects,
   KUBELET_CLIENT_USER,
 } from "./apiserver-to-kubelet";
+export { base64, fromBase64 } from "./base64";
 export {
   BOOTSTRAP_TOKEN_ID_PATTERN,
   BOOTSTRAP_TOKEN_PATTERN,

@@ -1,3 +1,4 @@
+import { base64Values } from "./base64";
 import { AddonsError } from "./errors";
 import {
   type Complete,
@@ -47,7 +48,7 @@ export function smokeTestObjects(input: SmokeTestInput): SmokeTestObject[] {
       kind: "Secret",
       metadata: { name: SMOKE_TEST_SECRET, namespace, labels: { ...MANAGED_BY_LABEL } },
       type: "Opaque",
-      stringData: { mykey: "mydata" },
+      data: base64Values({ mykey: "mydata" }),
     },
     {
       apiVersion: "apps/v1",

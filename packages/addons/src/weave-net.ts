@@ -36,8 +36,10 @@ export type WeaveNetObject =
  * Weave Net as its release manifest (`weave-daemonset-k8s-1.11.yaml` of v2.8.1) ships it —
  * ServiceAccount, ClusterRole, ClusterRoleBinding, Role, RoleBinding, DaemonSet with the weave-init
  * init container and the weave and weave-npc containers — with one fix: IPALLOC_RANGE = the pod
- * CIDR (Weave's default 10.32.0.0/12 does not match the controller-manager's pod CIDR), and images
- * fully qualified.
+ * CIDR (Weave's default 10.32.0.0/12 does not match the controller-manager's pod CIDR). Also: images
+ * fully qualified, and the manifest's explicit `hostPID: false` / `readOnly: false` left out (they
+ * are the defaults, which the apiserver does not store, so `kubectl apply` would report the
+ * DaemonSet changed on every run).
  */
 export function weaveNetObjects(input: WeaveNetInput): WeaveNetObject[] {
   if (!/^\d+\.\d+\.\d+$/.test(input.version)) {
@@ -65,7 +67,7 @@ export function weaveNetObjects(input: WeaveNetInput): WeaveNetObject[] {
     name: "HOSTNAME",
     valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "spec.nodeName" } },
   };
-  const xtablesLock = { name: "xtables-lock", mountPath: "/run/xtables.lock", readOnly: false };
+  const xtablesLock = { name: "xtables-lock", mountPath: "/run/xtables.lock" };
   const hostPath = (name: string, path: string, type?: string) => ({
     name,
     hostPath: { path, ...(type ? { type } : {}) },
@@ -163,7 +165,6 @@ export function weaveNetObjects(input: WeaveNetInput): WeaveNetObject[] {
             ],
             hostNetwork: true,
             dnsPolicy: "ClusterFirstWithHostNet",
-            hostPID: false,
             restartPolicy: "Always",
             securityContext: { seLinuxOptions: {} },
             serviceAccountName: NAME,

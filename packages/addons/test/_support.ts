@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Cluster, defaultClusterSpecInput, loadCluster } from "@khw/spec";
@@ -50,4 +52,72 @@ export function expectGolden(name: string, actual: string): void {
     writeFileSync(file, actual);
   }
   expect(actual).toBe(readFileSync(file, "utf8"));
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Children started by a test, stopped by PID whatever happens. */
+export class Processes {
+  private readonly live = new Set<ChildProcess>();
+
+  /** Spawns a process, collecting its output into `log` (for failure messages). */
+  start(cmd: string, args: string[], log: { text: string }): ChildProcess {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.live.add(child);
+    child.once("exit", () => this.live.delete(child));
+    const keep = (d: Buffer) => {
+      log.text = (log.text + d.toString()).slice(-20_000);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    return child;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it is gone. */
+  async stop(child: ChildProcess, graceMs = 5000): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(graceMs === 0 ? "SIGKILL" : "SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async stopAll(graceMs = 5000): Promise<void> {
+    await Promise.all([...this.live].map((c) => this.stop(c, graceMs)));
+  }
+
+  get pids(): number[] {
+    return [...this.live].map((c) => c.pid!).filter(Boolean);
+  }
+}
+
+/** Polls `probe` until it returns true; fails with `what` and the last observation after `deadlineMs`. */
+export async function waitFor(
+  what: string,
+  probe: () => Promise<{ done: boolean; seen: string }> | { done: boolean; seen: string },
+  deadlineMs = 60_000,
+): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  let seen = "";
+  for (;;) {
+    const r = await Promise.resolve()
+      .then(probe)
+      .catch((e: unknown) => ({ done: false, seen: String(e) }));
+    seen = r.seen;
+    if (r.done) return;
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}; last seen: ${seen}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
 }

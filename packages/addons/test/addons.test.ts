@@ -8,6 +8,7 @@ import {
   addonFilesFromCluster,
   addonManifestsFromCluster,
   BOOTSTRAP_TOKEN_PATTERN,
+  fromBase64,
   type KubeObject,
 } from "../src/index";
 import { schemaErrors } from "./_k8s-schema";
@@ -21,6 +22,13 @@ function find(manifests: AddonManifest[], kind: string, name: string): Obj {
   const o = all.find((x) => x.kind === kind && x.metadata.name === name);
   if (!o) throw new Error(`no ${kind} ${name}`);
   return o;
+}
+
+/** A Secret's data, decoded. */
+function decoded(secret: Obj): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, fromBase64(v)]),
+  );
 }
 
 /** Parse a manifest's YAML back, independently of how it was written. */
@@ -170,7 +178,16 @@ describe.each(specs)("the addons of the %s spec", (label, makeCluster) => {
     const s = find(manifests, "Secret", `bootstrap-token-${FIXED_TOKEN.id}`);
     expect(s.metadata.namespace).toBe("kube-system");
     expect(s.type).toBe("bootstrap.kubernetes.io/token");
-    const d = s.stringData;
+    const d = decoded(s);
+    expect(Object.keys(s.data)).toEqual([
+      "description",
+      "token-id",
+      "token-secret",
+      "expiration",
+      "usage-bootstrap-authentication",
+      "usage-bootstrap-signing",
+      "auth-extra-groups",
+    ]);
     expect(`${d["token-id"]}.${d["token-secret"]}`).toMatch(BOOTSTRAP_TOKEN_PATTERN);
     expect(d["token-id"]).toMatch(/^[a-z0-9]{6}$/);
     expect(d["token-secret"]).toMatch(/^[a-z0-9]{16}$/);
@@ -210,7 +227,7 @@ describe.each(specs)("the addons of the %s spec", (label, makeCluster) => {
     expect(svc.spec.ports[0].nodePort).toBeLessThanOrEqual(hi);
     expect(svc.spec.selector).toEqual(find(manifests, "Deployment", "nginx").spec.template.metadata.labels);
     expect(find(manifests, "Pod", "busybox").spec.containers[0].image).toBe("docker.io/library/busybox:1.28");
-    expect(find(manifests, "Secret", "kubernetes-the-hard-way").stringData).toEqual({ mykey: "mydata" });
+    expect(decoded(find(manifests, "Secret", "kubernetes-the-hard-way"))).toEqual({ mykey: "mydata" });
   });
 });
 
