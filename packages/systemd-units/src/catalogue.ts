@@ -4,24 +4,22 @@ import {
   cniLoopbackConfig,
   containerdConfig,
   encryptionConfig,
-  kubeletConfig,
   kubeProxyConfig,
   kubeSchedulerConfig,
   modulesLoadConfig,
   sysctlConfig,
 } from "./configs";
-import { UnitsError } from "./errors";
+import {
+  clusterNode,
+  etcdUnitFromCluster,
+  kubeApiserverUnitFromCluster,
+  kubeControllerManagerUnitFromCluster,
+  kubeletConfigFromCluster,
+  kubeletUnitFromCluster,
+} from "./from-cluster";
 import { BINARY_PATHS, PATHS, PKI_PATHS, UNIT_DIR } from "./paths";
 import { renderUnit, type ServiceUnit } from "./unit";
-import {
-  containerdUnit,
-  etcdUnit,
-  kubeApiserverUnit,
-  kubeControllerManagerUnit,
-  kubeletUnit,
-  kubeProxyUnit,
-  kubeSchedulerUnit,
-} from "./units";
+import { containerdUnit, kubeProxyUnit, kubeSchedulerUnit } from "./units";
 import { assertSupportedKubernetes } from "./versions";
 
 /** Inputs that are not in the spec: secrets the caller keeps across runs, and lab-only switches. */
@@ -80,22 +78,9 @@ const credentials = (node: ClusterNode) => node.kubeletCredentials ?? "certifica
 
 /** Every unit and component config khw writes, in output order. Adding a file is adding an entry here. */
 export const FILE_CATALOGUE: readonly FileDefinition[] = [
-  unitFile("etcd", "controlplane", ({ cluster, node }) =>
-    etcdUnit({
-      name: node.name,
-      address: node.address,
-      initialCluster: cluster.etcd.initialCluster,
-      initialClusterToken: cluster.etcd.initialClusterToken,
-    }),
-  ),
+  unitFile("etcd", "controlplane", ({ cluster, node }) => etcdUnitFromCluster(cluster, node.name)),
   unitFile("kube-apiserver", "controlplane", ({ cluster, node }) =>
-    kubeApiserverUnit({
-      address: node.address,
-      etcdServers: cluster.etcd.clientURLs,
-      serviceCIDR: cluster.network.serviceCIDR,
-      nodePortRange: cluster.network.nodePortRange,
-      serviceAccountIssuer: cluster.serviceAccountIssuer,
-    }),
+    kubeApiserverUnitFromCluster(cluster, node.name),
   ),
   {
     id: "encryption-config",
@@ -107,11 +92,7 @@ export const FILE_CATALOGUE: readonly FileDefinition[] = [
     render: ({ options }) => encryptionConfig(options.encryptionKey),
   },
   unitFile("kube-controller-manager", "controlplane", ({ cluster }) =>
-    kubeControllerManagerUnit({
-      podCIDR: cluster.network.podCIDR,
-      serviceCIDR: cluster.network.serviceCIDR,
-      nodeCIDRMaskSize: cluster.network.nodeCIDRMaskSize,
-    }),
+    kubeControllerManagerUnitFromCluster(cluster),
   ),
   unitFile("kube-scheduler", "controlplane", () => kubeSchedulerUnit()),
   {
@@ -165,9 +146,7 @@ export const FILE_CATALOGUE: readonly FileDefinition[] = [
     when: bridgeRoutes,
     render: () => cniLoopbackConfig(),
   },
-  unitFile("kubelet", "worker", ({ node }) =>
-    kubeletUnit({ nodeIP: node.address, credentials: credentials(node) }),
-  ),
+  unitFile("kubelet", "worker", ({ cluster, node }) => kubeletUnitFromCluster(cluster, node.name)),
   {
     id: "kubelet-config",
     service: "kubelet",
@@ -175,14 +154,7 @@ export const FILE_CATALOGUE: readonly FileDefinition[] = [
     path: PATHS.kubeletConfig,
     mode: 0o644,
     render: ({ cluster, node, options }) =>
-      kubeletConfig({
-        nodeName: node.name,
-        credentials: credentials(node),
-        clusterDNS: [cluster.network.dnsServiceIP],
-        clusterDomain: cluster.network.clusterDomain,
-        kubernetesVersion: cluster.spec.versions.kubernetes,
-        ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
-      }),
+      kubeletConfigFromCluster(cluster, node.name, options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
   },
   unitFile("kube-proxy", "worker", () => kubeProxyUnit()),
   {
@@ -295,18 +267,7 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
   },
 ];
 
-function nodeByName(cluster: Cluster, name: string): ClusterNode {
-  const node = cluster.nodes.find((n) => n.name === name);
-  if (!node) {
-    throw new UnitsError(
-      "UNKNOWN_NODE",
-      "node",
-      `no node named '${name}'`,
-      `use one of ${cluster.nodes.map((n) => n.name).join(", ")}`,
-    );
-  }
-  return node;
-}
+const nodeByName = (cluster: Cluster, name: string) => clusterNode(cluster, name);
 
 const audienceOf = (node: ClusterNode) => node.role;
 
@@ -352,7 +313,7 @@ export function serviceFiles(cluster: Cluster, nodeName: string): Record<string,
   return out;
 }
 
-/** path → binaries, for every executable a node's units need (to check the install step against). */
+/** Every executable a node's services need (to check the install step against). */
 export function binariesForNode(cluster: Cluster, nodeName: string): string[] {
   const node = nodeByName(cluster, nodeName);
   return SERVICE_CATALOGUE.filter((s) => s.audience === audienceOf(node)).flatMap((s) => s.binaries);

@@ -27,6 +27,14 @@ export {
 } from "./configs";
 export { UnitsError, type UnitsErrorCode } from "./errors";
 export { parseExecCommand, quoteExecArg, renderExecCommand } from "./exec";
+export {
+  clusterNode,
+  etcdUnitFromCluster,
+  kubeApiserverUnitFromCluster,
+  kubeControllerManagerUnitFromCluster,
+  kubeletConfigFromCluster,
+  kubeletUnitFromCluster,
+} from "./from-cluster";
 export { BINARY_PATHS, PATHS, PKI_PATHS, UNIT_DIR } from "./paths";
 export { flags, renderUnit, type ServiceUnit } from "./unit";
 export {

@@ -3,12 +3,17 @@ import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
+  BINARY_PATHS,
   binariesForNode,
   containerdConfig,
   encryptionConfig,
+  etcdUnitFromCluster,
+  FILE_CATALOGUE,
   hasSetting,
   kubeletConfig,
+  kubeletUnitFromCluster,
   PATHS,
+  SERVICE_CATALOGUE,
   serviceFiles,
   UNIT_DIR,
   unitFilesFromCluster,
@@ -363,6 +368,28 @@ describe("services, files and binaries", () => {
   it("names an unknown node", () => {
     expect(() => serviceFiles(defaultCluster(), "nope")).toThrow(
       expect.objectContaining({ code: "UNKNOWN_NODE", field: "node" }),
+    );
+  });
+});
+
+describe("docs follow the catalogue", () => {
+  it("the README names every generated path, service and binary", async () => {
+    const { readFileSync } = await import("node:fs");
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    for (const d of FILE_CATALOGUE)
+      expect(readme, d.path).toContain(d.path.split("/").slice(0, -1).join("/"));
+    for (const d of FILE_CATALOGUE) expect(readme, d.path).toContain(d.path.split("/").pop()!);
+    for (const s of SERVICE_CATALOGUE) expect(readme, s.service).toContain(s.service);
+    for (const b of Object.values(BINARY_PATHS)) expect(readme, b).toContain(b.split("/").pop()!);
+    for (const v of VERSION_TABLE) expect(readme, v.id).toContain(v.name.split(".").pop()!);
+  });
+
+  it("the …FromCluster helpers refuse a node of the wrong role, naming it", () => {
+    expect(() => etcdUnitFromCluster(defaultCluster(), "worker-1")).toThrow(
+      expect.objectContaining({ code: "UNKNOWN_NODE", field: "node" }),
+    );
+    expect(() => kubeletUnitFromCluster(defaultCluster(), "master-1")).toThrow(
+      /is a controlplane, not a worker/,
     );
   });
 });
