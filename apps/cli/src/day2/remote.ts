@@ -1,0 +1,42 @@
+import { type Executor, type HostTarget, isRemoteExecError } from "@khw/remote-exec";
+import type { ClusterNode } from "@khw/spec";
+import type { Io } from "../io";
+import type { LoadedSpec } from "../spec-file";
+import { hostTargets, sshExecutorForSpec } from "../up/executor";
+import { currentSeams } from "../workdir";
+
+/** The hosts of a spec and the executor that reaches them (SSH, or the tests' RecordingExecutor). */
+export interface Hosts {
+  executor: Executor;
+  targets: ReadonlyMap<string, HostTarget>;
+  target(node: ClusterNode): HostTarget;
+  close(): Promise<void>;
+}
+
+/**
+ * Adapter over `khw up`'s executor construction (up/executor.ts): the same SSH settings, known_hosts
+ * and host-key policy, and the same test seam (`setSeamsForTests({ executor })`).
+ */
+export function openHosts(io: Io, loaded: LoadedSpec): Hosts {
+  const seam = currentSeams().executor;
+  const executor = seam ? seam() : sshExecutorForSpec(loaded);
+  const targets = hostTargets(loaded, io.env);
+  return {
+    executor,
+    targets,
+    target(node) {
+      const t = targets.get(node.name);
+      if (!t) throw new Error(`no SSH target for ${node.name} (a bug in khw)`);
+      return t;
+    },
+    close: () => executor.close(),
+  };
+}
+
+/** One line for a failure on a host: the remote-exec message (with its hint) or the error's text. */
+export function describeError(e: unknown): { message: string; hint?: string } {
+  if (isRemoteExecError(e)) {
+    return { message: e.message.split("\n  hint: ")[0]!, ...(e.hint ? { hint: e.hint } : {}) };
+  }
+  return { message: e instanceof Error ? e.message : String(e) };
+}

@@ -1,0 +1,136 @@
+import { createInterface } from "node:readline/promises";
+import { fanOut } from "@khw/remote-exec";
+import { binaryArtifacts, type Cluster, type ClusterNode } from "@khw/spec";
+import { PATHS } from "@khw/systemd-units";
+import type { Artifacts } from "../artifacts";
+import type { Io } from "../io";
+import { REMOTE_MANIFEST_DIR } from "../up/phases";
+import { describeError, type Hosts } from "./remote";
+import { componentsOf } from "./status";
+
+/** Directories khw's components fill at run time (data, state, caches): removed with the files. */
+const DATA_DIRS: Record<ClusterNode["role"], string[]> = {
+  controlplane: ["/var/lib/etcd", PATHS.etcdDir, "/var/lib/kubernetes", "/var/log/audit.log"],
+  worker: [
+    "/var/lib/kubelet",
+    "/var/lib/kube-proxy",
+    "/var/lib/kubernetes",
+    "/var/lib/containerd",
+    "/etc/containerd",
+    PATHS.cniConfDir,
+    PATHS.cniBinDir,
+    "/run/containerd",
+  ],
+  loadbalancer: [],
+};
+
+const COMMON_DIRS = [REMOTE_MANIFEST_DIR.replace(/\/manifests$/, ""), "/var/cache/khw"];
+
+/**
+ * On workers, before the files go: stop what the stopped containerd leaves running (container
+ * shims), unmount the kubelet's volume mounts, delete the pod network's links.
+ */
+export const WORKER_CLEANUP_SCRIPT = `for p in $(pgrep -f containerd-shim 2>/dev/null); do kill "$p" 2>/dev/null; done
+awk '$2 ~ "^/var/lib/kubelet/" {print $2}' /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+for l in cni0 weave datapath vxlan-6784 flannel.1; do ip link delete "$l" 2>/dev/null && echo "deleted link $l"; done
+for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(vethwe|vethwepl)'); do ip link delete "$l" 2>/dev/null; done
+true`;
+
+/** What `khw reset` does on one host. */
+export interface HostReset {
+  host: string;
+  /** Stopped and disabled, in reverse start order. */
+  services: string[];
+  /** Removed with `rm -rf`: every file khw placed, the binaries it installed, its components' data. */
+  paths: string[];
+  workerCleanup: boolean;
+}
+
+/** The reset of every host, as data (the files come from the same artifacts `khw up` pushes). */
+export function resetPlan(cluster: Cluster, artifacts: Artifacts): HostReset[] {
+  const bins = binaryArtifacts(cluster);
+  return cluster.nodes.map((node) => {
+    const files = artifacts.files.filter((f) => f.host === node.name).map((f) => f.path);
+    const binaries = bins
+      .filter((b) => b.roles.includes(node.role))
+      .flatMap((b) => Object.values(b.installAs));
+    const paths = [...new Set([...files, ...binaries, ...DATA_DIRS[node.role], ...COMMON_DIRS])];
+    for (const p of paths) {
+      // never anything like "/", "/etc" or "/var/lib": at least two levels deep, absolute, no "..".
+      if (!p.startsWith("/") || p.split("/").filter(Boolean).length < 2 || p.split("/").includes("..")) {
+        throw new Error(`refusing to remove ${p} on ${node.name} (a bug in khw)`);
+      }
+    }
+    return {
+      host: node.name,
+      services: [...componentsOf(node)].reverse(),
+      paths,
+      workerCleanup: node.role === "worker",
+    };
+  });
+}
+
+export interface HostResetResult {
+  host: string;
+  ok: boolean;
+  stopped: string[];
+  error?: string;
+  hint?: string;
+}
+
+/** Carries out the plan on every host at once; a host that fails is reported, the others go on. */
+export async function resetHosts(
+  cluster: Cluster,
+  plan: HostReset[],
+  hosts: Hosts,
+): Promise<HostResetResult[]> {
+  const results = await fanOut(
+    plan.map((h) => ({ ...h, name: h.host })),
+    async (h) => {
+      const node = cluster.nodes.find((n) => n.name === h.host)!;
+      const t = hosts.target(node);
+      const ex = hosts.executor;
+      const stopped: string[] = [];
+      for (const svc of h.services) {
+        const r = await ex.exec(t, ["systemctl", "disable", "--now", svc], { sudo: true, check: false });
+        if (r.code === 0) stopped.push(svc);
+      }
+      if (h.workerCleanup) await ex.shell(t, WORKER_CLEANUP_SCRIPT, { sudo: true, check: false });
+      await ex.exec(t, ["rm", "-rf", "--", ...h.paths], { sudo: true });
+      await ex.exec(t, ["systemctl", "daemon-reload"], { sudo: true });
+      await ex.exec(t, ["systemctl", "reset-failed"], { sudo: true, check: false });
+      return stopped;
+    },
+  );
+  return results.map((r) => {
+    if (r.ok) return { host: r.host, ok: true, stopped: r.value };
+    const d = describeError(r.error);
+    return { host: r.host, ok: false, stopped: [], error: d.message, ...(d.hint ? { hint: d.hint } : {}) };
+  });
+}
+
+/** Asks a yes/no question on the terminal. */
+export type Confirm = (question: string) => Promise<boolean>;
+
+const ttyConfirm: Confirm = async (question) => {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+};
+
+let confirmOverride: Confirm | undefined;
+
+/** Tests only: answer the confirmation question (as if on a terminal). `undefined` restores the terminal. */
+export function setConfirmForTests(confirm: Confirm | undefined): void {
+  confirmOverride = confirm;
+}
+
+/** The confirmation to use: the test's, the terminal's, or none (no TTY). */
+export function confirmFor(io: Io): Confirm | undefined {
+  if (confirmOverride) return confirmOverride;
+  return io.isTTY && process.stdin.isTTY ? ttyConfirm : undefined;
+}
