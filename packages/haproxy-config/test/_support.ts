@@ -1,8 +1,9 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { catalogueFromCluster, issuePki } from "@khw/pki";
 import { type Cluster, defaultClusterSpecInput, loadCluster } from "@khw/spec";
 import { expect } from "vitest";
 
@@ -71,87 +72,25 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A throwaway CA and an apiserver certificate with the cluster's apiserver SANs, made with the openssl CLI. */
-export function makeApiserverCert(dir: string, cluster: Cluster): { ca: string; cert: string; key: string } {
-  const ca = join(dir, "ca.crt");
-  const caKey = join(dir, "ca.key");
-  const cert = join(dir, "kube-apiserver.crt");
-  const key = join(dir, "kube-apiserver.key");
-  const csr = join(dir, "kube-apiserver.csr");
-  const ext = join(dir, "kube-apiserver.ext");
-  const domain = cluster.network.clusterDomain;
-  const sans = [
-    "DNS:kubernetes",
-    "DNS:kubernetes.default",
-    "DNS:kubernetes.default.svc",
-    `DNS:kubernetes.default.svc.${domain.split(".")[0]}`,
-    `DNS:kubernetes.default.svc.${domain}`,
-    `IP:${cluster.network.apiServiceIP}`,
-    ...cluster.controlPlanes.map((n) => `IP:${n.address}`),
-    ...(cluster.loadBalancer ? [`IP:${cluster.loadBalancer.address}`] : []),
-    "IP:127.0.0.1",
-  ];
-  const openssl = (...args: string[]) =>
-    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    caKey,
-    "-out",
-    ca,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=KUBERNETES-CA/O=Kubernetes",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
-  openssl(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    csr,
-    "-subj",
-    "/CN=kube-apiserver/O=Kubernetes",
-  );
-  writeFileSync(
-    ext,
-    [
-      "basicConstraints=critical,CA:FALSE",
-      "keyUsage=critical,digitalSignature,keyEncipherment",
-      "extendedKeyUsage=serverAuth",
-      `subjectAltName=${sans.join(",")}`,
-      "",
-    ].join("\n"),
-  );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    csr,
-    "-CA",
-    ca,
-    "-CAkey",
-    caKey,
-    "-CAcreateserial",
-    "-out",
-    cert,
-    "-days",
-    "1",
-    "-extfile",
-    ext,
-  );
-  return { ca, cert, key };
+/**
+ * The cluster's CA and its kube-apiserver certificate (CN kube-apiserver, the apiserver SANs of the
+ * cluster, 127.0.0.1 among them), issued by @khw/pki and written to `dir`.
+ */
+export async function makeApiserverCert(
+  dir: string,
+  cluster: Cluster,
+): Promise<{ ca: string; cert: string; key: string }> {
+  const catalogue = catalogueFromCluster(cluster).filter((c) => c.id === "ca" || c.id === "kube-apiserver");
+  const material = await issuePki({ catalogue, now: new Date() });
+  const files = {
+    ca: join(dir, "ca.crt"),
+    cert: join(dir, "kube-apiserver.crt"),
+    key: join(dir, "kube-apiserver.key"),
+  };
+  writeFileSync(files.ca, material["ca"]!.cert);
+  writeFileSync(files.cert, material["kube-apiserver"]!.cert);
+  writeFileSync(files.key, material["kube-apiserver"]!.key, { mode: 0o600 });
+  return files;
 }
 
 /** Children started by a test, stopped by PID whatever happens. */

@@ -89,9 +89,9 @@ describe("the API load balancer of the default spec", () => {
     expect(parseCfg(text).get(`backend ${API_BACKEND_NAME}`)).toContainEqual(["option", "tcp-check"]);
   });
 
-  it("with the https-readyz check: GET /readyz over TLS, verified against the CA", () => {
+  it("with the https-readyz check: GET /readyz over TLS, verified against the CA", async () => {
     // haproxy -c loads the ca-file, so it must exist and hold a certificate.
-    const { ca } = makeApiserverCert(tmp, cluster);
+    const { ca } = await makeApiserverCert(tmp, cluster);
     const text = apiLoadBalancerConfig(cluster, {
       healthCheck: "https-readyz",
       tlsVerify: { caFile: ca, serverName: "kubernetes" },

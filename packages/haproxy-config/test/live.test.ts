@@ -1,5 +1,5 @@
 // A real HAProxy on 127.0.0.1, running the generated configuration (with the default health-check
-// timing), in front of two Node TLS servers that present an apiserver certificate made with openssl.
+// timing), in front of two Node TLS servers that present the apiserver certificate issued by @khw/pki.
 // Requests are balanced across both; after one backend is stopped and the health check has marked it
 // DOWN (read from HAProxy's own stats, polled), every request succeeds; it comes back when restarted.
 // Every process is stopped by PID in afterAll, also when an assertion fails.
@@ -19,8 +19,8 @@ const tmp = mkdtempSync(join(tmpdir(), "khw-haproxy-live-"));
 const procs = new Processes();
 let pki: { ca: string; cert: string; key: string };
 
-beforeAll(() => {
-  pki = makeApiserverCert(tmp, defaultCluster());
+beforeAll(async () => {
+  pki = await makeApiserverCert(tmp, defaultCluster());
 });
 
 afterAll(async () => {
