@@ -1,0 +1,102 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { promisify } from "node:util";
+import { main } from "@khw/cli";
+import { labExec } from "@khw/lab/test-support";
+
+const pexec = promisify(execFile);
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Runs a khw command in-process in `cwd`, the way a user's shell would run it. */
+export async function khw(cwd: string, argv: string[]): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const t0 = performance.now();
+  const code = await main(argv, {
+    cwd,
+    env: { ...process.env, NO_COLOR: "1" },
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    isTTY: false,
+  });
+  return { code, stdout, stderr, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** A shell command on a lab host; throws with its output when it fails unless `allowFail`. */
+export async function onHost(workdir: string, host: string, command: string, allowFail = false) {
+  const r = await labExec({ host, workdir }, command, { timeoutMs: 120_000 });
+  if (r.code !== 0 && !allowFail) {
+    throw new Error(`${host}: \`${command}\` exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  }
+  return r;
+}
+
+/** A local command (etcdctl, kubectl) with its exit code. */
+export async function local(cmd: string, args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await pexec(cmd, args, { env: { ...process.env, ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return {
+      code: typeof err.code === "number" ? err.code : 1,
+      stdout: err.stdout ?? "",
+      stderr: err.stderr ?? "",
+    };
+  }
+}
+
+/** GET https://host:port/path, trusting `caFile`; resolves with status and body, rejects on TLS or socket errors. */
+export function httpsGet(url: string, caFile: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { agent: new Agent({ ca: readFileSync(caFile), keepAlive: false }), timeout: 5000 },
+      (res) => {
+        let body = "";
+        res.on("data", (d) => {
+          body += d;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, seconds = 60): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(
+    `timed out after ${seconds} s waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`,
+  );
+}
+
+export function events(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}

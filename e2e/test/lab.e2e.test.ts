@@ -1,0 +1,267 @@
+/**
+ * End to end on real hosts: `khw lab up` → `khw up` → checks over SSH and from this machine →
+ * a second `khw up` changes nothing → `khw reset` → `khw lab down` leaves nothing behind.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildBundle } from "@khw/bundle";
+import { labDown } from "@khw/lab";
+import { acquireLabLock, findLeftovers, labUnavailableReason } from "@khw/lab/test-support";
+import { parseClusterYaml } from "@khw/spec";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { events, httpsGet, khw, local, onHost, type Run, until } from "./_support";
+
+const unavailable = labUnavailableReason();
+if (unavailable && process.env["CI"]) throw new Error(`the end-to-end test cannot run in CI: ${unavailable}`);
+if (unavailable) console.warn(`SKIPPED the end-to-end test: ${unavailable}`);
+
+const workdir = mkdtempSync(join(tmpdir(), "khw-e2e-"));
+const out = join(workdir, "out");
+const timings: Record<string, number> = {};
+let release: (() => void) | undefined;
+let up: Run;
+let hosts: { masters: string[]; workers: string[]; lb: string; addresses: Record<string, string> };
+
+const CP_UNITS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
+const WORKER_UNITS = ["containerd", "kubelet", "kube-proxy"];
+const unitsOf = (host: string) =>
+  hosts.masters.includes(host) ? CP_UNITS : hosts.workers.includes(host) ? WORKER_UNITS : ["haproxy"];
+const all = () => [...hosts.masters, ...hosts.workers, hosts.lb];
+const etcdTls = (host: string) => [
+  `--cacert=${join(out, host, "etc/etcd/ca.crt")}`,
+  `--cert=${join(out, host, "etc/etcd/etcd-server.crt")}`,
+  `--key=${join(out, host, "etc/etcd/etcd-server.key")}`,
+];
+const kubectl = (...args: string[]) =>
+  local("kubectl", ["--kubeconfig", join(out, "admin/admin.kubeconfig"), ...args]);
+
+async function startTimes(): Promise<Record<string, string>> {
+  const times: Record<string, string> = {};
+  for (const host of all()) {
+    const units = unitsOf(host);
+    const r = await onHost(
+      workdir,
+      host,
+      `systemctl show -p ActiveEnterTimestampMonotonic --value ${units.join(" ")}`,
+    );
+    r.stdout
+      .trim()
+      .split("\n")
+      .forEach((t, i) => {
+        times[`${host}/${units[i]}`] = t;
+      });
+  }
+  return times;
+}
+
+describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
+  beforeAll(async () => {
+    release = await acquireLabLock();
+    let t0 = performance.now();
+    const bundle = await buildBundle({ kubernetesVersion: "v1.34.4", etcdVersion: "v3.6.16" });
+    timings["bundle (cached: " + bundle.cached + ")"] = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    const lab = await khw(workdir, ["lab", "up", "--mirror-dir", bundle.dir]);
+    expect(lab.code, lab.stderr).toBe(0);
+    timings["khw lab up"] = (performance.now() - t0) / 1000;
+    const { cluster } = parseClusterYaml(readFileSync(join(workdir, "cluster.yaml"), "utf8"));
+    hosts = {
+      masters: cluster.controlPlanes.map((n) => n.name),
+      workers: cluster.workers.map((n) => n.name),
+      lb: cluster.loadBalancer!.name,
+      addresses: Object.fromEntries(cluster.nodes.map((n) => [n.name, n.address])),
+    };
+    up = await khw(workdir, ["up"]);
+    timings["khw up (first)"] = up.seconds;
+    const gen = await khw(workdir, ["gen", "-o", out]);
+    expect(gen.code, gen.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    try {
+      const down = await labDown({ workdir });
+      timings["khw lab down"] = down.seconds;
+      expect(await findLeftovers(down.labName)).toEqual([]);
+    } finally {
+      release?.();
+      rmSync(workdir, { recursive: true, force: true });
+      console.log(`e2e timings (s): ${JSON.stringify(timings)}`);
+    }
+  });
+
+  it("khw up succeeds", () => {
+    expect(up.code, `${up.stdout}\n${up.stderr}`).toBe(0);
+  });
+
+  it("every installed unit is active", async () => {
+    for (const host of all()) {
+      const r = await onHost(workdir, host, `systemctl is-active ${unitsOf(host).join(" ")}`, true);
+      expect(r.stdout.trim().split("\n"), host).toEqual(unitsOf(host).map(() => "active"));
+    }
+  });
+
+  it("etcd is healthy over TLS with every member, and refuses a client without a certificate", async () => {
+    const m = hosts.masters[0]!;
+    const endpoints = hosts.masters.map((h) => `https://${hosts.addresses[h]}:2379`).join(",");
+    const health = await local("etcdctl", [`--endpoints=${endpoints}`, ...etcdTls(m), "endpoint", "health"], {
+      ETCDCTL_API: "3",
+    });
+    expect(health.code, health.stderr).toBe(0);
+    expect((health.stdout + health.stderr).match(/is healthy/g)?.length).toBe(hosts.masters.length);
+    const members = await local("etcdctl", [`--endpoints=${endpoints}`, ...etcdTls(m), "member", "list"], {
+      ETCDCTL_API: "3",
+    });
+    for (const h of hosts.masters)
+      expect(members.stdout).toContain(`, started, ${h}, https://${hosts.addresses[h]}:2380`);
+    const noCert = await local(
+      "etcdctl",
+      [
+        `--endpoints=${endpoints}`,
+        `--cacert=${join(out, m, "etc/etcd/ca.crt")}`,
+        "--dial-timeout=3s",
+        "--command-timeout=5s",
+        "member",
+        "list",
+      ],
+      { ETCDCTL_API: "3" },
+    );
+    expect(noCert.code).not.toBe(0);
+  });
+
+  it("HAProxy forwards :6443 to the control planes and keeps forwarding when one apiserver stops", async () => {
+    const url = `https://${hosts.addresses[hosts.lb]}:6443/version`;
+    const ca = join(out, hosts.masters[0]!, "var/lib/kubernetes/pki/ca.crt");
+    const v = await httpsGet(url, ca);
+    expect(v.status).toBe(200);
+    expect(JSON.parse(v.body).gitVersion).toBe("v1.34.4");
+    await onHost(workdir, hosts.masters[0]!, "systemctl stop kube-apiserver");
+    try {
+      // Once HAProxy's health check has marked it down, every request succeeds.
+      await until("HAProxy to route around the stopped apiserver", async () => {
+        for (let i = 0; i < 10; i++) if ((await httpsGet(url, ca)).status !== 200) return undefined;
+        return true;
+      });
+      for (let i = 0; i < 20; i++) expect((await httpsGet(url, ca)).status).toBe(200);
+      const nodes = await kubectl("get", "--raw", "/readyz");
+      expect(nodes.stdout.trim()).toBe("ok");
+    } finally {
+      await onHost(workdir, hosts.masters[0]!, "systemctl start kube-apiserver");
+    }
+  });
+
+  it("both apiservers are ready, and exactly one controller-manager and one scheduler lead", async () => {
+    for (const m of hosts.masters) {
+      const r = await onHost(
+        workdir,
+        m,
+        "kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig get --raw /readyz",
+      );
+      expect(r.stdout.trim()).toBe("ok");
+    }
+    expect((await kubectl("get", "--raw", "/readyz")).stdout.trim()).toBe("ok");
+    for (const lease of ["kube-controller-manager", "kube-scheduler"]) {
+      const holder = await until(`a ${lease} leader`, async () => {
+        const r = await kubectl(
+          "-n",
+          "kube-system",
+          "get",
+          "lease",
+          lease,
+          "-o",
+          "jsonpath={.spec.holderIdentity}",
+        );
+        return r.code === 0 && r.stdout ? r.stdout : undefined;
+      });
+      expect(
+        hosts.masters.some((m) => holder.startsWith(`${m}_`)),
+        holder,
+      ).toBe(true);
+    }
+  });
+
+  it("secrets are encrypted at rest (aescbc)", async () => {
+    await kubectl("delete", "secret", "kubernetes-the-hard-way", "--ignore-not-found");
+    const created = await kubectl(
+      "create",
+      "secret",
+      "generic",
+      "kubernetes-the-hard-way",
+      "--from-literal=mykey=mydata",
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const m = hosts.masters[0]!;
+    const raw = await local(
+      "etcdctl",
+      [
+        `--endpoints=https://${hosts.addresses[m]}:2379`,
+        ...etcdTls(m),
+        "get",
+        "/registry/secrets/default/kubernetes-the-hard-way",
+        "--print-value-only",
+      ],
+      { ETCDCTL_API: "3" },
+    );
+    expect(raw.stdout.startsWith("k8s:enc:aescbc:v1:key1:")).toBe(true);
+    expect(raw.stdout).not.toContain("mydata");
+  });
+
+  it("private keys are 0600; the CA and service-account keys exist only on control planes", async () => {
+    for (const host of all()) {
+      const keys = await onHost(
+        workdir,
+        host,
+        "find /etc /var/lib -xdev \\( -name '*.key' -o -name '*-key.pem' \\) -not -path '/etc/ssh/*' -printf '%m %p\\n' 2>/dev/null || true",
+      );
+      for (const line of keys.stdout.trim().split("\n").filter(Boolean)) expect(line, host).toMatch(/^600 /);
+      const names = keys.stdout
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split("/").pop());
+      if (!hosts.masters.includes(host)) {
+        expect(names, host).not.toContain("ca.key");
+        expect(names, host).not.toContain("service-account.key");
+      } else {
+        expect(names, host).toContain("ca.key");
+        expect(names, host).toContain("service-account.key");
+      }
+    }
+    const lbFiles = await onHost(
+      workdir,
+      hosts.lb,
+      "find /var/lib/kubernetes /etc/etcd -type f 2>/dev/null | sort || true",
+    );
+    expect(lbFiles.stdout.trim(), "the load balancer holds no cluster credentials").toBe("");
+    for (const w of hosts.workers) {
+      const files = await onHost(workdir, w, "ls /var/lib/kubernetes/pki | sort");
+      const expected = ["ca.crt", "kube-proxy.crt", "kube-proxy.key"];
+      const own = existsSync(join(out, w, `var/lib/kubernetes/pki/${w}.crt`)) ? [`${w}.crt`, `${w}.key`] : [];
+      expect(files.stdout.trim().split("\n"), w).toEqual([...expected, ...own].sort());
+    }
+  });
+
+  it("a second khw up changes nothing and restarts nothing", async () => {
+    const before = await startTimes();
+    const again = await khw(workdir, ["up", "--json"]);
+    timings["khw up (converged)"] = again.seconds;
+    expect(again.code, again.stderr).toBe(0);
+    const done = events(again.stdout).find((e) => e["type"] === "run-done");
+    expect(done).toMatchObject({ ok: true, changes: 0 });
+    expect(await startTimes()).toEqual(before);
+  });
+
+  it("khw reset leaves the hosts as they were", async () => {
+    const r = await khw(workdir, ["reset", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const host of all()) {
+      const units = unitsOf(host);
+      const left = await onHost(
+        workdir,
+        host,
+        `ls /etc/systemd/system/ | grep -E '^(${units.join("|")})\\.service$' || true; ls -d /var/lib/kubernetes /etc/etcd /var/lib/etcd /var/lib/kubelet /var/lib/kube-proxy /usr/local/bin/kube* /usr/local/bin/etcd* 2>/dev/null || true`,
+      );
+      expect(left.stdout.trim(), host).toBe("");
+    }
+  });
+});
