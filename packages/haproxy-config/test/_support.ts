@@ -1,11 +1,14 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { createServer } from "node:net";
+import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { catalogueFromCluster, issuePki } from "@khw/pki";
 import { type Cluster, defaultClusterSpecInput, loadCluster } from "@khw/spec";
 import { expect } from "vitest";
+import { API_BACKEND_NAME } from "../src/index";
 
 export const testDir = dirname(fileURLToPath(import.meta.url));
 
@@ -96,6 +99,12 @@ export async function makeApiserverCert(
 /** Children started by a test, stopped by PID whatever happens. */
 export class Processes {
   private readonly live = new Set<ChildProcess>();
+  private readonly outputs = new Map<ChildProcess, () => string>();
+
+  /** The last 50 kB of a child's stdout and stderr. */
+  output(child: ChildProcess): string {
+    return this.outputs.get(child)?.() ?? "";
+  }
 
   /** Spawns a process and resolves once `ready` matches its stdout (or rejects when it exits first). */
   start(cmd: string, args: string[], ready: RegExp | undefined): Promise<ChildProcess> {
@@ -103,14 +112,15 @@ export class Processes {
     this.live.add(child);
     child.once("exit", () => this.live.delete(child));
     let output = "";
+    this.outputs.set(child, () => output);
     return new Promise((resolve, reject) => {
       const onData = (d: Buffer) => {
-        output += d.toString();
+        output = (output + d.toString()).slice(-50_000);
         if (ready?.test(output)) resolve(child);
       };
       child.stdout?.on("data", onData);
       child.stderr?.on("data", (d: Buffer) => {
-        output += d.toString();
+        output = (output + d.toString()).slice(-50_000);
       });
       child.once("error", reject);
       child.once("exit", (code, signal) =>
@@ -120,18 +130,18 @@ export class Processes {
     });
   }
 
-  /** SIGTERM, then SIGKILL if it has not exited; resolves when it is gone. */
-  async stop(child: ChildProcess): Promise<void> {
+  /** SIGTERM, then SIGKILL after `graceMs` if it has not exited; resolves when it is gone. */
+  async stop(child: ChildProcess, graceMs = 5000): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.kill(graceMs === 0 ? "SIGKILL" : "SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
     await exited;
     clearTimeout(timer);
   }
 
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.live].map((c) => this.stop(c)));
+  async stopAll(graceMs = 5000): Promise<void> {
+    await Promise.all([...this.live].map((c) => this.stop(c, graceMs)));
   }
 
   get pids(): number[] {
@@ -154,4 +164,82 @@ export async function waitFor(
     if (Date.now() > end) throw new Error(`gave up waiting for ${what}; last seen: ${seen}`);
     await new Promise((res) => setTimeout(res, 200));
   }
+}
+
+/**
+ * Where the Kubernetes v1.34.4 server binaries are: $KHW_KUBE_BIN_DIR, or the bundle cache that
+ * `khw bundle build` fills. `missing` lists what is not there (kube-apiserver, etcd on PATH, kubectl).
+ */
+export function kubeBinaries(): { apiserver: string; kubectl: string; etcd: string; missing: string[] } {
+  const cache = process.env["XDG_CACHE_HOME"] || join(process.env["HOME"] || homedir(), ".cache");
+  const dir =
+    process.env["KHW_KUBE_BIN_DIR"] ||
+    join(
+      cache,
+      "khw",
+      "bundles",
+      "k8s-v1.34.4_etcd-v3.6.16-amd64",
+      "dl.k8s.io",
+      "release",
+      "v1.34.4",
+      "bin",
+      "linux",
+      "amd64",
+    );
+  const apiserver = join(dir, "kube-apiserver");
+  const kubectl = existsSync(join(dir, "kubectl")) ? join(dir, "kubectl") : "kubectl";
+  const missing = [
+    existsSync(apiserver)
+      ? ""
+      : `no kube-apiserver in ${dir} (set KHW_KUBE_BIN_DIR or run \`khw bundle build\`)`,
+    spawnSync("etcd", ["--version"]).status === 0 ? "" : "no etcd on PATH (Debian package etcd-server)",
+    spawnSync(kubectl, ["version", "--client"]).status === 0 ? "" : "no kubectl",
+  ].filter(Boolean);
+  return { apiserver, kubectl, etcd: "etcd", missing };
+}
+
+/** HAProxy's view of each server of the API backend, from the CSV stats page: name → status and sessions. */
+export function serverStats(
+  statsPort: number,
+): Promise<Record<string, { status: string; sessions: number }>> {
+  return new Promise((resolve, reject) => {
+    httpGet({ host: "127.0.0.1", port: statsPort, path: "/stats;csv", agent: false }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on("end", () => {
+        const [head, ...rows] = body.trim().split("\n");
+        const cols = head!.replace(/^# /, "").split(",");
+        const [px, sv, st, stot] = ["pxname", "svname", "status", "stot"].map((c) => cols.indexOf(c)) as [
+          number,
+          number,
+          number,
+          number,
+        ];
+        const out: Record<string, { status: string; sessions: number }> = {};
+        for (const row of rows) {
+          const f = row.split(",");
+          if (f[px] === API_BACKEND_NAME && f[sv] !== "BACKEND") {
+            out[f[sv]!] = { status: f[st]!, sessions: Number(f[stot]) };
+          }
+        }
+        resolve(out);
+      });
+    }).on("error", reject);
+  });
+}
+
+/** name → status (UP, DOWN, "UP 1/2", …). */
+export async function serverStatus(statsPort: number): Promise<Record<string, string>> {
+  const s = await serverStats(statsPort);
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.status]));
+}
+
+/** Polls HAProxy's stats until `server` has exactly `status`. */
+export async function waitForStatus(statsPort: number, server: string, status: "UP" | "DOWN"): Promise<void> {
+  await waitFor(`${server} to be ${status}`, async () => {
+    const s = await serverStatus(statsPort);
+    return { done: s[server] === status, seen: JSON.stringify(s) };
+  });
 }

@@ -5,14 +5,21 @@
 // Every process is stopped by PID in afterAll, also when an assertion fails.
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { get as httpGet } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API_BACKEND_NAME, type ApiHealthCheck, apiLoadBalancerText } from "../src/index";
-import { defaultCluster, freePort, makeApiserverCert, Processes, testDir, waitFor } from "./_support";
+import { type ApiHealthCheck, apiLoadBalancerText } from "../src/index";
+import {
+  defaultCluster,
+  freePort,
+  makeApiserverCert,
+  Processes,
+  serverStatus,
+  testDir,
+  waitForStatus,
+} from "./_support";
 
 const BACKEND_SCRIPT = join(testDir, "fixtures", "tls-backend.mjs");
 const tmp = mkdtempSync(join(tmpdir(), "khw-haproxy-live-"));
@@ -74,38 +81,6 @@ async function callMany(port: number, ca: Buffer, n: number): Promise<Reply[]> {
   const out: Reply[] = [];
   for (let i = 0; i < n; i++) out.push(await callApi(port, ca));
   return out;
-}
-
-/** HAProxy's view of each server of the API backend, from the CSV stats page: name → status. */
-function serverStatus(statsPort: number): Promise<Record<string, string>> {
-  return new Promise((resolve, reject) => {
-    httpGet({ host: "127.0.0.1", port: statsPort, path: "/stats;csv", agent: false }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => {
-        body += d.toString();
-      });
-      res.on("end", () => {
-        const [head, ...rows] = body.trim().split("\n");
-        const cols = head!.replace(/^# /, "").split(",");
-        const px = cols.indexOf("pxname");
-        const sv = cols.indexOf("svname");
-        const st = cols.indexOf("status");
-        const out: Record<string, string> = {};
-        for (const row of rows) {
-          const f = row.split(",");
-          if (f[px] === API_BACKEND_NAME && f[sv] !== "BACKEND") out[f[sv]!] = f[st]!;
-        }
-        resolve(out);
-      });
-    }).on("error", reject);
-  });
-}
-
-async function waitForStatus(statsPort: number, server: string, status: "UP" | "DOWN"): Promise<void> {
-  await waitFor(`${server} to be ${status}`, async () => {
-    const s = await serverStatus(statsPort);
-    return { done: s[server] === status, seen: JSON.stringify(s) };
-  });
 }
 
 function count(replies: Reply[]): Record<string, number> {
