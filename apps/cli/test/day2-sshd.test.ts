@@ -1,0 +1,280 @@
+// khw status, certs renew, smoke and reset against real OpenSSH servers in network namespaces whose
+// /etc, /var, /opt and /usr/local are private overlays (up-sshd's sandbox hosts), so nothing of this
+// machine is touched. There is no systemd inside: /usr/local/bin/systemctl is a stub that remembers
+// unit states and logs every call, and the component binaries are stubs that print a version.
+// Real here: SSH (keys, known_hosts accept-new, sudo for a non-root user), SFTP uploads, the status
+// and cleanup scripts in a real shell, sed over the real certificate files, `haproxy -v`, `rm -rf`.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type HostTarget, SshExecutor } from "@khw/remote-exec";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createNetnsLab, generateKey, type NetnsLab } from "../../../packages/remote-exec/test/sshd";
+import { renderArtifacts } from "../src/artifacts";
+import { loadSpecFile } from "../src/spec-file";
+import { readWorkdir, resetSeamsForTests, setSeamsForTests } from "../src/workdir";
+import { cachedKeys } from "./day2-helpers";
+import { type SandboxSshd, startSandboxSshd } from "./golden/sandbox-sshd";
+import { khw, tempDir } from "./helpers";
+
+const FAKE_SYSTEMCTL = `#!/bin/sh
+# khw test stub: a systemd that only remembers unit states (in /var/lib/fake-systemd) and logs calls
+d=/var/lib/fake-systemd; mkdir -p "$d"
+echo "$*" >> /var/log/fake-systemctl.log
+cmd=$1; shift
+q=0; if [ "$1" = "--quiet" ]; then q=1; shift; fi
+case "$cmd" in
+  is-active) s=$(cat "$d/$1" 2>/dev/null || echo inactive); [ $q = 1 ] || echo "$s"; [ "$s" = active ] ;;
+  restart|start) echo active > "$d/$1" ;;
+  stop) echo inactive > "$d/$1" ;;
+  disable) if [ "$q" = 0 ] && [ "$1" = "--now" ]; then shift; fi
+    [ -f "/etc/systemd/system/$1.service" ] || [ -f "/lib/systemd/system/$1.service" ] || { echo "Unit file $1.service does not exist." >&2; exit 1; }
+    echo inactive > "$d/$1" ;;
+  *) exit 0 ;;
+esac
+`;
+
+const NAMES = ["master-1", "worker-1", "lb"];
+let lab: NetnsLab;
+const sshds: SandboxSshd[] = [];
+let work: { dir: string; cleanup: () => void };
+let keyPath: string;
+let ssh: SshExecutor;
+
+const target = (i: number): HostTarget => ({
+  name: NAMES[i]!,
+  host: lab.hosts[i]!.address,
+  user: i === 1 ? "khw" : "root",
+  identityFile: keyPath,
+});
+
+function spec(extra = ""): string {
+  const [m, w, l] = lab.hosts.map((h) => h.address);
+  return `apiVersion: khw/v1alpha1
+kind: Cluster
+name: sandbox
+nodes:
+  - { name: master-1, role: controlplane, address: ${m}, ssh: { user: root, identityFile: id_ed25519 } }
+  - { name: worker-1, role: worker, address: ${w}, ssh: { user: khw, identityFile: id_ed25519 } }
+  - { name: lb, role: loadbalancer, address: ${l}, ssh: { user: root, identityFile: id_ed25519 } }
+${extra}`;
+}
+
+async function sh(i: number, script: string): Promise<string> {
+  const r = await ssh.shell(target(i), script, { sudo: true, check: false });
+  return r.stdout;
+}
+
+const systemctlLog = (i: number) => sh(i, "cat /var/log/fake-systemctl.log 2>/dev/null; true");
+
+beforeAll(async () => {
+  work = tempDir();
+  lab = await createNetnsLab(3);
+  const key = await generateKey(work.dir, "id_ed25519");
+  keyPath = key.privateKeyPath;
+  for (const [i, h] of lab.hosts.entries()) {
+    sshds.push(
+      await startSandboxSshd({
+        netns: h.netns,
+        address: h.address,
+        authorizedKey: key.publicKey,
+        ...(i === 1 ? { sudoUser: "khw" } : {}),
+      }),
+    );
+  }
+  writeFileSync(join(work.dir, "cluster.yaml"), spec());
+  setSeamsForTests({ keys: cachedKeys });
+  expect((await khw(work.dir, ["gen"])).code).toBe(0);
+  ssh = new SshExecutor({ hostKeyChecking: "insecure" });
+  // the hosts as `khw up` would have left them: stub systemd and binaries, the PKI pushed
+  const loaded = loadSpecFile(work.dir, undefined, { allowDefault: false });
+  const artifacts = renderArtifacts(loaded.cluster, readWorkdir(work.dir, loaded.cluster));
+  const stub = (text: string) => `#!/bin/sh\necho "${text}"\n`;
+  const bins: Record<string, string> = {
+    etcd: "etcd Version: 3.6.16",
+    "kube-apiserver": "Kubernetes v1.34.4",
+    "kube-controller-manager": "Kubernetes v1.34.4",
+    "kube-scheduler": "Kubernetes v1.33.0",
+    containerd: "containerd github.com/containerd/containerd/v2 v2.1.4 0123abc",
+    kubelet: "Kubernetes v1.34.4",
+    "kube-proxy": "Kubernetes v1.34.4",
+  };
+  const states: Record<string, Record<string, string>> = {
+    "master-1": {
+      etcd: "active",
+      "kube-apiserver": "active",
+      "kube-controller-manager": "active",
+      "kube-scheduler": "failed",
+    },
+    "worker-1": { containerd: "active", kubelet: "active", "kube-proxy": "active" },
+    lb: {},
+  };
+  for (const [i, name] of NAMES.entries()) {
+    const t = target(i);
+    await ssh.upload(t, {
+      path: "/usr/local/bin/systemctl",
+      content: FAKE_SYSTEMCTL,
+      mode: 0o755,
+      sudo: true,
+    });
+    for (const [bin, text] of Object.entries(bins)) {
+      await ssh.upload(t, { path: `/usr/local/bin/${bin}`, content: stub(text), mode: 0o755, sudo: true });
+    }
+    for (const [svc, state] of Object.entries(states[name]!)) {
+      await ssh.upload(t, { path: `/var/lib/fake-systemd/${svc}`, content: `${state}\n`, sudo: true });
+    }
+    for (const f of artifacts.files.filter((x) => x.host === name)) {
+      await ssh.upload(t, { path: f.path, content: f.contents, mode: f.mode, sudo: true });
+    }
+  }
+}, 120_000);
+
+afterAll(async () => {
+  resetSeamsForTests();
+  await ssh?.close();
+  for (const s of sshds) await s.stop();
+  await lab?.destroy();
+  work?.cleanup();
+});
+
+describe("day-2 commands against real sshd hosts", () => {
+  it("khw status: states, versions and the certificates read over SSH", async () => {
+    const r = await khw(work.dir, ["status", "--json"]);
+    expect(r.code).toBe(1); // kube-scheduler failed and at the wrong version, haproxy inactive
+    const report = JSON.parse(r.stdout);
+    const host = (n: string) => report.hosts.find((h: { host: string }) => h.host === n);
+    expect(report.hosts.every((h: { reachable: boolean }) => h.reachable)).toBe(true);
+    const m1 = host("master-1");
+    expect(
+      m1.components.map((c: { name: string; state: string; versionOk: boolean }) => [
+        c.name,
+        c.state,
+        c.versionOk,
+      ]),
+    ).toEqual([
+      ["etcd", "active", true],
+      ["kube-apiserver", "active", true],
+      ["kube-controller-manager", "active", true],
+      ["kube-scheduler", "failed", false],
+    ]);
+    const apiCert = m1.components.find((c: { name: string }) => c.name === "kube-apiserver").certificate;
+    expect(apiCert.status).toBe("valid");
+    expect(apiCert.daysLeft).toBeGreaterThanOrEqual(364);
+    expect(m1.certificates.map((c: { path: string }) => c.path)).toContain("/etc/etcd/etcd-server.crt");
+    expect(m1.certificates.every((c: { status: string }) => c.status === "valid")).toBe(true);
+    // a non-root user with sudo reads the root-owned certificates
+    const w1 = host("worker-1");
+    expect(w1.certificates.find((c: { path: string }) => c.path.endsWith("/worker-1.crt"))).toMatchObject({
+      status: "valid",
+      subject: "system:node:worker-1",
+    });
+    expect(
+      w1.components.every((c: { state: string; versionOk: boolean }) => c.state === "active" && c.versionOk),
+    ).toBe(true);
+    const lb = host("lb").components[0];
+    expect(lb.name).toBe("haproxy");
+    expect(lb.state).toBe("inactive");
+    expect(lb.version).toMatch(/^HA-?Proxy version \d+\.\d+/);
+    const text = await khw(work.dir, ["status"]);
+    expect(text.stdout).toMatch(
+      /master-1\s+kube-scheduler\s+failed\s+v1\.33\.0 \(spec: v1\.34\.4\)\s+\d{4}-\d\d-\d\d \(\d+d\)/,
+    );
+  });
+
+  it("khw status: an unreachable host is reported, the others still answer", async () => {
+    writeFileSync(
+      join(work.dir, "four.yaml"),
+      spec(
+        `  - { name: worker-9, role: worker, address: ${lab.unusedAddress}, ssh: { user: root, identityFile: id_ed25519 } }\n`,
+      ).replace(/nodes:\n/, "nodes:\n"),
+    );
+    // worker-9 has no certificate in pki/ yet: issue it (gen -f) first
+    expect((await khw(work.dir, ["gen", "-f", "four.yaml", "-o", "out4"])).code).toBe(0);
+    const r = await khw(work.dir, ["status", "-f", "four.yaml", "--json"]);
+    const report = JSON.parse(r.stdout);
+    const w9 = report.hosts.find((h: { host: string }) => h.host === "worker-9");
+    expect(w9.reachable).toBe(false);
+    expect(w9.error).toContain("worker-9");
+    expect(
+      report.hosts.filter((h: { reachable: boolean }) => h.reachable).map((h: { host: string }) => h.host),
+    ).toEqual(["master-1", "worker-1", "lb"]);
+    expect(r.code).toBe(1);
+  });
+
+  it("khw certs renew kube-proxy: the new certificate lands on the worker (via sudo) and only kube-proxy restarts", async () => {
+    const before = { m: await systemctlLog(0), w: await systemctlLog(1) };
+    const r = await khw(work.dir, ["certs", "renew", "kube-proxy"]);
+    expect(r.code, r.stderr).toBe(0);
+    const local = readFileSync(join(work.dir, "pki/kube-proxy.crt"), "utf8");
+    const remote = (
+      await ssh.download(target(1), "/var/lib/kubernetes/pki/kube-proxy.crt", { sudo: true })
+    ).toString();
+    expect(remote).toBe(local);
+    expect((await sh(1, "stat -c '%a %U' /var/lib/kubernetes/pki/kube-proxy.crt")).trim()).toBe("644 root");
+    const wNew = (await systemctlLog(1)).slice(before.w.length).trim().split("\n");
+    expect(wNew).toEqual(["restart kube-proxy", "is-active kube-proxy"]);
+    expect(await systemctlLog(0)).toBe(before.m);
+    expect((await sh(1, "cat /var/lib/fake-systemd/kube-proxy")).trim()).toBe("active");
+  });
+
+  it("khw smoke: without kubectl on the control plane the API test fails and says why; the rest could not run", async () => {
+    const r = await khw(work.dir, ["smoke", "--json"]);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.tests[0]).toMatchObject({ id: "api", outcome: "fail" });
+    expect(out.tests[0].hint).toContain("kubectl or the admin kubeconfig is missing");
+    expect(out.tests.slice(1).every((t: { outcome: string }) => t.outcome === "could-not-run")).toBe(true);
+    expect(out).toMatchObject({ passed: 0, failed: 1, couldNotRun: 9 });
+  });
+
+  it("khw reset --yes: services stopped in reverse order, khw's files, binaries and data gone, the rest of /etc kept", async () => {
+    const before = await systemctlLog(0);
+    const r = await khw(work.dir, ["reset", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      "[reset] master-1: stopped kube-scheduler, kube-controller-manager, kube-apiserver, etcd; files removed",
+    );
+    expect(r.stdout).toContain("[reset] worker-1: stopped kube-proxy, kubelet, containerd; files removed");
+    const log = (await systemctlLog(0)).slice(before.length).trim().split("\n");
+    expect(log).toEqual([
+      "disable --now kube-scheduler",
+      "disable --now kube-controller-manager",
+      "disable --now kube-apiserver",
+      "disable --now etcd",
+      "daemon-reload",
+      "reset-failed",
+    ]);
+    const gone = (i: number, paths: string[]) =>
+      sh(
+        i,
+        `for p in ${paths.join(" ")}; do [ -e "$p" ] && echo "still $p"; done; [ -e /etc/hostname ] && echo kept-etc; true`,
+      );
+    expect(
+      (
+        await gone(0, [
+          "/var/lib/kubernetes",
+          "/etc/etcd",
+          "/usr/local/bin/etcd",
+          "/usr/local/bin/kube-apiserver",
+          "/etc/systemd/system/etcd.service",
+        ])
+      ).trim(),
+    ).toBe("kept-etc");
+    expect(
+      (
+        await gone(1, [
+          "/var/lib/kubernetes",
+          "/var/lib/kubelet",
+          "/usr/local/bin/kubelet",
+          "/etc/systemd/system/kubelet.service",
+        ])
+      ).trim(),
+    ).toBe("kept-etc");
+    expect((await gone(2, ["/etc/haproxy/haproxy.cfg"])).trim()).toBe("kept-etc");
+    // the local PKI stays; a second reset is harmless
+    expect(r.stdout).toContain("kept pki");
+    const again = await khw(work.dir, ["reset", "--yes"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("✓ reset 3 host(s)");
+    expect(again.stdout).not.toContain("kube-apiserver"); // its unit file is gone: nothing of it to stop
+  });
+});
