@@ -92,7 +92,7 @@ describe("khw gen: the working directory", () => {
     expect((await khw(dir, ["gen"])).code).toBe(0);
     for (const rel of listTree(join(dir, "pki"))) {
       const mode = statSync(join(dir, "pki", rel)).mode & 0o777;
-      expect(mode, rel).toBe(rel.endsWith(".crt") ? 0o644 : 0o600);
+      expect(mode, rel).toBe(rel.endsWith(".crt") || rel.endsWith(".expires") ? 0o644 : 0o600);
     }
     for (const rel of listTree(join(dir, "out"))) {
       if (

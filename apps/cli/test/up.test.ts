@@ -65,18 +65,7 @@ describe("khw up through the recording executor", () => {
     expect(r.code, r.stderr).toBe(0);
     const ev = events(r.stdout);
     const started = ev.filter((e) => e.type === "phase-start").map((e) => (e as { phase: string }).phase);
-    // network/rbac/dns have no manifests yet when @khw/addons has none: they are skipped, in order
-    expect(started).toEqual(PHASE_NAMES.filter((p) => started.includes(p)));
-    expect(started.slice(0, 8)).toEqual([
-      "preflight",
-      "pki",
-      "kubeconfigs",
-      "encryption",
-      "etcd",
-      "control-plane",
-      "loadbalancer",
-      "workers",
-    ]);
+    expect(started).toEqual([...PHASE_NAMES]);
     // the bound holds, and hosts did overlap
     let running = 0;
     let max = 0;
@@ -100,6 +89,16 @@ describe("khw up through the recording executor", () => {
     expect(hosts.installed.get("worker-1//usr/local/bin/kubelet")).toBeDefined();
     expect(hosts.recorder.file("master-1", "/etc/etcd/etcd-server.key")?.mode).toBe(0o600);
     expect(existsSync(join(dir, "admin.kubeconfig"))).toBe(true);
+    // cluster objects applied from master-1, in order; the smoke-test objects are left to `khw smoke`
+    const applied = hosts.commands
+      .filter((c) => c.command.includes(" apply -f "))
+      .map((c) => `${c.host} ${c.command.split("/").pop()}`);
+    expect(applied).toEqual([
+      "master-1 03-weave-net.yaml",
+      "master-1 01-tls-bootstrap.yaml",
+      "master-1 02-apiserver-to-kubelet.yaml",
+      "master-1 04-coredns.yaml",
+    ]);
     // the log has every command, never a key
     const logs = readdirSync(join(dir, ".khw/logs"));
     const log = readFileSync(join(dir, ".khw/logs", logs[0]!), "utf8");
@@ -171,6 +170,14 @@ describe("khw up through the recording executor", () => {
     ["loadbalancer", (op) => op.kind === "shell" && op.text.startsWith("haproxy -c")],
     ["workers", (op) => op.kind === "exec" && op.text.includes("restart kubelet") && op.host === "worker-2"],
     ["admin", (op) => op.kind === "shell" && op.text.includes("--server https://192.168.56.30:6443")],
+    ["network", (op) => op.kind === "exec" && op.text.includes("03-weave-net.yaml")],
+    [
+      "rbac",
+      (op) =>
+        op.kind === "exec" &&
+        op.text.includes("apply -f /var/lib/khw/manifests/02-apiserver-to-kubelet.yaml"),
+    ],
+    ["dns", (op) => op.kind === "shell" && op.text.includes("deployment coredns")],
     ["smoke", (op) => op.kind === "shell" && op.text.includes("get nodes")],
   ];
   for (const [phase, when] of injections) {

@@ -18,7 +18,8 @@ export type FilePhase =
   | "admin"
   | "network"
   | "rbac"
-  | "dns";
+  | "dns"
+  | "smoke";
 
 /** A generated file plus where it belongs in the bring-up. */
 export interface ArtifactFile extends GeneratedFile {
@@ -56,6 +57,7 @@ const PHASE_ORDER: FilePhase[] = [
   "network",
   "rbac",
   "dns",
+  "smoke",
 ];
 
 function unitPhase(file: GeneratedFile, serviceOf: (path: string) => string | undefined): FilePhase {

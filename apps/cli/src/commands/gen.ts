@@ -48,6 +48,9 @@ export async function prepareArtifacts(
     io.stderr(`${c.yellow("warning:")} ${w.message}\n  ${c.dim("fix:")} ${w.hint}\n`);
   if (r.encryptionKeyCreated) say(`encryption: new aescbc key in ${pkiRel}/encryption-key\n`);
   if (r.bootstrapTokenCreated) say(`bootstrap token: new token in ${pkiRel}/bootstrap-token\n`);
+  else if (r.bootstrapTokenRenewed) {
+    say(`bootstrap token: expiry moved to ${workdir.bootstrapTokenExpires} (less than an hour was left)\n`);
+  }
   const artifacts = renderArtifacts(loaded.cluster, workdir);
   return { loaded, workdir, artifacts };
 }

@@ -286,7 +286,19 @@ export const PHASES: readonly PhaseDefinition[] = [
     needsApi: true,
     together: false,
     hosts: (cluster) => [applyHost(cluster)],
-    steps: (ctx) => manifestSteps(ctx, "network"),
+    steps: (ctx) => [
+      ...manifestSteps(ctx, "network"),
+      ...(ctx.cluster.spec.addons.podNetwork === "weave" && ctx.cluster.workers.length > 0
+        ? [
+            rolloutWait(
+              "daemonset",
+              "weave-net",
+              "{.status.numberReady}/{.status.desiredNumberScheduled}",
+              "Weave must reach the API service IP from every worker (kube-proxy running? IPALLOC_RANGE = pod CIDR?): `kubectl -n kube-system logs ds/weave-net -c weave`",
+            ),
+          ]
+        : []),
+    ],
   },
   {
     name: "rbac",
@@ -308,7 +320,19 @@ export const PHASES: readonly PhaseDefinition[] = [
     needsApi: true,
     together: false,
     hosts: (cluster) => (cluster.spec.addons.dns ? [applyHost(cluster)] : []),
-    steps: (ctx) => manifestSteps(ctx, "dns"),
+    steps: (ctx) => [
+      ...manifestSteps(ctx, "dns"),
+      ...(ctx.cluster.workers.length > 0
+        ? [
+            rolloutWait(
+              "deployment",
+              "coredns",
+              "{.status.readyReplicas}/{.spec.replicas}",
+              "CoreDNS pods not ready: pod network up? a loop with systemd-resolved (kubelet resolvConf must be /run/systemd/resolve/resolv.conf)?",
+            ),
+          ]
+        : []),
+    ],
   },
   {
     name: "smoke",
@@ -329,6 +353,19 @@ export const PHASES: readonly PhaseDefinition[] = [
     ],
   },
 ];
+
+/** Waits until a kube-system workload reports all replicas ready (`n/n`, n > 0). */
+function rolloutWait(kind: string, name: string, jsonpath: string, hint: string): Step {
+  return {
+    kind: "wait",
+    name: `${kind} ${name} ready`,
+    script: `${kubectl} -n kube-system get ${kind} ${name} -o jsonpath='${jsonpath}' 2>&1 || true`,
+    expect: /^([1-9]\d*)\/\1$/,
+    attempts: 90,
+    intervalMs: 2000,
+    hint,
+  };
+}
 
 /** Static routes to the other workers' pod CIDRs (the original guide's pod network). */
 function podRoutes(cluster: Cluster, node: ClusterNode): Step[] {

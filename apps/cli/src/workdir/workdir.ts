@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { bootstrapTokenExpiration } from "@khw/addons";
 import {
   ADMIN_PKI_DIR,
   applyPkiPlan,
@@ -32,6 +33,8 @@ export interface WorkdirPaths {
   pki: string;
   encryptionKey: string;
   bootstrapToken: string;
+  /** RFC 3339 expiry of the bootstrap token's Secret. */
+  bootstrapTokenExpires: string;
   khw: string;
   state: string;
   logs: string;
@@ -47,6 +50,7 @@ export function workdirPaths(root: string): WorkdirPaths {
     pki,
     encryptionKey: join(pki, "encryption-key"),
     bootstrapToken: join(pki, "bootstrap-token"),
+    bootstrapTokenExpires: join(pki, "bootstrap-token.expires"),
     khw,
     state: join(khw, "state.json"),
     logs: join(khw, "logs"),
@@ -62,6 +66,8 @@ export interface WorkdirSecrets {
   encryptionKey: string;
   /** `<6>.<16>` lower-case alphanumerics. */
   bootstrapToken: string;
+  /** When the token's Secret expires (RFC 3339); renewed by `syncWorkdir` when less than an hour is left. */
+  bootstrapTokenExpires: string;
 }
 
 /** What `syncWorkdir` did, for the user to read. */
@@ -75,6 +81,8 @@ export interface WorkdirReport {
   reissued: string[];
   encryptionKeyCreated: boolean;
   bootstrapTokenCreated: boolean;
+  /** The token's expiry was set or moved forward (the tls-bootstrap manifest changes). */
+  bootstrapTokenRenewed: boolean;
 }
 
 export interface WorkdirState extends WorkdirSecrets {
@@ -97,6 +105,9 @@ export function newBootstrapToken(random: (n: number) => Uint8Array): string {
 }
 
 const TOKEN_RE = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
+/** The bootstrap token's Secret lives this long, and is renewed when less than TOKEN_RENEW_MS is left. */
+export const TOKEN_TTL_HOURS = 24;
+const TOKEN_RENEW_MS = 3_600_000;
 
 function readOptional(path: string): string | undefined {
   return existsSync(path) ? readFileSync(path, "utf8") : undefined;
@@ -198,6 +209,14 @@ export async function syncWorkdir(
     bootstrapToken = newBootstrapToken(seams.random);
     writeFileAtomic(paths.bootstrapToken, `${bootstrapToken}\n`, 0o600);
   }
+  let bootstrapTokenExpires = readOptional(paths.bootstrapTokenExpires)?.trim();
+  const expiresAt = bootstrapTokenExpires ? Date.parse(bootstrapTokenExpires) : Number.NaN;
+  const bootstrapTokenRenewed =
+    bootstrapTokenCreated || !Number.isFinite(expiresAt) || expiresAt - now.getTime() < TOKEN_RENEW_MS;
+  if (bootstrapTokenRenewed || bootstrapTokenExpires === undefined) {
+    bootstrapTokenExpires = bootstrapTokenExpiration(now, TOKEN_TTL_HOURS);
+    writeFileAtomic(paths.bootstrapTokenExpires, `${bootstrapTokenExpires}\n`, 0o644);
+  }
   const reissued = decisions.filter((d) => d.action === "reissue").map((d) => d.id);
   return {
     paths,
@@ -205,7 +224,16 @@ export async function syncWorkdir(
     material,
     encryptionKey,
     bootstrapToken,
-    report: { decisions, warnings, changed, reissued, encryptionKeyCreated, bootstrapTokenCreated },
+    bootstrapTokenExpires,
+    report: {
+      decisions,
+      warnings,
+      changed,
+      reissued,
+      encryptionKeyCreated,
+      bootstrapTokenCreated,
+      bootstrapTokenRenewed,
+    },
   };
 }
 
@@ -226,6 +254,7 @@ export function readWorkdir(root: string, cluster: Cluster): WorkdirState {
   }
   const encryptionKey = readEncryptionKey(paths);
   const bootstrapToken = readBootstrapToken(paths);
+  const bootstrapTokenExpires = readOptional(paths.bootstrapTokenExpires)?.trim() ?? "1970-01-01T00:00:00Z";
   if (missing.length > 0 || encryptionKey === undefined || bootstrapToken === undefined) {
     const what = [
       ...missing.map((id) => `pki/${id}.crt|key`),
@@ -244,6 +273,7 @@ export function readWorkdir(root: string, cluster: Cluster): WorkdirState {
     material,
     encryptionKey,
     bootstrapToken,
+    bootstrapTokenExpires,
     report: {
       decisions: catalogue.map((c) => ({ id: c.id, action: "keep", reasons: [], newKey: false })),
       warnings: [],
@@ -251,6 +281,7 @@ export function readWorkdir(root: string, cluster: Cluster): WorkdirState {
       reissued: [],
       encryptionKeyCreated: false,
       bootstrapTokenCreated: false,
+      bootstrapTokenRenewed: false,
     },
   };
 }

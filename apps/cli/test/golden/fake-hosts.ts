@@ -150,6 +150,7 @@ export class FakeHosts implements Executor {
         },
         { command: /endpoint health/, result: { stdout: "https://127.0.0.1:2379 is healthy: successfully committed proposal\n" } },
         { command: /get --raw \/readyz/, result: { stdout: "ok" } },
+        { command: /numberReady|readyReplicas/, result: { stdout: "2/2" } },
         { command: /get nodes --no-headers/, result: { stdout: `ready=${workers}\n` } },
         { command: /ip_forward/, result: { stdout: "net/ipv4/ip_forward=1\nnet/bridge/bridge-nf-call-iptables=1\n" } },
       ],
