@@ -51,6 +51,8 @@ export {
   type IssueCertificateOptions,
   type Issuer,
   issueCertificate,
+  type PreparedIssuer,
+  prepareIssuer,
   type RandomSource,
   randomSerial,
   subjectKeyIdentifier,
@@ -58,6 +60,7 @@ export {
 export {
   fixedKeyProvider,
   generatePrivateKey,
+  generatePrivateKeyObject,
   type KeyAlgorithm,
   type KeyProvider,
   type KeyRequest,

@@ -38,8 +38,8 @@ export interface IssueCertificateOptions {
   spec: CertificateSpec;
   /** The subject's private key; the certificate carries its public half. */
   key: string | KeyObject;
-  /** The signing CA; omit for a self-signed CA (spec.signer === null). */
-  issuer?: Issuer;
+  /** The signing CA (plain or prepared once with prepareIssuer); omit for a self-signed CA. */
+  issuer?: Issuer | PreparedIssuer;
   /** The clock: validity starts `backdateSeconds` before it and lasts `spec.validityDays`. */
   now: Date;
   random?: RandomSource;
@@ -134,11 +134,51 @@ function algorithmIdentifier(key: KeyObject, subject: string): { der: Uint8Array
   );
 }
 
+/**
+ * A CA made ready to sign many certificates: its key parsed once, its name and key identifier read
+ * once from its certificate. Make one with {@link prepareIssuer}; {@link issueCertificate} takes
+ * either this or a plain {@link Issuer}.
+ */
+export interface PreparedIssuer {
+  readonly kind: "prepared-issuer";
+  readonly cert: string;
+  readonly key: KeyObject;
+  /** The CA's subject Name, DER — the leaves' issuer field. */
+  readonly subjectDer: Uint8Array;
+  /** The CA's subjectKeyIdentifier — the leaves' authorityKeyIdentifier. */
+  readonly keyIdentifier: Uint8Array;
+  readonly signatureAlgorithm: { der: Uint8Array; kind: "rsa" | "ec" };
+  /** ECDSA only: the private scalar. */
+  readonly ecScalar?: bigint;
+}
+
+function ecScalarOf(key: KeyObject): bigint {
+  return bytesToBigInt(Buffer.from(key.export({ format: "jwk" }).d as string, "base64url"));
+}
+
+/** Parses a CA's certificate and key once for issuing many certificates. */
+export function prepareIssuer(issuer: Issuer | PreparedIssuer, label = "issuer"): PreparedIssuer {
+  if ("kind" in issuer && issuer.kind === "prepared-issuer") return issuer;
+  const ca = parseCertificatePem(issuer.cert, `${label}.crt`);
+  const key = privateKeyObject(issuer.key, `${label}.key`);
+  const signatureAlgorithm = algorithmIdentifier(key, label);
+  return {
+    kind: "prepared-issuer",
+    cert: issuer.cert,
+    key,
+    subjectDer: ca.subjectDer,
+    keyIdentifier: ca.subjectKeyIdentifier
+      ? Uint8Array.from(Buffer.from(ca.subjectKeyIdentifier, "hex"))
+      : subjectKeyIdentifier(createPublicKey(key)),
+    signatureAlgorithm,
+    ...(signatureAlgorithm.kind === "ec" ? { ecScalar: ecScalarOf(key) } : {}),
+  };
+}
+
 /** Signs with RSA PKCS#1 v1.5 (deterministic) or ECDSA P-256 with RFC 6979 nonces (deterministic). */
-function signBytes(data: Uint8Array, key: KeyObject, kind: "rsa" | "ec"): Uint8Array {
+function signBytes(data: Uint8Array, key: KeyObject, kind: "rsa" | "ec", ecScalar?: bigint): Uint8Array {
   if (kind === "rsa") return sign("sha256", data, key);
-  const d = Buffer.from(key.export({ format: "jwk" }).d as string, "base64url");
-  return signP256Deterministic(bytesToBigInt(d), data);
+  return signP256Deterministic(ecScalar ?? ecScalarOf(key), data);
 }
 
 function extensions(spec: CertificateSpec, ski: Uint8Array, aki: Uint8Array | undefined): Uint8Array {
@@ -189,25 +229,27 @@ export function issueCertificate(options: IssueCertificateOptions): string {
   const { spec, now } = options;
   const random = options.random ?? defaultRandom;
   const subjectKey = privateKeyObject(options.key, `${spec.id}.key`);
-  const subjectPub = createPublicKey(subjectKey);
+  const spki = createPublicKey(subjectKey).export({ type: "spki", format: "der" });
+  const ski = createHash("sha1").update(subjectPublicKeyBits(spki)).digest();
+  const subjectDer = nameDer(spec.subject);
   let signingKey: KeyObject;
   let issuerNameDer: Uint8Array;
   let aki: Uint8Array | undefined;
-  const ski = subjectKeyIdentifier(subjectPub);
-  const subjectDer = nameDer(spec.subject);
+  let alg: PreparedIssuer["signatureAlgorithm"];
+  let ecScalar: bigint | undefined;
   if (options.issuer) {
-    const ca = parseCertificatePem(options.issuer.cert, `${spec.signer ?? "issuer"}.crt`);
-    signingKey = privateKeyObject(options.issuer.key, `${spec.signer ?? "issuer"}.key`);
+    const ca = prepareIssuer(options.issuer, spec.signer ?? "issuer");
+    signingKey = ca.key;
     issuerNameDer = ca.subjectDer;
-    aki = ca.subjectKeyIdentifier
-      ? Uint8Array.from(Buffer.from(ca.subjectKeyIdentifier, "hex"))
-      : subjectKeyIdentifier(createPublicKey(signingKey));
+    aki = ca.keyIdentifier;
+    alg = ca.signatureAlgorithm;
+    ecScalar = ca.ecScalar;
   } else {
     signingKey = subjectKey;
     issuerNameDer = subjectDer;
     aki = spec.isCA ? undefined : ski;
+    alg = algorithmIdentifier(signingKey, spec.id);
   }
-  const alg = algorithmIdentifier(signingKey, spec.signer ?? spec.id);
   const notBeforeMs =
     Math.floor(now.getTime() / 1000) * 1000 - (options.backdateSeconds ?? DEFAULT_BACKDATE_SECONDS) * 1000;
   const notAfterMs = Math.floor(now.getTime() / 1000) * 1000 + spec.validityDays * 86_400_000;
@@ -220,11 +262,11 @@ export function issueCertificate(options: IssueCertificateOptions): string {
       issuerNameDer,
       tlv(0x30, concatBytes([timeDer(new Date(notBeforeMs)), timeDer(new Date(notAfterMs))])),
       subjectDer,
-      subjectPub.export({ type: "spki", format: "der" }),
+      spki,
       extensions(spec, ski, aki),
     ]),
   );
-  const signature = signBytes(tbs, signingKey, alg.kind);
+  const signature = signBytes(tbs, signingKey, alg.kind, ecScalar);
   const certDer = tlv(
     0x30,
     concatBytes([tbs, alg.der, tlv(0x03, concatBytes([Uint8Array.of(0), signature]))]),

@@ -19,6 +19,15 @@ export interface KeyRequest {
  */
 export type KeyProvider = (request: KeyRequest) => Promise<string | KeyObject>;
 
+function unsupported(algorithm: unknown): PkiError {
+  return new PkiError(
+    "UNSUPPORTED_KEY",
+    "keyAlgorithm",
+    `unknown key algorithm '${String(algorithm)}'`,
+    `use one of ${PKI_KEY_ALGORITHMS.join(", ")}`,
+  );
+}
+
 /**
  * Generates a private key with Node's native crypto (OpenSSL), off the main thread: calls run in
  * parallel on libuv's thread pool, so generating all keys at once spreads them over the cores.
@@ -44,20 +53,31 @@ export function generatePrivateKey(algorithm: KeyAlgorithm): Promise<string> {
         generateKeyPair("ec", { namedCurve: "prime256v1", ...encoding }, done);
         return;
       default:
-        reject(
-          new PkiError(
-            "UNSUPPORTED_KEY",
-            "keyAlgorithm",
-            `unknown key algorithm '${String(algorithm)}'`,
-            `use one of ${PKI_KEY_ALGORITHMS.join(", ")}`,
-          ),
-        );
+        reject(unsupported(algorithm));
+    }
+  });
+}
+
+/** {@link generatePrivateKey}, but resolving to the KeyObject (no PEM round trip). */
+export function generatePrivateKeyObject(algorithm: KeyAlgorithm): Promise<KeyObject> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, _pub: KeyObject, priv: KeyObject) => (err ? reject(err) : resolve(priv));
+    if (algorithm === "rsa-2048" || algorithm === "rsa-4096") {
+      generateKeyPair(
+        "rsa",
+        { modulusLength: algorithm === "rsa-2048" ? 2048 : 4096, publicExponent: 0x10001 },
+        done,
+      );
+    } else if (algorithm === "ecdsa-p256") {
+      generateKeyPair("ec", { namedCurve: "prime256v1" }, done);
+    } else {
+      reject(unsupported(algorithm));
     }
   });
 }
 
 /** The default provider: a fresh native key per request. */
-export const nativeKeyProvider: KeyProvider = (request) => generatePrivateKey(request.algorithm);
+export const nativeKeyProvider: KeyProvider = (request) => generatePrivateKeyObject(request.algorithm);
 
 /**
  * A provider that hands out the given keys by certificate id (then by algorithm, for ids not

@@ -3,7 +3,13 @@ import { type ParsedCertificate, parseCertificatePem } from "./_x509";
 import { assertValidCatalogue, type CertificateSpec, canonicalIp } from "./catalogue";
 import { PkiError } from "./errors";
 import { certificateMatchesKey, verifyChain } from "./inspect";
-import { DEFAULT_BACKDATE_SECONDS, issueCertificate, type RandomSource } from "./issue";
+import {
+  DEFAULT_BACKDATE_SECONDS,
+  issueCertificate,
+  type PreparedIssuer,
+  prepareIssuer,
+  type RandomSource,
+} from "./issue";
 import { type KeyProvider, keyAlgorithmOf, nativeKeyProvider, privateKeyObject, privateKeyPem } from "./keys";
 
 /** A certificate and its private key, as PEM text (what `<id>.crt` and `<id>.key` hold). */
@@ -406,39 +412,48 @@ export async function applyPkiPlan(options: ApplyOptions): Promise<ApplyResult> 
   }
   const material: PkiMaterial = {};
   const changed: string[] = [];
+  const prepared = new Map<string, PreparedIssuer>();
   for (const d of plan.decisions) {
     const spec = specs.get(d.id);
-    if (!spec)
+    if (!spec) {
       throw new PkiError(
         "UNKNOWN_CERTIFICATE",
         d.id,
         "is in the plan but not in the catalogue",
         "reconcile with the same catalogue",
       );
+    }
     const have = haveOf(spec);
     if (d.action === "keep") {
       material[d.id] = { cert: have.cert!, key: have.key! };
       continue;
     }
-    const keyPem = d.newKey ? await pendingKeys.get(d.id)! : have.key;
-    if (keyPem === undefined)
+    const keyIn = d.newKey ? await pendingKeys.get(d.id)! : have.key;
+    if (keyIn === undefined) {
       throw new PkiError(
         "INVALID_KEY",
         `${d.id}.key`,
         "the plan reuses a key that does not exist",
         "reconcile again with the same existing material",
       );
-    const key = privateKeyObject(keyPem, `${d.id}.key`);
-    let issuer: { cert: string; key: string } | undefined;
+    }
+    const key = privateKeyObject(keyIn, `${d.id}.key`);
+    let issuer: PreparedIssuer | undefined;
     if (spec.signer !== null) {
-      issuer = material[spec.signer];
-      if (!issuer)
-        throw new PkiError(
-          "CA_MISSING",
-          spec.signer,
-          `is needed to sign '${d.id}' but is not available`,
-          "list the CA before its leaves",
-        );
+      issuer = prepared.get(spec.signer);
+      if (!issuer) {
+        const m = material[spec.signer];
+        if (!m) {
+          throw new PkiError(
+            "CA_MISSING",
+            spec.signer,
+            `is needed to sign '${d.id}' but is not available`,
+            "list the CA before its leaves",
+          );
+        }
+        issuer = prepareIssuer(m, spec.signer);
+        prepared.set(spec.signer, issuer);
+      }
     }
     const cert = issueCertificate({
       spec,
@@ -448,7 +463,8 @@ export async function applyPkiPlan(options: ApplyOptions): Promise<ApplyResult> 
       ...(options.random ? { random: options.random } : {}),
       backdateSeconds: options.backdateSeconds ?? DEFAULT_BACKDATE_SECONDS,
     });
-    material[d.id] = { cert, key: typeof keyPem === "string" && !d.newKey ? keyPem : privateKeyPem(key) };
+    material[d.id] = { cert, key: typeof keyIn === "string" ? keyIn : privateKeyPem(key) };
+    if (spec.isCA) prepared.set(d.id, prepareIssuer({ cert, key }, d.id));
     changed.push(d.id);
   }
   return { material, changed };
