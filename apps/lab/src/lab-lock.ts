@@ -2,8 +2,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { join } from "node:path";
 import { sleep } from "./_exec";
 import { RUN_DIR } from "./_paths";
-import { isAlive } from "./_system";
+import { ipv4Addresses, isAlive } from "./_system";
 import { LabError } from "./errors";
+import { LAB_GATEWAY } from "./topology";
 
 export const LAB_LOCK_FILE = join(RUN_DIR, "lock");
 
@@ -13,6 +14,8 @@ export interface LabLockOptions {
   /** Who takes the lock (shown to whoever waits). */
   purpose?: string;
   onWait?: (holder: string) => void;
+  /** After taking the lock, also wait until no lab holds the lab network (a lab left up by hand). */
+  waitForNetwork?: boolean;
 }
 
 /**
@@ -30,7 +33,7 @@ export async function acquireLabLock(options: LabLockOptions = {}): Promise<() =
       writeSync(fd, JSON.stringify({ pid: process.pid, purpose: options.purpose ?? "lab" }));
       closeSync(fd);
       let released = false;
-      return () => {
+      const release = () => {
         if (released) return;
         released = true;
         try {
@@ -40,7 +43,30 @@ export async function acquireLabLock(options: LabLockOptions = {}): Promise<() =
           // already gone
         }
       };
+      if (options.waitForNetwork) {
+        let toldNet = false;
+        for (;;) {
+          const holder = (await ipv4Addresses()).find((a) => a.address === LAB_GATEWAY);
+          if (!holder) break;
+          if (Date.now() > deadline) {
+            release();
+            throw new LabError(
+              "LAB_CONFLICT",
+              `${LAB_GATEWAY} stays on ${holder.ifname}: another lab is up.`,
+              {
+                step: "lock",
+                hint: `stop it: khw lab down${holder.ifname.startsWith("khw-") ? ` --name ${holder.ifname.slice(4)}` : ""}`,
+              },
+            );
+          }
+          if (!toldNet) options.onWait?.(`a lab on ${holder.ifname}`);
+          toldNet = true;
+          await sleep(1000);
+        }
+      }
+      return release;
     } catch (err) {
+      if (err instanceof LabError) throw err;
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     let holder: { pid: number; purpose?: string } | undefined;

@@ -194,11 +194,16 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     log(`[mirror] ${mirrorUrl} serves ${mirrorDir}`);
 
     const timeout = (options.readyTimeoutSeconds ?? 60) * 1000;
-    await Promise.all(state.hosts.map((h) => waitForSsh(h, timeout)));
-    const bootSeconds = (performance.now() - bootStart) / 1000;
+    let bootSeconds = 0;
+    // Each host's keys are scanned as soon as its sshd answers, while the others still boot.
+    const keys = await Promise.all(
+      state.hosts.map(async (h) => {
+        await waitForSsh(h, timeout);
+        bootSeconds = Math.max(bootSeconds, (performance.now() - bootStart) / 1000);
+        return scanHostKeys(h);
+      }),
+    );
     log(`[hosts] ${state.hosts.length} host(s) answer SSH after ${bootSeconds.toFixed(1)} s`);
-
-    const keys = await Promise.all(state.hosts.map((h) => scanHostKeys(h)));
     writeFileAtomic(knownHostsFile, keys.join(""));
     log(`[ssh] host keys in ${knownHostsFile}`);
     writeFileAtomic(clusterYaml, yamlText);

@@ -83,6 +83,7 @@ describe.skipIf(reason !== undefined)(
       );
       releaseLock = await acquireLabLock({
         purpose: `lab tests ${workdir}`,
+        waitForNetwork: true,
         onWait: (holder) => console.warn(`[lab tests] waiting for the lab network, in use by ${holder}`),
       });
       const holder = (await ipv4Addresses()).find((a) => a.address === "198.18.0.1");
