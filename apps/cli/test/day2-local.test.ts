@@ -177,6 +177,11 @@ describe("khw diagram: SVG and Mermaid", () => {
       cleanup();
     }
   });
+  it("the README's Mermaid example is what khw diagram prints for the default spec", () => {
+    const readme = readFileSync(join(__dirname, "..", "README.md"), "utf8");
+    const block = /```mermaid\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBe(renderMermaid(topologyFromCluster(specs.default)));
+  });
   it("Mermaid: a subgraph per host, an arrow per connection, etcd peers both ways", () => {
     const t = topologyFromCluster(specs.default);
     const text = renderMermaid(t);
