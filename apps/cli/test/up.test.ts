@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultClusterSpecInput, loadCluster, renderClusterYaml } from "@khw/spec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { main } from "../src/main";
 import type { UpEvent } from "../src/up/events";
 import { PHASE_NAMES } from "../src/up/phases";
 import { resetSeamsForTests, setSeamsForTests } from "../src/workdir";
@@ -40,6 +41,27 @@ const events = (stdout: string): UpEvent[] =>
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as UpEvent);
+
+describe("khw up progress views", () => {
+  it("on a TTY: a live host × phase table, redrawn in place", async () => {
+    let out = "";
+    const io = {
+      cwd: dir,
+      env: { ...env, NO_COLOR: "1" },
+      stdout: (t: string) => {
+        out += t;
+      },
+      stderr: () => {},
+      isTTY: true,
+    };
+    expect(await main(["up", "--only", "preflight,pki"], io)).toBe(0);
+    expect(out).toContain("\u001b["); // cursor movement: redrawn in place
+    expect(out).toMatch(/prefl +pki/);
+    expect(out).toMatch(/master-1 +✓ +▸/); // running
+    expect(out).toMatch(/master-1 +✓ +✓17/); // done, 17 changes
+    expect(out).toMatch(/loadbalancer +✓ +–/); // no pki files for the LB
+  });
+});
 
 describe("khw up --list / usage", () => {
   it("lists the 13 phases in bring-up order", async () => {
@@ -220,6 +242,36 @@ describe("khw up through the recording executor", () => {
     const changes = hosts.changesSince(from);
     expect(changes.filter((c) => c.includes("upload /etc/systemd/system/etcd.service"))).toEqual([]);
     expect(changes).toContain("master-2 sudo -n -- systemctl restart --no-block etcd");
+  });
+
+  it("Ctrl-C: steps in flight finish, nothing new starts, state is saved, the next run converges", async () => {
+    const interrupt = new AbortController();
+    setSeamsForTests({
+      ...fixedSeams(),
+      executor: () => hosts,
+      sleep: async () => {},
+      interrupt: interrupt.signal,
+    });
+    hosts.onOp = (op) => {
+      if (op.kind === "upload" && op.text === "/etc/systemd/system/etcd.service" && op.host === "master-1")
+        interrupt.abort();
+    };
+    const r = await khw(dir, ["up"], env);
+    hosts.onOp = undefined;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("interrupted: finishing the steps in flight");
+    expect(r.stderr).toContain("run `khw up` again to resume");
+    const state = JSON.parse(readFileSync(join(dir, ".khw/state.json"), "utf8"));
+    expect(state.phases.etcd.status).toBe("interrupted");
+    expect(state.phases["control-plane"]).toBeUndefined();
+    // the unit that was being uploaded landed whole, and its restart is owed
+    expect(hosts.recorder.file("master-1", "/etc/systemd/system/etcd.service")).toBeDefined();
+    expect(state.pending["master-1"].restart).toContain("etcd");
+    expect(hosts.active.has("master-1/etcd")).toBe(false);
+    setSeamsForTests({ ...fixedSeams(), executor: () => hosts, sleep: async () => {} });
+    expect((await khw(dir, ["up"], env)).code).toBe(0);
+    expect(hosts.active.has("master-1/etcd")).toBe(true);
+    expect((await khw(dir, ["up"], env)).stdout).toContain("converged: no changes");
   });
 
   it("phases that need the API say clearly when they cannot run", async () => {

@@ -123,14 +123,17 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
     sshExecutorForSpec(loaded, (entry) =>
       log(`ssh ${entry.level}${entry.host ? ` [${entry.host}]` : ""}: ${entry.message}`),
     );
+  // Ctrl-C: stop launching steps, let the ones in flight finish, save state. A second Ctrl-C exits at once.
   const controller = new AbortController();
+  const force = () => process.exit(130);
   const onSigint = () => {
     if (controller.signal.aborted) return;
     io.stderr("\ninterrupted: finishing the steps in flight, then saving state (Ctrl-C again to force)\n");
     controller.abort();
-    process.once("SIGINT", () => process.exit(130));
+    process.once("SIGINT", force);
   };
   process.once("SIGINT", onSigint);
+  seams.interrupt?.addEventListener("abort", onSigint, { once: true });
   let result: UpResult;
   try {
     let executor = real;
@@ -162,6 +165,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
     });
   } finally {
     process.removeListener("SIGINT", onSigint);
+    process.removeListener("SIGINT", force);
     tty?.done();
     await real.close().catch(() => {});
   }

@@ -15,6 +15,8 @@ export interface Seams {
   executor?: () => Executor;
   /** `khw up`: how to wait between readiness polls. */
   sleep?: (ms: number) => Promise<void>;
+  /** `khw up`: aborting it acts like Ctrl-C (SIGINT). */
+  interrupt?: AbortSignal;
 }
 
 const DEFAULT_SEAMS: Seams = {

@@ -157,7 +157,11 @@ export class FakeHosts implements Executor {
     });
   }
 
+  /** Called before every operation (e.g. to press Ctrl-C in the middle of a run). */
+  onOp: ((op: { kind: string; host: string; text: string }) => void) | undefined;
+
   #enter(kind: string, host: string, text: string): void {
+    this.onOp?.({ kind, host, text });
     if (this.failWhen?.({ kind, host, text })) {
       this.failWhen = undefined;
       throw new RemoteExecError("COMMAND_FAILED", `\`${text.split("\n")[0]}\` exited with code 1`, {
