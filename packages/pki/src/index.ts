@@ -41,7 +41,9 @@ export {
   checkExpiry,
   type DistinguishedName,
   type ExpiryCheck,
+  type ExpiryReportRow,
   type ExpiryStatus,
+  expiryReport,
   inspectCertificate,
   verifyChain,
 } from "./inspect";

@@ -194,3 +194,29 @@ export function certificateMatchesKey(
   const b = createPublicKey(priv).export({ type: "spki", format: "der" });
   return Buffer.compare(a, b) === 0;
 }
+
+/** One line of an expiry report, e.g. for `khw certs check-expiration`. */
+export interface ExpiryReportRow extends ExpiryCheck {
+  id: string;
+  subject: string;
+  /** Whether it is a CA (a CA's expiry needs forceCa and a redistribution, not a plain renewal). */
+  isCA: boolean;
+}
+
+/**
+ * Every certificate of a PKI (`{ id: { cert } }`, e.g. readPkiState's result) at `now`, soonest
+ * expiry first. Unreadable certificates throw PkiError INVALID_PEM naming `<id>.crt`.
+ */
+export function expiryReport(
+  pki: Record<string, { cert?: string }>,
+  now: Date,
+  withinDays = 30,
+): ExpiryReportRow[] {
+  const rows: ExpiryReportRow[] = [];
+  for (const [id, entry] of Object.entries(pki)) {
+    if (entry.cert === undefined) continue;
+    const info = inspectCertificate(entry.cert, `${id}.crt`);
+    rows.push({ id, subject: info.subject.text, isCA: info.isCA, ...checkExpiry(info, now, withinDays) });
+  }
+  return rows.sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime() || a.id.localeCompare(b.id));
+}

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, createSign, createVerify } from "nod
 import {
   catalogueFromCluster,
   checkExpiry,
+  expiryReport,
   inspectCertificate,
   issueCertificate,
   issuePki,
@@ -123,6 +124,29 @@ describe("checkExpiry", () => {
   });
   it("counts whole days left", () => {
     expect(checkExpiry(cert(), new Date(NOW.getTime() + 100 * DAY)).daysLeft).toBe(265);
+  });
+});
+
+describe("expiryReport", () => {
+  it("lists every certificate, soonest first, with its status", () => {
+    const rows = expiryReport(
+      { ...m, extra: { cert: m.ca!.cert }, nothing: {} },
+      new Date(NOW.getTime() + 340 * DAY),
+    );
+    expect(rows.map((r) => r.id)).toEqual(
+      [...catalogue.slice(1).map((c) => c.id)].sort().concat(["ca", "extra"]),
+    );
+    expect(rows[0]).toMatchObject({
+      id: "admin",
+      status: "expiring",
+      daysLeft: 25,
+      isCA: false,
+      subject: "CN=admin, O=system:masters",
+    });
+    expect(rows.at(-1)).toMatchObject({ id: "extra", status: "valid", isCA: true });
+  });
+  it("names the unreadable certificate", () => {
+    expect(() => expiryReport({ broken: { cert: "x" } }, NOW)).toThrow(/^broken.crt: /);
   });
 });
 
