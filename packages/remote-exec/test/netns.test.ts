@@ -36,7 +36,8 @@ beforeAll(async () => {
     lab = await createNetnsLab(HOSTS);
     // one host key shared by all (a fresh one per host would add nothing but startup time)
     const hostKey = await generateKey(dir, "ssh_host_ed25519_key");
-    const started = await Promise.all(
+    // allSettled: every sshd that did start is tracked (and stopped) even if another one failed
+    const started = await Promise.allSettled(
       lab.hosts.map((h, i) =>
         startSshd({
           authorizedKeys: [key.publicKey],
@@ -47,7 +48,9 @@ beforeAll(async () => {
         }),
       ),
     );
-    sshds.push(...started);
+    for (const r of started) if (r.status === "fulfilled") sshds.push(r.value);
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
     knownHosts = join(dir, "known_hosts");
     await writeFile(knownHosts, `${sshds.flatMap((s) => s.knownHostsLines()).join("\n")}\n`);
     hosts = lab.hosts.map((h, i) => ({

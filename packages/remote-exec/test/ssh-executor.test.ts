@@ -14,6 +14,7 @@ import {
 } from "../src/index.js";
 import {
   type CutProxy,
+  freePort,
   generateKey,
   type KeyPair,
   makeTempDir,
@@ -492,6 +493,32 @@ describe("authentication and host keys", () => {
       expect(attempts.filter((l) => l.level === "warn" && l.message.includes("retrying"))).toHaveLength(2);
     } finally {
       await e.close();
+    }
+  });
+
+  it("retries connection establishment with backoff until the host appears", async () => {
+    const port = await freePort();
+    await writeFile(
+      join(dir, "known_hosts_retry"),
+      sshd.hostPublicKeys.map((k) => `[127.0.0.1]:${port} ${k}`).join("\n") + "\n",
+    );
+    const waits: number[] = [];
+    let proxy: CutProxy | undefined;
+    const e = new SshExecutor({
+      knownHostsFile: join(dir, "known_hosts_retry"),
+      retry: { attempts: 5, initialDelayMs: 100 },
+      sleep: async (ms) => {
+        waits.push(ms);
+        // the "host" comes up after the second failed attempt
+        if (waits.length === 2) proxy = await startCutProxy(sshd.host, sshd.port, port);
+      },
+    });
+    try {
+      expect((await e.exec({ ...root, name: "late", port }, ["echo", "up"])).stdout).toBe("up\n");
+      expect(waits).toEqual([100, 200]);
+    } finally {
+      await e.close();
+      await proxy?.close();
     }
   });
 

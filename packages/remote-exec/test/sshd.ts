@@ -7,7 +7,7 @@
 // Requires root, /usr/sbin/sshd (openssh-server), ssh-keygen, ip (iproute2), unshare (util-linux);
 // the sudo tests need sudo.
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -19,6 +19,34 @@ import { promisify } from "node:util";
 const execFileP = promisify(execFile);
 
 export const SSHD = "/usr/sbin/sshd";
+
+// Safety net: if the test process exits without stop()/destroy() (a crash, a forgotten afterAll),
+// kill what is still running and delete namespaces and bridges, synchronously, on the way out.
+const liveSshds = new Map<number, () => number[]>();
+const liveLabs = new Map<string, { netns: string[]; links: string[] }>();
+process.once("exit", () => {
+  for (const [pid, tree] of liveSshds) {
+    for (const p of [pid, ...tree()]) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {}
+    }
+  }
+  for (const lab of liveLabs.values()) {
+    for (const ns of lab.netns) {
+      try {
+        const pids = execFileSync("ip", ["netns", "pids", ns]).toString().split("\n").filter(Boolean);
+        for (const p of pids) process.kill(Number(p), "SIGKILL");
+        execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+      } catch {}
+    }
+    for (const link of lab.links) {
+      try {
+        execFileSync("ip", ["link", "del", link], { stdio: "ignore" });
+      } catch {}
+    }
+  }
+});
 const CLEAN_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
 export async function run(cmd: string, args: string[], input?: string): Promise<string> {
@@ -263,6 +291,7 @@ export async function startSshd(options: StartSshdOptions): Promise<SshdHandle> 
     });
     const pid = child.pid!;
     const pids = (): number[] => [pid, ...descendants(pid)];
+    liveSshds.set(pid, () => descendants(pid));
     let stopped = false;
     return {
       host: address,
@@ -287,6 +316,7 @@ export async function startSshd(options: StartSshdOptions): Promise<SshdHandle> 
         if (stopped) return;
         stopped = true;
         await killAndWait(child, pids());
+        liveSshds.delete(pid);
         if (ownDir) await rm(dir, { recursive: true, force: true });
       },
     };
@@ -372,6 +402,7 @@ export async function createNetnsLab(count: number): Promise<NetnsLab> {
     veth: `kre${id}h${i}`,
   }));
   let destroyed = false;
+  liveLabs.set(id, { netns: hosts.map((h) => h.netns), links: [bridge, ...hosts.map((h) => h.veth)] });
   const destroy = async (): Promise<void> => {
     if (destroyed) return;
     destroyed = true;
@@ -398,6 +429,7 @@ export async function createNetnsLab(count: number): Promise<NetnsLab> {
     for (const h of hosts) {
       if (existsSync(`/sys/class/net/${h.veth}`)) await run("ip", ["link", "del", h.veth]).catch(() => "");
     }
+    liveLabs.delete(id);
   };
   try {
     const batch = [
@@ -447,7 +479,11 @@ export interface CutProxy {
   close(): Promise<void>;
 }
 
-export async function startCutProxy(targetHost: string, targetPort: number): Promise<CutProxy> {
+export async function startCutProxy(
+  targetHost: string,
+  targetPort: number,
+  listenPort = 0,
+): Promise<CutProxy> {
   const sockets = new Set<Socket>();
   let up = 0;
   const watchers: Array<{ threshold: number; fn: () => void }> = [];
@@ -476,7 +512,10 @@ export async function startCutProxy(targetHost: string, targetPort: number): Pro
     client.on("close", end).on("error", end);
     upstream.on("close", end).on("error", end);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listenPort, "127.0.0.1", resolve);
+  });
   return {
     port: (server.address() as { port: number }).port,
     bytesUp: () => up,
