@@ -36,6 +36,16 @@ export {
 } from "./coredns";
 export { AddonsError, type AddonsErrorCode } from "./errors";
 export {
+  type CertificateRequestInfo,
+  KUBELET_SERVING_SIGNER,
+  KUBELET_SERVING_USAGES,
+  parseCertificateRequest,
+  reviewKubeletServingCsr,
+  reviewKubeletServingCsrFromCluster,
+  type ServingCsrNode,
+  type ServingCsrReview,
+} from "./kubelet-serving-csr";
+export {
   ADDONS,
   type AddonManifest,
   type AddonName,
@@ -46,6 +56,7 @@ export {
   MANIFESTS_DIR,
 } from "./manifests";
 export {
+  type CertificateSigningRequest,
   type ClusterRole,
   type ClusterRoleBinding,
   type Complete,

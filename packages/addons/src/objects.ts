@@ -1,4 +1,5 @@
 import type { DaemonSet, Deployment } from "kubernetes-types/apps/v1";
+import type { CertificateSigningRequest } from "kubernetes-types/certificates/v1";
 import type { ConfigMap, Pod, Secret, Service, ServiceAccount } from "kubernetes-types/core/v1";
 import type { ObjectMeta } from "kubernetes-types/meta/v1";
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-types/rbac/v1";
@@ -22,6 +23,7 @@ export type KubeObject =
   | Complete<Pod>;
 
 export type {
+  CertificateSigningRequest,
   ClusterRole,
   ClusterRoleBinding,
   ConfigMap,

@@ -10,18 +10,21 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Cluster } from "@khw/spec";
+import type { CertificateSigningRequest } from "kubernetes-types/certificates/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addonFilesFromCluster,
+  base64,
   bootstrapTokenExpiration,
   bootstrapTokenSecret,
   formatBootstrapToken,
   generateBootstrapToken,
   renderObjectsYaml,
+  reviewKubeletServingCsrFromCluster,
 } from "../src/index";
 import { defaultCluster, freePort, Processes, unusualCluster, waitFor } from "./_support";
 
@@ -284,6 +287,65 @@ describe.skipIf(missing.length > 0).each(cases)(
       const who = api.kubectl(["auth", "whoami"], { token: formatBootstrapToken(old) });
       expect(who.ok).toBe(false);
       expect(who.err).toMatch(/Unauthorized|must be logged in/);
+    });
+
+    it("reviews real kubelet-serving CSRs as the apiserver stores them: the node's own approved, one with the NAT IP rejected", () => {
+      const worker = cluster.workers[cluster.workers.length - 1]!;
+      const user = `system:node:${worker.name}`;
+      const submit = (name: string, san: string) => {
+        const key = join(api.dir, `${name}.key`);
+        const csrFile = join(api.dir, `${name}.csr`);
+        const gen = spawnSync("openssl", [
+          "req",
+          "-new",
+          "-nodes",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:P-256",
+          "-keyout",
+          key,
+          "-subj",
+          `/O=system:nodes/CN=${user}`,
+          "-addext",
+          `subjectAltName=${san}`,
+          "-out",
+          csrFile,
+        ]);
+        expect(gen.status).toBe(0);
+        const obj = {
+          apiVersion: "certificates.k8s.io/v1",
+          kind: "CertificateSigningRequest",
+          metadata: { name },
+          spec: {
+            request: base64(readFileSync(csrFile, "utf8")),
+            signerName: "kubernetes.io/kubelet-serving",
+            usages: ["digital signature", "server auth"],
+          },
+        };
+        const f = join(api.dir, `${name}.json`);
+        writeFileSync(f, JSON.stringify(obj));
+        // Created as the kubelet would: authenticated as the node.
+        const created = api.kubectl(["create", "-f", f, "--as", user, "--as-group", "system:nodes"]);
+        expect(created.err).toBe("");
+        const stored = api.kubectl(["get", "csr", name, "-o", "json"]);
+        return JSON.parse(stored.out) as CertificateSigningRequest;
+      };
+      const good = submit("serving-good", `DNS:${worker.name},IP:${worker.address}`);
+      expect(good.spec.username).toBe(user);
+      expect(reviewKubeletServingCsrFromCluster(good, cluster)).toEqual({
+        verdict: "approve",
+        node: worker.name,
+        reasons: [],
+      });
+      expect(api.kubectl(["certificate", "approve", "serving-good"]).ok).toBe(true);
+      const approved = JSON.parse(api.kubectl(["get", "csr", "serving-good", "-o", "json"]).out);
+      expect(reviewKubeletServingCsrFromCluster(approved, cluster)).toEqual({
+        verdict: "skip",
+        reasons: ["already approved"],
+      });
+      const nat = submit("serving-nat", `DNS:${worker.name},IP:${worker.address},IP:10.0.2.15`);
+      expect(reviewKubeletServingCsrFromCluster(nat, cluster).verdict).toBe("reject");
     });
 
     it("lets nodes renew their own client certificates", () => {
