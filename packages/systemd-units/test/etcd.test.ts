@@ -1,18 +1,19 @@
-// A real etcd cluster started from the generated units' exact argv. The binary is Debian's etcd-server
+// A real etcd cluster started from the generated units' exact argv, with the certificates @khw/pki issues
+// for the same cluster (its etcd-server SANs against our URLs). The binary is Debian's etcd-server
 // 3.4 (/usr/bin/etcd), older than the 3.6 the spec pins: every flag khw emits exists in both.
 // Rewritten for the test and nothing else: the binary path, /etc/etcd/ and /var/lib/etcd (into a temp dir);
 // for 3 members on one machine also the shared https://127.0.0.1:2379 listener (one port per member), since
 // the members share this machine's loopback. The single member runs in its own network namespace with its
 // argv untouched but for the paths.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { catalogueFromCluster, issuePki, pkiFilesFromCluster } from "@khw/pki";
 import type { Cluster } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BINARY_PATHS, PATHS, PKI_PATHS, UNIT_DIR, unitFilesFromCluster } from "../src/index";
 import { KEY, singleMasterCluster, unusualCluster } from "./_fixtures";
-import { makePki } from "./_openssl";
 import { execStartOf, flagMap } from "./_unit-text";
 
 const ETCD = "/usr/bin/etcd";
@@ -39,7 +40,7 @@ function rewrite(argv: string[], root: string, member: string, localPort?: numbe
   const out = argv.map((a, i) => {
     if (i === 0) return a === BINARY_PATHS.etcd ? ETCD : a;
     let s = a
-      .replaceAll(`${PATHS.etcdDir}/`, `${root}/etc/etcd/`)
+      .replaceAll(`${PATHS.etcdDir}/`, `${root}/${member}${PATHS.etcdDir}/`)
       .replace(`=${PATHS.etcdDataDir}`, `=${root}/${member}/data`);
     if (localPort !== undefined) s = s.replace("https://127.0.0.1:2379", `https://127.0.0.1:${localPort}`);
     return s;
@@ -87,11 +88,10 @@ async function stop(members: Member[]): Promise<void> {
 }
 
 function etcdctl(root: string, m: Member, args: string[], withCert = true) {
+  const dir = `${root}/${m.name}${PATHS.etcdDir}`;
   const tls = [
-    `--cacert=${root}/etc/etcd/ca.crt`,
-    ...(withCert
-      ? [`--cert=${root}/etc/etcd/etcd-server.crt`, `--key=${root}/etc/etcd/etcd-server.key`]
-      : []),
+    `--cacert=${dir}/ca.crt`,
+    ...(withCert ? [`--cert=${dir}/etcd-server.crt`, `--key=${dir}/etcd-server.key`] : []),
   ];
   const timeouts = withCert
     ? ["--dial-timeout=3s", "--command-timeout=5s"]
@@ -114,26 +114,29 @@ async function waitHealthy(root: string, members: Member[]): Promise<void> {
       if (m.child?.exitCode !== null && m.child?.exitCode !== undefined)
         throw new Error(`${m.name} exited:\n${readFileSync(m.log, "utf8").slice(-3000)}`);
     }
-    if (members.every((m) => etcdctl(root, m, ["endpoint", "health"]).status === 0)) return;
-    if (Date.now() > deadline)
-      throw new Error(
-        `not healthy:\n${members.map((m) => `${m.name}: ${readFileSync(m.log, "utf8").slice(-1500)}`).join("\n")}`,
+    const checks = members.map((m) => etcdctl(root, m, ["endpoint", "health"]));
+    if (checks.every((r) => r.status === 0)) return;
+    if (Date.now() > deadline) {
+      const logs = members.map(
+        (m, i) => `${m.name}: etcdctl: ${checks[i]!.out}\n${readFileSync(m.log, "utf8").slice(-1500)}`,
       );
+      throw new Error(`not healthy:\n${logs.join("\n")}`);
+    }
     await new Promise((r) => setTimeout(r, 300));
   }
 }
 
-function setup(sans: string[]) {
+/** Issues the cluster's PKI with @khw/pki and writes each control plane's /etc/etcd files under root/<node>/. */
+async function setup(cluster: Cluster): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), "khw-etcd-"));
-  makePki(join(root, "etc/etcd"), [
-    {
-      name: "etcd-server",
-      cn: "etcd-server",
-      o: "Kubernetes",
-      usages: ["serverAuth", "clientAuth"],
-      sans: [...sans, "IP:127.0.0.1"],
-    },
-  ]);
+  const catalogue = catalogueFromCluster(cluster);
+  const material = await issuePki({ catalogue, now: new Date() });
+  for (const f of pkiFilesFromCluster(cluster, catalogue, material)) {
+    if (!f.path.startsWith(`${PATHS.etcdDir}/`)) continue;
+    const dest = join(root, f.host, f.path);
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, f.contents, { mode: f.mode });
+  }
   return root;
 }
 
@@ -143,7 +146,7 @@ describe("a 3-member etcd cluster from the generated units (127.0.0.11-13)", () 
   const members: Member[] = [];
 
   beforeAll(async () => {
-    root = setup(cluster.controlPlanes.map((n) => `IP:${n.address}`));
+    root = await setup(cluster);
     cluster.controlPlanes.forEach((n, i) => {
       mkdirSync(join(root, n.name), { recursive: true });
       members.push({
@@ -220,7 +223,7 @@ describe("a single etcd member from the generated unit (own network namespace, a
   const members: Member[] = [];
 
   beforeAll(async () => {
-    root = setup(["IP:127.0.0.11"]);
+    root = await setup(cluster);
     const n = cluster.controlPlanes[0]!;
     mkdirSync(join(root, n.name), { recursive: true });
     members.push({
