@@ -7,6 +7,7 @@
 //
 //   node scripts/gen-k8s-schemas.mjs                 # runs `go mod download -json k8s.io/kubernetes@v1.34.4`
 //   node scripts/gen-k8s-schemas.mjs --dir <module>  # an already downloaded module directory
+//   … --out <file>                                   # write elsewhere (the freshness test does)
 //
 // Changes to the upstream schemas, all mechanical:
 // - `#/components/schemas/X` refs become `#/definitions/X`; descriptions are dropped (size);
@@ -43,7 +44,11 @@ const KINDS = [
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, "..", "test", "fixtures", `k8s-${VERSION}.schema.json`);
+const outIndex = process.argv.indexOf("--out");
+const out =
+  outIndex > 0 && process.argv[outIndex + 1]
+    ? process.argv[outIndex + 1]
+    : join(here, "..", "test", "fixtures", `k8s-${VERSION}.schema.json`);
 
 function moduleDir() {
   const i = process.argv.indexOf("--dir");

@@ -202,7 +202,7 @@ describe.skipIf(missing.length > 0).each(cases)(
           again.out,
         ).toBe(true);
       }
-    });
+    }, 60_000);
 
     it("stores the facts that break clusters: DNS IP, cluster domain, IPALLOC_RANGE", () => {
       const ip = api.kubectl([
@@ -235,7 +235,7 @@ describe.skipIf(missing.length > 0).each(cases)(
         'jsonpath={.spec.template.spec.containers[?(@.name=="weave")].env[?(@.name=="IPALLOC_RANGE")].value}',
       ]);
       expect(range.out).toBe(cluster.network.podCIDR);
-    });
+    }, 60_000);
 
     it("authenticates the bootstrap token as system:bootstrap:<id> with its groups, allowed to request node certificates", () => {
       const who = api.kubectl(["auth", "whoami", "-o", "json"], { token: formatBootstrapToken(token) });
@@ -272,7 +272,7 @@ describe.skipIf(missing.length > 0).each(cases)(
       expect(api.kubectl(["auth", "can-i", "list", "secrets", "-n", "kube-system"], asToken).out.trim()).toBe(
         "no",
       );
-    });
+    }, 60_000);
 
     it("refuses an expired bootstrap token", () => {
       const old = generateBootstrapToken(randomBytes);
@@ -287,7 +287,7 @@ describe.skipIf(missing.length > 0).each(cases)(
       const who = api.kubectl(["auth", "whoami"], { token: formatBootstrapToken(old) });
       expect(who.ok).toBe(false);
       expect(who.err).toMatch(/Unauthorized|must be logged in/);
-    });
+    }, 60_000);
 
     it("reviews real kubelet-serving CSRs as the apiserver stores them: the node's own approved, one with the NAT IP rejected", () => {
       const worker = cluster.workers[cluster.workers.length - 1]!;
@@ -346,7 +346,7 @@ describe.skipIf(missing.length > 0).each(cases)(
       });
       const nat = submit("serving-nat", `DNS:${worker.name},IP:${worker.address},IP:10.0.2.15`);
       expect(reviewKubeletServingCsrFromCluster(nat, cluster).verdict).toBe("reject");
-    });
+    }, 60_000);
 
     it("lets nodes renew their own client certificates", () => {
       const r = api.kubectl([
@@ -361,7 +361,7 @@ describe.skipIf(missing.length > 0).each(cases)(
         "system:nodes",
       ]);
       expect(r.out.trim()).toBe("yes");
-    });
+    }, 60_000);
 
     it("lets the apiserver's kubelet-client user reach kubelets — and not the guide's kube-apiserver user", () => {
       for (const sub of ["proxy", "log", "stats", "metrics", "spec"]) {
@@ -370,7 +370,7 @@ describe.skipIf(missing.length > 0).each(cases)(
         expect(can("kube-apiserver-kubelet-client"), sub).toBe("yes");
         expect(can("kube-apiserver"), sub).toBe("no");
       }
-    });
+    }, 60_000);
 
     it("gives CoreDNS and Weave Net the access they need", () => {
       const can = (sa: string, ...args: string[]) =>
@@ -383,6 +383,6 @@ describe.skipIf(missing.length > 0).each(cases)(
       expect(can("weave-net", "update", "configmaps/weave-net", "-n", "kube-system")).toBe("yes");
       expect(can("weave-net", "patch", "nodes", "--subresource=status")).toBe("yes");
       expect(can("weave-net", "update", "configmaps/other", "-n", "kube-system")).toBe("no");
-    });
+    }, 60_000);
   },
 );
