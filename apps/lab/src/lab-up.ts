@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { run, runOk, sleep } from "./_exec";
 import { MIRROR_SCRIPT } from "./_mirror-script";
 import { cgroupLayout, defaultCacheDir } from "./_paths";
-import { cmdline, ipv4Addresses, isAlive, isMountPoint, linkExists } from "./_system";
+import { cmdline, ipv4Addresses, isAlive, isMountPoint, linkExists, mounts } from "./_system";
 import { baseImagePaths, ensureBaseImage } from "./base-image";
 import { defaultLabSpec, type LabSpecInput, renderLabClusterYaml } from "./cluster-yaml";
 import { LabError } from "./errors";
@@ -172,7 +172,9 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
       await runOk("ip", ["link", "set", names.bridge, "up"]);
       log(`[network] bridge ${names.bridge} ${LAB_GATEWAY}/${LAB_PREFIX_LENGTH}`);
     });
-    if (!isMountPoint(NSPAWN_RUN_DIR)) {
+    // Where /run is not a tmpfs (this kind of machine: no systemd as PID 1), nspawn's runtime dir
+    // would outlive the lab: give it a tmpfs of the lab's own. A normal /run already is one.
+    if (!runIsTmpfs() && !isMountPoint(NSPAWN_RUN_DIR)) {
       mkdirSync(NSPAWN_RUN_DIR, { recursive: true });
       await step("hosts", () =>
         runOk("mount", ["-t", "tmpfs", "-o", "mode=0755", NSPAWN_TMPFS_TAG, NSPAWN_RUN_DIR]),
@@ -448,4 +450,8 @@ async function scanHostKeys(host: LabHostState): Promise<string> {
     host: host.name,
     hint: "the host's first-boot key generation failed: khw lab ssh is impossible; run khw lab down and retry",
   });
+}
+
+function runIsTmpfs(): boolean {
+  return mounts().some((m) => m.mountPoint === "/run" && m.fstype === "tmpfs");
 }

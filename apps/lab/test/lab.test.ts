@@ -70,6 +70,8 @@ async function expectNothingLeft() {
   expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(`khw-lab-${LAB}`);
   expect(existsSync(`/sys/fs/cgroup/systemd/khw-lab-${LAB}`)).toBe(false);
   expect(spawnSync("ip", ["link", "show", `khw-${LAB}`]).status).not.toBe(0);
+  const links = spawnSync("ip", ["-br", "link"], { encoding: "utf8" }).stdout;
+  for (const node of SPEC.nodes) expect(links).not.toContain(`vb-${node.name}`);
 }
 
 describe.skipIf(reason !== undefined)(
