@@ -13,7 +13,14 @@ import {
   signal,
 } from "./_system";
 import { LabError } from "./errors";
-import { announcedLabs, DEFAULT_LAB_NAME, labStateDir, readLabState, removeLabState } from "./state";
+import {
+  announcedLabs,
+  DEFAULT_LAB_NAME,
+  findLabState,
+  labStateDir,
+  readLabState,
+  removeLabState,
+} from "./state";
 import { assertLabName, labNames } from "./topology";
 
 export interface LabDownOptions {
@@ -50,7 +57,7 @@ export const NSPAWN_TMPFS_TAG = "khw-lab-nspawn";
 export async function labDown(options: LabDownOptions = {}): Promise<LabDownReport> {
   const started = performance.now();
   const log = options.onLog ?? (() => {});
-  const state = readLabState(options);
+  const state = findLabState(options);
   const labName = state?.labName ?? options.labName ?? DEFAULT_LAB_NAME;
   assertLabName(labName);
   const names = labNames(labName);
@@ -142,9 +149,19 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
   }
 
   // 6. Host files and the state record (the lab key, known_hosts and cluster.yaml stay).
-  const stateDir = state?.stateDir ?? (options.workdir ? labStateDir(options.workdir) : undefined);
-  if (stateDir && !mounts().some(ours)) {
-    rmSync(join(stateDir, "hosts"), { recursive: true, force: true });
+  // (Never another lab's: a workdir whose state names a different lab is left alone.)
+  const workdirState = options.workdir ? readLabState({ workdir: options.workdir }) : undefined;
+  const stateDir =
+    state?.stateDir ??
+    (options.workdir && (!workdirState || workdirState.labName === labName)
+      ? labStateDir(options.workdir)
+      : undefined);
+  if (stateDir) {
+    const hostsDir = join(stateDir, "hosts");
+    const mounted = mounts().some(
+      (m) => m.mountPoint === hostsDir || m.mountPoint.startsWith(`${hostsDir}/`),
+    );
+    if (!mounted) rmSync(hostsDir, { recursive: true, force: true });
   }
   removeLabState({ labName, ...(stateDir ? { stateDir } : {}) });
 

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { run } from "./_exec";
 import { findExecutable } from "./_paths";
 import { LabError } from "./errors";
-import { DEFAULT_LAB_NAME, type LabHostState, type LabState, readLabState } from "./state";
+import { DEFAULT_LAB_NAME, findLabState, type LabHostState, type LabState } from "./state";
 
 export interface LabTarget {
   /** A host's name (master-1) or its lab address (198.18.0.11). */
@@ -18,9 +18,7 @@ export interface LabSshOptions extends LabTarget {
 
 /** Finds the running lab and the host in it, or throws LAB_NOT_FOUND with what exists. */
 export function resolveLabHost(target: LabTarget): { state: LabState; host: LabHostState } {
-  const state = readLabState(
-    target.workdir ? target : { ...target, labName: target.labName ?? DEFAULT_LAB_NAME },
-  );
+  const state = findLabState(target);
   if (!state) {
     throw new LabError("LAB_NOT_FOUND", `no lab "${target.labName ?? DEFAULT_LAB_NAME}" is running.`, {
       step: "ssh",

@@ -2,7 +2,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { cgroupPids, cmdline, isAlive, linkExists, pssBytes } from "./_system";
 import { findLeftovers } from "./lab-down";
-import { DEFAULT_LAB_NAME, readLabState } from "./state";
+import { DEFAULT_LAB_NAME, findLabState } from "./state";
 import { labNames } from "./topology";
 
 export interface LabStatusOptions {
@@ -39,7 +39,7 @@ export interface LabStatus {
 }
 
 export async function labStatus(options: LabStatusOptions = {}): Promise<LabStatus> {
-  const state = readLabState(options);
+  const state = findLabState(options);
   const labName = state?.labName ?? options.labName ?? DEFAULT_LAB_NAME;
   const names = labNames(labName);
   const bridge = { name: names.bridge, present: await linkExists(names.bridge) };

@@ -23,10 +23,10 @@ import { labDown, NSPAWN_RUN_DIR, NSPAWN_TMPFS_TAG } from "./lab-down";
 import { assertPrerequisites } from "./preflight";
 import {
   DEFAULT_LAB_NAME,
+  findLabState,
   type LabHostState,
   type LabState,
   labStateDir,
-  readLabState,
   writeLabState,
 } from "./state";
 import {
@@ -113,7 +113,7 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   }
 
   // A lab of this name already running with the same hosts: keep it.
-  const previous = readLabState({ workdir, labName });
+  const previous = findLabState({ workdir, labName });
   if (previous && sameHosts(previous, hosts) && previous.hosts.every((h) => isAlive(h.pid))) {
     log(`[up] lab "${labName}" is already running`);
     writeFileAtomic(clusterYaml, yamlText);
@@ -190,7 +190,9 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     log(`[hosts] booting ${state.hosts.map((h) => h.name).join(", ")}`);
 
     const mirrorDir = resolve(options.mirrorDir ?? join(stateDir, "mirror"));
-    mkdirSync(mirrorDir, { recursive: true });
+    if (options.mirrorDir === undefined) mkdirSync(mirrorDir, { recursive: true });
+    else if (!existsSync(mirrorDir))
+      log(`[mirror] ${mirrorDir} does not exist (yet): it answers 404 until it does`);
     state.mirror = { pid: await startMirror(state, mirrorDir), url: mirrorUrl, dir: mirrorDir };
     writeLabState(state);
     log(`[mirror] ${mirrorUrl} serves ${mirrorDir}`);

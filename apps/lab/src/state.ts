@@ -94,3 +94,15 @@ export function announcedLabs(): string[] {
     return [];
   }
 }
+
+/**
+ * The lab meant by a command: the named one when a name is given (the workdir's state only if it is
+ * that lab), else the workdir's, else the default lab's announcement in /run/khw-lab.
+ */
+export function findLabState(where: { workdir?: string; labName?: string }): LabState | undefined {
+  const fromWorkdir = where.workdir ? readLabState({ workdir: where.workdir }) : undefined;
+  if (where.labName) {
+    return fromWorkdir?.labName === where.labName ? fromWorkdir : readLabState({ labName: where.labName });
+  }
+  return fromWorkdir ?? readLabState({ labName: DEFAULT_LAB_NAME });
+}

@@ -236,6 +236,15 @@ describe.skipIf(reason !== undefined)(
       expect(quoted.stdout).toBe("loadbalancer");
     }, 30_000);
 
+    it("labDown of another lab name leaves this lab (in the same workdir) alone", async () => {
+      const report = await labDown({ workdir, labName: "nosuch" });
+      expect(report.hadState).toBe(false);
+      expect(report.stoppedHosts).toEqual([]);
+      expect((await labStatus({ workdir })).state).toBe("running");
+      const r = await labExec({ host: "master-1", workdir }, "hostname");
+      expect(r.stdout.trim()).toBe("master-1");
+    }, 60_000);
+
     it("labDown leaves no process, overlay mount, cgroup dir, bridge or mirror", async () => {
       const mirrorPid = readLabState({ labName: LAB })?.mirror?.pid ?? 0;
       const report = await labDown({ workdir });
