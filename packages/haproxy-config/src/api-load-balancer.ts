@@ -267,23 +267,62 @@ export function apiLoadBalancerConfig(cluster: Cluster, options: ApiLoadBalancer
   return renderHaproxyConfig(apiLoadBalancerFromCluster(cluster, options));
 }
 
+/** Where haproxyFilesFromCluster puts the cluster CA certificate for the verified `https-readyz` check. */
+export const HAPROXY_CA_PATH = "/etc/haproxy/kubernetes-ca.crt";
+
+/** Options of haproxyFilesFromCluster: those of the config, plus the CA certificate to ship. */
+export interface HaproxyFilesOptions extends ApiLoadBalancerOptions {
+  /**
+   * The cluster CA certificate (PEM). With the `https-readyz` check it is written to
+   * /etc/haproxy/kubernetes-ca.crt and the check verifies the apiservers against it (name
+   * `kubernetes`), unless `tlsVerify` says otherwise. Never a key: the CA key must not reach the LB.
+   */
+  caCertificate?: string;
+}
+
 /**
- * The files for the load balancer node: /etc/haproxy/haproxy.cfg (0644). A cluster without a
- * load balancer gets none (clients talk to the only control plane). A `tlsVerify.caFile` is only
- * referenced: the CA certificate itself comes from @khw/pki.
+ * The files for the load balancer node: /etc/haproxy/haproxy.cfg (0644), and with `caCertificate`
+ * and the `https-readyz` check the CA certificate the check verifies against (0644). A cluster
+ * without a load balancer gets none (clients talk to the only control plane).
  */
 export function haproxyFilesFromCluster(
   cluster: Cluster,
-  options: ApiLoadBalancerOptions = {},
+  options: HaproxyFilesOptions = {},
 ): GeneratedFile[] {
   const lb = cluster.loadBalancer;
   if (!lb) return [];
-  return [
-    {
+  const { caCertificate, ...configOptions } = options;
+  const files: GeneratedFile[] = [];
+  if (caCertificate !== undefined) {
+    const problem = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(caCertificate)
+      ? { code: "private-key", message: "holds a private key, which must never reach the load balancer" }
+      : !/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/.test(caCertificate.trim())
+        ? { code: "not-a-certificate", message: "is not a PEM certificate" }
+        : (configOptions.healthCheck ?? "tcp") !== "https-readyz"
+          ? { code: "ca-unused", message: "is only used by the https-readyz check" }
+          : undefined;
+    if (problem) {
+      throw new HaproxyConfigError("INVALID_HAPROXY_CONFIG", [
+        {
+          path: "caCertificate",
+          ...problem,
+          hint: "pass the cluster CA certificate (ca.crt) with healthCheck: https-readyz",
+        },
+      ]);
+    }
+    configOptions.tlsVerify ??= { caFile: HAPROXY_CA_PATH, serverName: "kubernetes" };
+    files.push({
       host: lb.name,
-      path: HAPROXY_CONFIG_PATH,
+      path: HAPROXY_CA_PATH,
       mode: 0o644,
-      contents: apiLoadBalancerConfig(cluster, options),
-    },
-  ];
+      contents: caCertificate.endsWith("\n") ? caCertificate : `${caCertificate}\n`,
+    });
+  }
+  files.unshift({
+    host: lb.name,
+    path: HAPROXY_CONFIG_PATH,
+    mode: 0o644,
+    contents: apiLoadBalancerConfig(cluster, configOptions),
+  });
+  return files;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Cluster, loadCluster } from "@khw/spec";
@@ -8,6 +8,7 @@ import {
   apiLoadBalancerConfig,
   apiLoadBalancerFromCluster,
   DEFAULT_HEALTH_CHECK_TIMING,
+  HAPROXY_CA_PATH,
   HAPROXY_CONFIG_PATH,
   HaproxyConfigError,
   haproxyFilesFromCluster,
@@ -125,6 +126,39 @@ describe("the API load balancer of the default spec", () => {
       },
     ]);
     expect(haproxyFilesFromCluster(defaultCluster())[0]!.contents).toBe(files[0]!.contents);
+  });
+
+  it("ships the CA certificate for a verified https-readyz check — and refuses a key, junk, or a tcp check", async () => {
+    const { ca } = await makeApiserverCert(tmp, cluster);
+    const caPem = readFileSync(ca, "utf8");
+    const files = haproxyFilesFromCluster(cluster, { healthCheck: "https-readyz", caCertificate: caPem });
+    expect(files.map((f) => [f.host, f.path, f.mode, f.secret])).toEqual([
+      ["loadbalancer", HAPROXY_CONFIG_PATH, 0o644, undefined],
+      ["loadbalancer", HAPROXY_CA_PATH, 0o644, undefined],
+    ]);
+    expect(files[1]!.contents).toBe(caPem);
+    const cfg = files[0]!.contents;
+    expect(cfg).toContain(
+      `check-ssl check-sni kubernetes verify required ca-file ${HAPROXY_CA_PATH} verifyhost kubernetes`,
+    );
+    // haproxy -c loads the ca-file: point it at where this test wrote the CA.
+    checkWithHaproxy("shipped-ca.cfg", cfg.replaceAll(HAPROXY_CA_PATH, ca));
+    const refuse = (caCertificate: string, healthCheck: "tcp" | "https-readyz", code: string) => {
+      try {
+        haproxyFilesFromCluster(cluster, { healthCheck, caCertificate });
+        expect.unreachable();
+      } catch (e) {
+        expect((e as HaproxyConfigError).issues[0]!.code).toBe(code);
+        expect((e as HaproxyConfigError).message).toMatch(/^caCertificate: /);
+      }
+    };
+    refuse(
+      `${caPem}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`,
+      "https-readyz",
+      "private-key",
+    );
+    refuse("hello", "https-readyz", "not-a-certificate");
+    refuse(caPem, "tcp", "ca-unused");
   });
 
   it("honours bind, stats and timing overrides", () => {
