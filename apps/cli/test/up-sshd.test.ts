@@ -7,15 +7,15 @@ import { join } from "node:path";
 import { type HostTarget, SshExecutor } from "@khw/remote-exec";
 import { binaryArtifacts, loadCluster } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createNetnsLab, generateKey, type NetnsLab } from "../../../packages/remote-exec/test/sshd";
+import { generateKey } from "../../../packages/remote-exec/test/sshd";
 import { installScript, remoteCachePath } from "../src/up/binaries";
 import { resetSeamsForTests } from "../src/workdir";
 import { makeFakeBundle } from "./golden/fake-hosts";
 import { useFixedSeams } from "./golden/fixtures";
-import { type SandboxSshd, startSandboxSshd } from "./golden/sandbox-sshd";
+import { createSandboxLab, type SandboxLab, type SandboxSshd, startSandboxSshd } from "./golden/sandbox-sshd";
 import { khw, tempDir } from "./helpers";
 
-let lab: NetnsLab;
+let lab: SandboxLab;
 const sshds: SandboxSshd[] = [];
 let work: { dir: string; cleanup: () => void };
 let keyPath: string;
@@ -45,7 +45,7 @@ const target = (i: number): HostTarget => ({
 
 beforeAll(async () => {
   work = tempDir();
-  lab = await createNetnsLab(3);
+  lab = await createSandboxLab(3);
   const key = await generateKey(work.dir, "id_ed25519");
   keyPath = key.privateKeyPath;
   for (const [i, h] of lab.hosts.entries()) {
@@ -54,7 +54,7 @@ beforeAll(async () => {
         netns: h.netns,
         address: h.address,
         authorizedKey: key.publicKey,
-        ...(i === 1 ? { sudoUser: "khw" } : {}),
+        ...(i === 1 ? { sudoUser: "khw", plainUser: "nosudo" } : {}),
       }),
     );
   }
@@ -77,6 +77,7 @@ describe("khw up against real sshd hosts", () => {
     // These hosts share this machine's kernel: br_netfilter is there or it is not, and preflight must say which.
     const brNetfilter =
       existsSync("/sys/module/br_netfilter") ||
+      existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables") ||
       spawnSync("sh", ["-c", "modprobe -n -q br_netfilter"], { stdio: "ignore" }).status === 0;
     if (brNetfilter) {
       expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -122,6 +123,27 @@ describe("khw up against real sshd hosts", () => {
     }
   });
 
+  it("preflight: a user without sudo and an unreachable host are named, each with a fix", {
+    timeout: 90_000,
+  }, async () => {
+    const other = tempDir();
+    try {
+      const text = spec()
+        .replace("user: khw,", "user: nosudo,")
+        .replace(`address: ${lab.hosts[2]!.address}`, `address: ${lab.unusedAddress}`)
+        .replace("identityFile: id_ed25519", `identityFile: ${keyPath}`)
+        .replaceAll("identityFile: id_ed25519", `identityFile: ${keyPath}`);
+      writeFileSync(join(other.dir, "cluster.yaml"), text);
+      const r = await khw(other.dir, ["up", "--only", "preflight"], env());
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/worker-1: failed: .*sudo/);
+      expect(r.stderr).toContain("passwordless sudo");
+      expect(r.stderr).toMatch(/lb: failed: .*(connect|timed out|TIMEOUT|unreachable)/i);
+    } finally {
+      other.cleanup();
+    }
+  });
+
   it("uploads pki, kubeconfigs and encryption config atomically with modes; a second run changes nothing", async () => {
     const r = await khw(work.dir, ["up", "--only", "pki,kubeconfigs,encryption"], env());
     expect(r.code, r.stderr).toBe(0);
@@ -147,6 +169,9 @@ describe("khw up against real sshd hosts", () => {
       "600 root /var/lib/kubernetes/encryption-config.yaml",
       "644 root /etc/etcd/ca.crt",
     ]);
+    // uploaded as root for the sudo user too
+    const owner = await ssh.exec(target(1), ["stat", "-c", "%a %U", "/var/lib/kubernetes/pki/worker-1.key"]);
+    expect(owner.stdout.trim()).toBe("600 root");
     // the CA key never reaches the worker
     const w = await ssh.exec(target(1), ["ls", "/var/lib/kubernetes/pki"], { sudo: true });
     expect(w.stdout.split("\n").sort().filter(Boolean)).toEqual([

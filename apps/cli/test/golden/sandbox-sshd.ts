@@ -6,7 +6,72 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { descendants, generateKey, makeTempDir, SSHD } from "../../../../packages/remote-exec/test/sshd";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { descendants, generateKey, makeTempDir, run, SSHD } from "../../../../packages/remote-exec/test/sshd";
+
+/**
+ * Like remote-exec's createNetnsLab, on its own /27 (198.18.0.128/27: bridge .129, hosts .130 up), so
+ * these tests never share addresses with remote-exec's or other suites' labs (198.18.0.224/27) when
+ * test files run in parallel.
+ */
+export interface SandboxLab {
+  hosts: Array<{ netns: string; address: string }>;
+  unusedAddress: string;
+  destroy(): Promise<void>;
+}
+
+export async function createSandboxLab(count: number): Promise<SandboxLab> {
+  const id = randomBytes(2).toString("hex");
+  const bridge = `khwcli${id}`;
+  const hosts = Array.from({ length: count }, (_, i) => ({
+    netns: `khwcli-${id}-${i}`,
+    address: `198.18.0.${130 + i}`,
+    veth: `kcl${id}h${i}`,
+  }));
+  let destroyed = false;
+  const destroy = async () => {
+    if (destroyed) return;
+    destroyed = true;
+    for (const h of hosts) {
+      const pids = (await run("ip", ["netns", "pids", h.netns]).catch(() => ""))
+        .split("\n")
+        .filter((l) => /^\d+$/.test(l))
+        .map(Number);
+      for (const p of pids) {
+        try {
+          process.kill(p, "SIGKILL");
+        } catch {}
+      }
+      await run("ip", ["netns", "del", h.netns]).catch(() => "");
+    }
+    if (existsSync(`/sys/class/net/${bridge}`)) await run("ip", ["link", "del", bridge]).catch(() => "");
+  };
+  try {
+    const batch = [
+      `link add ${bridge} type bridge`,
+      `addr add 198.18.0.129/27 dev ${bridge}`,
+      `link set ${bridge} up`,
+      ...hosts.flatMap((h) => [
+        `netns add ${h.netns}`,
+        `link add ${h.veth} type veth peer name eth0 netns ${h.netns}`,
+        `link set ${h.veth} master ${bridge} up`,
+      ]),
+    ];
+    await run("ip", ["-batch", "-"], `${batch.join("\n")}\n`);
+    for (const h of hosts) {
+      await run(
+        "ip",
+        ["-n", h.netns, "-batch", "-"],
+        `addr add ${h.address}/27 dev eth0\nlink set eth0 up\nlink set lo up\n`,
+      );
+    }
+  } catch (e) {
+    await destroy();
+    throw e;
+  }
+  return { hosts: hosts.map(({ netns, address }) => ({ netns, address })), unusedAddress: "198.18.0.158", destroy };
+}
 
 export interface SandboxSshd {
   netns: string;
@@ -23,6 +88,8 @@ export async function startSandboxSshd(options: {
   authorizedKey: string;
   /** A user with passwordless sudo (besides root). */
   sudoUser?: string;
+  /** A user without sudo rights. */
+  plainUser?: string;
   systemd?: boolean;
   dir?: string;
 }): Promise<SandboxSshd> {
@@ -66,6 +133,14 @@ export async function startSandboxSshd(options: {
           `echo "${u}:x:4711:" >> /etc/group`,
           `echo "${u}:*:19000:0:99999:7:::" >> /etc/shadow`,
           `mkdir -p /etc/sudoers.d; echo "${u} ALL=(ALL:ALL) NOPASSWD: ALL" > /etc/sudoers.d/khw-test; chmod 0440 /etc/sudoers.d/khw-test`,
+        ]
+      : []),
+    ...(options.plainUser
+      ? [
+          `mkdir -p "$1/home/${options.plainUser}"; chown 4712:4712 "$1/home/${options.plainUser}"`,
+          `echo "${options.plainUser}:x:4712:4712::$1/home/${options.plainUser}:/bin/sh" >> /etc/passwd`,
+          `echo "${options.plainUser}:x:4712:" >> /etc/group`,
+          `echo "${options.plainUser}:*:19000:0:99999:7:::" >> /etc/shadow`,
         ]
       : []),
     `exec ${SSHD} -D -e -f "$1/sshd_config"`,
