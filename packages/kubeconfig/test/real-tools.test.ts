@@ -1,54 +1,81 @@
 // The generated kubeconfigs checked by the real consumers: kubectl 1.32 (/usr/bin/kubectl) and
-// @kubernetes/client-node, with real certificates from the openssl CLI.
+// @kubernetes/client-node, with the real certificates @khw/pki issues for the same spec.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { catalogueFromCluster, issuePki, type PkiMaterial, pkiFilesFromCluster } from "@khw/pki";
 import type { Cluster, GeneratedFile } from "@khw/spec";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { CA_PATH, kubeconfigFilesFromCluster, mergeKubeconfig, PKI_DIR, parseKubeconfig } from "../src/index";
+import {
+  CA_PATH,
+  type KubeconfigSecrets,
+  kubeconfigFilesFromCluster,
+  mergeKubeconfig,
+  PKI_DIR,
+  parseKubeconfig,
+} from "../src/index";
 import { defaultCluster, singleMasterCluster, unusualCluster } from "./_fixtures";
-import { makePki } from "./_openssl";
 
 const KUBECTL = "/usr/bin/kubectl";
 let dir: string;
-let pems: ReturnType<typeof makePki>;
 let n = 0;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "khw-kubeconfig-"));
-  const client = (name: string, cn: string, o?: string) => ({
-    name,
-    cn,
-    ...(o ? { o } : {}),
-    usages: ["clientAuth" as const],
-  });
-  pems = makePki(join(dir, "pki"), [
-    client("admin", "admin", "system:masters"),
-    client("kube-controller-manager", "system:kube-controller-manager", "system:kube-controller-manager"),
-    client("kube-scheduler", "system:kube-scheduler", "system:kube-scheduler"),
-    client("kube-proxy", "system:kube-proxy", "system:node-proxier"),
-    ...["worker-1", "solo-w"].map((w) => ({
-      name: w,
-      cn: `system:node:${w}`,
-      o: "system:nodes",
-      usages: ["clientAuth" as const, "serverAuth" as const],
-      sans: [`DNS:${w}`],
-    })),
-  ]);
 });
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const secretsFor = () => ({
-  caPem: pems["ca"]!.cert,
-  adminCertPem: pems["admin"]!.cert,
-  adminKeyPem: pems["admin"]!.key,
-  bootstrapToken: "07401b.f395accd246ae52d",
-});
+interface Pki {
+  secrets: KubeconfigSecrets;
+  material: PkiMaterial;
+  /** Where each host's certificate files were written: <root>/<host>/<path>. */
+  root: string;
+}
+
+const issued = new Map<string, Promise<Pki>>();
+
+/**
+ * Issues the cluster's PKI with @khw/pki (ECDSA P-256 for speed: the kubeconfigs do not depend on the key
+ * type) and writes every host's certificate files under a directory. Once per cluster.
+ */
+function pkiFor(cluster: Cluster): Promise<Pki> {
+  if (!issued.has(cluster.name)) issued.set(cluster.name, issuePkiFor(cluster));
+  return issued.get(cluster.name)!;
+}
+
+async function issuePkiFor(cluster: Cluster): Promise<Pki> {
+  const ecdsa = {
+    ...cluster,
+    spec: { ...cluster.spec, pki: { ...cluster.spec.pki, keyAlgorithm: "ecdsa-p256" as const } },
+  };
+  const catalogue = catalogueFromCluster(ecdsa);
+  const material = await issuePki({ catalogue, now: new Date() });
+  const root = join(dir, `pki-${cluster.name}`);
+  for (const f of pkiFilesFromCluster(cluster, catalogue, material)) {
+    const dest = join(root, f.host, f.path);
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, f.contents);
+  }
+  return {
+    material,
+    root,
+    secrets: {
+      caPem: material["ca"]!.cert,
+      adminCertPem: material["admin"]!.cert,
+      adminKeyPem: material["admin"]!.key,
+      bootstrapToken: "07401b.f395accd246ae52d",
+    },
+  };
+}
+
+/** A generated kubeconfig with the node's certificate paths pointing at that node's files from @khw/pki. */
+const relocate = (p: Pki, f: GeneratedFile) =>
+  f.contents.replaceAll(`${PKI_DIR}/`, `${join(p.root, f.host, PKI_DIR)}/`);
 
 function write(text: string): string {
   const p = join(dir, `k${n++}.yaml`);
@@ -89,8 +116,10 @@ const clusters: [string, () => Cluster][] = [
 
 describe.each(clusters)("%s spec, every kubeconfig", (_name, make) => {
   let files: GeneratedFile[];
-  beforeAll(() => {
-    files = kubeconfigFilesFromCluster(make(), secretsFor());
+  let pki: Pki;
+  beforeAll(async () => {
+    pki = await pkiFor(make());
+    files = kubeconfigFilesFromCluster(make(), pki.secrets);
   });
 
   it("kubectl config view agrees field by field with what was generated", () => {
@@ -104,7 +133,7 @@ describe.each(clusters)("%s spec, every kubeconfig", (_name, make) => {
       expect(seen["current-context"]).toBe(model.currentContext);
       if (model.users[0]!.clientKeyData) {
         expect(Buffer.from(seen.users[0].user["client-key-data"], "base64").toString()).toBe(
-          secretsFor().adminKeyPem,
+          pki.secrets.adminKeyPem,
         );
       }
     }
@@ -130,10 +159,10 @@ describe.each(clusters)("%s spec, every kubeconfig", (_name, make) => {
     }
   });
 
-  it("kubectl loads the TLS material of each one (paths rewritten to the test PKI)", () => {
+  it("kubectl loads the TLS material of each one (paths rewritten to that host's files from @khw/pki)", () => {
     for (const f of files) {
-      const text = f.contents.replaceAll(`${PKI_DIR}/`, `${join(dir, "pki")}/`);
-      if (f.contents.includes(CA_PATH)) expect(text).not.toContain(PKI_DIR);
+      const text = relocate(pki, f);
+      if (f.contents.includes(CA_PATH)) expect(text).not.toContain(`: ${PKI_DIR}/`);
       const r = loadsTls(write(text));
       expect(r.clean, `${f.host}:${f.path}: ${r.stderr}`).toBe(true);
     }
@@ -141,8 +170,13 @@ describe.each(clusters)("%s spec, every kubeconfig", (_name, make) => {
 });
 
 describe("the checks can fail", () => {
-  it("kubectl notices a key that does not match the certificate", () => {
-    const bad = { ...secretsFor(), adminKeyPem: pems["kube-proxy"]!.key };
+  let pki: Pki;
+  beforeAll(async () => {
+    pki = await pkiFor(singleMasterCluster());
+  });
+
+  it("kubectl notices an embedded key that does not match the certificate", () => {
+    const bad = { ...pki.secrets, adminKeyPem: pki.material["kube-proxy"]!.key };
     const f = kubeconfigFilesFromCluster(singleMasterCluster(), bad).find(
       (x) => x.path === "/admin.kubeconfig",
     )!;
@@ -152,18 +186,17 @@ describe("the checks can fail", () => {
   });
 
   it("kubectl notices a path-based key that does not match", () => {
-    const f = kubeconfigFilesFromCluster(singleMasterCluster(), secretsFor()).find(
+    const f = kubeconfigFilesFromCluster(singleMasterCluster(), pki.secrets).find(
       (x) => x.path === "/var/lib/kube-proxy/kubeconfig",
     )!;
-    const text = f.contents
-      .replaceAll(`${PKI_DIR}/`, `${join(dir, "pki")}/`)
-      .replace("kube-proxy.key", "admin.key");
+    const text = relocate(pki, f).replace("kube-proxy.key", "solo-w.key");
+    expect(text).not.toBe(relocate(pki, f));
     expect(loadsTls(write(text)).clean).toBe(false);
   });
 });
 
 describe("merge, read back by kubectl", () => {
-  it("kubectl sees every existing context plus ours, and can switch to each", () => {
+  it("kubectl sees every existing context plus ours, and can switch to each", async () => {
     const existing = `apiVersion: v1
 kind: Config
 clusters:
@@ -177,7 +210,7 @@ users:
 - name: other-user
   user: {token: t0k3n}
 `;
-    const own = kubeconfigFilesFromCluster(unusualCluster(), secretsFor()).find(
+    const own = kubeconfigFilesFromCluster(unusualCluster(), (await pkiFor(unusualCluster())).secrets).find(
       (x) => x.path === "/admin.kubeconfig",
     )!;
     const merged = write(mergeKubeconfig(existing, parseKubeconfig(own.contents)).yaml);
