@@ -305,7 +305,8 @@ export function renderSvg(t: Topology): string {
     hostBox.set(h.name, { x: rowX(masters.length, i), y, w: HOST_W, h: mastersH });
   y += mastersH + ROW_GAP;
   const midH = Math.max(hostHeight("admin"), lb ? hostHeight("loadbalancer") : 0);
-  hostBox.set(admin.name, { x: MARGIN, y, w: HOST_W, h: hostHeight("admin") });
+  // narrower than the others, so the kubectl → API arrow has room for its label
+  hostBox.set(admin.name, { x: MARGIN, y, w: HOST_W - 110, h: hostHeight("admin") });
   if (lb)
     hostBox.set(lb.name, { x: MARGIN + (innerW - HOST_W) / 2, y, w: HOST_W, h: hostHeight("loadbalancer") });
   y += midH;
