@@ -137,6 +137,48 @@ describe("khw gen: the working directory", () => {
   });
 });
 
+describe("khw gen: more spec changes and the output directory", () => {
+  it("a new worker gets only its own new certificate; files gen did not write are never touched", async () => {
+    writeFileSync(join(dir, "cluster.yaml"), UNUSUAL_SPEC);
+    expect((await khw(dir, ["gen"])).code).toBe(0);
+    writeFileSync(join(dir, "out/README.txt"), "mine\n");
+    const pkiBefore = hashTree(join(dir, "pki"));
+    writeFileSync(
+      join(dir, "cluster.yaml"),
+      UNUSUAL_SPEC.replace(
+        "  - { name: extra-lb,",
+        "  - { name: worker-2, role: worker, address: 10.10.0.22 }\n  - { name: extra-lb,",
+      ),
+    );
+    const r = await khw(dir, ["gen"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("pki: issued 1 certificate(s) into pki/: worker-2");
+    expect(r.stdout).not.toContain("re-issued");
+    const pkiAfter = hashTree(join(dir, "pki"));
+    expect(Object.keys(pkiAfter).filter((k) => pkiAfter[k] !== pkiBefore[k])).toEqual([
+      "worker-2.crt",
+      "worker-2.key",
+    ]);
+    expect(existsSync(join(dir, "out/worker-2/var/lib/kubelet/kubelet-config.yaml"))).toBe(true);
+    expect(readFileSync(join(dir, "out/README.txt"), "utf8")).toBe("mine\n");
+  });
+
+  it("-o naming a file is a clear error", async () => {
+    writeFileSync(join(dir, "afile"), "x");
+    const r = await khw(dir, ["gen", "-o", "afile"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("afile exists and is not a directory");
+  });
+
+  it("an invalid spec exits 3 before anything is written", async () => {
+    writeFileSync(join(dir, "cluster.yaml"), UNUSUAL_SPEC.replace("172.20.0.0/16", "172.20.0.0/33"));
+    const r = await khw(dir, ["gen"]);
+    expect(r.code).toBe(3);
+    expect(existsSync(join(dir, "pki"))).toBe(false);
+    expect(existsSync(join(dir, "out"))).toBe(false);
+  });
+});
+
 describe("khw gen: checked by real tools", () => {
   let work: { dir: string; cleanup: () => void };
   beforeAll(async () => {
