@@ -8,7 +8,7 @@ import {
   SpecError,
 } from "@khw/spec";
 import { LabError } from "./errors";
-import type { LabHost } from "./topology";
+import { LAB_SUBNET, type LabHost } from "./topology";
 
 /** What labUp accepts as topology: a user's spec, as written or parsed (@khw/spec). */
 export type LabSpecInput = ClusterSpecInput | ClusterSpec;
@@ -68,10 +68,9 @@ export function renderLabClusterYaml(spec: LabSpecInput, facts: LabClusterFacts)
     }
     throw err;
   }
-  const subnet = facts.hosts[0]?.address.replace(/\.\d+$/, ".0/24") ?? "";
   return [
     "# Written by `khw lab up`: the lab's systemd-nspawn hosts on the bridge",
-    `# ${subnet}, reached as root with the lab key; binaries from the lab mirror.`,
+    `# ${LAB_SUBNET}, reached as root with the lab key; binaries from the lab mirror.`,
     "# `khw lab down` stops the hosts; `khw lab up --force` rewrites this file.",
     renderClusterYaml(labSpec, { comments: false }),
   ].join("\n");

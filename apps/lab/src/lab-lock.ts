@@ -19,7 +19,7 @@ export interface LabLockOptions {
 }
 
 /**
- * Machine-wide exclusive use of the lab network (198.18.0.0/24 holds one lab at a time): test suites
+ * Machine-wide exclusive use of the lab network (198.18.0.0/27 holds one lab at a time): test suites
  * that bring labs up and down take it, so parallel runs (turbo, several checkouts) wait instead of
  * colliding. A lock whose holder process died is taken over. Resolves to the release function.
  */

@@ -25,6 +25,22 @@ describe("labHosts", () => {
     expect(hosts.map((h) => h.address)).toEqual(["198.18.0.12", "198.18.0.11", "198.18.0.21", "198.18.0.30"]);
   });
 
+  it("keeps every host inside 198.18.0.0/27 and refuses more nodes than it holds", () => {
+    const hosts = labHosts({
+      nodes: [
+        { name: "a", role: "worker", address: "192.168.56.100" },
+        ...Array.from({ length: 12 }, (_, i) => ({ name: `w${i}`, role: "worker" as const })),
+      ],
+    });
+    expect(hosts[0]!.address).toBe("198.18.0.21");
+    expect(hosts.map((h) => Number(h.address.split(".")[3])).every((o) => o >= 2 && o <= 30)).toBe(true);
+    expect(new Set(hosts.map((h) => h.address)).size).toBe(13);
+    const many = Array.from({ length: 30 }, (_, i) => ({ name: `n${i}`, role: "worker" as const }));
+    expect(() => labHosts({ nodes: many })).toThrow(
+      /more nodes than the lab network 198\.18\.0\.0\/27 holds/,
+    );
+  });
+
   it("rejects duplicate and invalid names with the node named", () => {
     expect(() =>
       labHosts({
@@ -58,7 +74,7 @@ describe("host files", () => {
   it("gives host0 a static address and no gateway", () => {
     const text = renderHost0Network(hosts[0]!);
     expect(text).toContain("Name=host0");
-    expect(text).toContain("Address=198.18.0.11/24");
+    expect(text).toContain("Address=198.18.0.11/27");
     expect(text).not.toMatch(/Gateway|DNS|DHCP/);
   });
 

@@ -24,7 +24,14 @@ export interface LabNetwork {
 
 export const LAB_SUBNET_PREFIX = "198.18.0.";
 export const LAB_GATEWAY = "198.18.0.1";
-export const LAB_PREFIX_LENGTH = 24;
+/**
+ * The lab network is 198.18.0.0/27 (.1 the bridge, .2-.30 hosts): it holds the Vagrant layout's
+ * octets and leaves the rest of 198.18.0.0/24 to other test suites' own /27s (no overlapping routes).
+ */
+export const LAB_PREFIX_LENGTH = 27;
+export const LAB_SUBNET = "198.18.0.0/27";
+const FIRST_HOST_OCTET = 2;
+const LAST_HOST_OCTET = 30;
 export const LAB_MIRROR_PORT = 8080;
 
 /** The default topology: the Vagrant lab of "Kubernetes the Hard Way". */
@@ -42,8 +49,9 @@ const ROLE_BASE: Record<LabRole, number> = { controlplane: 11, worker: 21, loadb
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
- * Lab addresses: 198.18.0.<last octet of the spec's address> (the Vagrant layout: masters .11/.12,
- * workers .21/.22, LB .30); nodes without a usable or free octet get the next free one of their role.
+ * Lab addresses: 198.18.0.<last octet of the spec's address> when it is in 2..30 (the Vagrant layout:
+ * masters .11/.12, workers .21/.22, LB .30); other nodes get the next free one from their role's base
+ * (.11 control planes, .21 workers, .30 load balancer), then any free one.
  */
 export function labHosts(topology: LabTopologyInput): LabHost[] {
   if (topology.nodes.length === 0) {
@@ -52,7 +60,7 @@ export function labHosts(topology: LabTopologyInput): LabHost[] {
       hint: "give at least one node under `nodes:`",
     });
   }
-  const used = new Set<number>([0, 1, 255]);
+  const used = new Set<number>([0, 1]);
   const names = new Set<string>();
   const octets = new Map<string, number>();
   for (const node of topology.nodes) {
@@ -72,22 +80,30 @@ export function labHosts(topology: LabTopologyInput): LabHost[] {
     }
     names.add(node.name);
     const last = Number(node.address?.split(".")[3]);
-    if (Number.isInteger(last) && last >= 2 && last <= 254 && !used.has(last)) {
+    if (Number.isInteger(last) && last >= FIRST_HOST_OCTET && last <= LAST_HOST_OCTET && !used.has(last)) {
       used.add(last);
       octets.set(node.name, last);
     }
   }
   for (const node of topology.nodes) {
     if (octets.has(node.name)) continue;
-    let candidate = ROLE_BASE[node.role];
-    while (used.has(candidate) && candidate < 255) candidate++;
-    if (candidate >= 255)
-      candidate = [...Array(253).keys()].map((i) => i + 2).find((o) => !used.has(o)) ?? 255;
-    if (candidate >= 255) {
-      throw new LabError("LAB_SPEC_INVALID", "the spec has more nodes than the lab subnet holds.", {
-        step: "spec",
-        hint: "use at most 253 nodes",
-      });
+    let candidate: number | undefined = ROLE_BASE[node.role];
+    while (candidate <= LAST_HOST_OCTET && used.has(candidate)) candidate++;
+    if (candidate > LAST_HOST_OCTET) {
+      candidate = undefined;
+      for (let o = FIRST_HOST_OCTET; o <= LAST_HOST_OCTET && candidate === undefined; o++) {
+        if (!used.has(o)) candidate = o;
+      }
+    }
+    if (candidate === undefined) {
+      throw new LabError(
+        "LAB_SPEC_INVALID",
+        `the spec has more nodes than the lab network ${LAB_SUBNET} holds.`,
+        {
+          step: "spec",
+          hint: `use at most ${LAST_HOST_OCTET - FIRST_HOST_OCTET + 1} nodes`,
+        },
+      );
     }
     used.add(candidate);
     octets.set(node.name, candidate);
