@@ -10,10 +10,16 @@ import "reflect-metadata";
 import { execFileSync, spawnSync } from "node:child_process";
 import { generateKeyPair, generateKeyPairSync, type KeyObject, sign, webcrypto } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CertificateSpec, catalogueFromCluster, issueCertificate, type KeyAlgorithm } from "@khw/pki";
+import {
+  type CertificateSpec,
+  catalogueFromCluster,
+  issueCertificate,
+  type KeyAlgorithm,
+  prepareIssuer,
+} from "@khw/pki";
 import * as x509 from "@peculiar/x509";
 import forge from "node-forge";
 import { signP256Deterministic } from "../src/_ecdsa";
@@ -32,6 +38,35 @@ const option = (name: string, fallback: number) => {
 const RUNS = option("runs", 7);
 const SCALE_RUNS = option("scale-runs", 3);
 const QUICK = flag("quick");
+
+const WAIT_IDLE = option("wait-idle", 0); // seconds to wait, before each measured run, for an idle machine
+
+function cpuTimes(): { idle: number; total: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: fields[3]! + (fields[4] ?? 0), total: fields.reduce((a, b) => a + b, 0) };
+}
+
+/** Idle share of the machine over the last second (0..1). */
+function idleShare(): number {
+  const a = cpuTimes();
+  const until = Date.now() + 1000;
+  while (Date.now() < until) {
+    // busy-free wait: Atomics.wait blocks the thread without spinning
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, until - Date.now());
+  }
+  const b = cpuTimes();
+  return (b.idle - a.idle) / Math.max(1, b.total - a.total);
+}
+
+const idleSeen: number[] = [];
+/** With --wait-idle N: wait up to N s for a second in which ≥ 60 % of the CPUs were idle. */
+function waitForIdle(): void {
+  if (WAIT_IDLE <= 0) return;
+  const deadline = Date.now() + WAIT_IDLE * 1000;
+  let share = idleShare();
+  while (share < 0.6 && Date.now() < deadline) share = idleShare();
+  idleSeen.push(share);
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -82,7 +117,7 @@ async function signingBench(): Promise<string> {
     const leaf = gen();
     const caPem = ca.privateKey.export({ type: "pkcs8", format: "pem" }) as string;
     const caCert = issueCertificate({ spec: caSpec, key: caPem, now });
-    const issuer = { cert: caCert, key: ca.privateKey };
+    const issuer = prepareIssuer({ cert: caCert, key: ca.privateKey }); // as applyPkiPlan does, once per CA
     const label = algorithm === "rsa-2048" ? "RSA-2048" : "ECDSA P-256";
     const khw = perOp(() => issueCertificate({ spec: leafSpec, key: leaf.privateKey, issuer, now }), 200);
     const tbs = Buffer.alloc(900, 7);
@@ -299,18 +334,36 @@ interface Job {
   prepare: (dir: string) => { cmd: string; args: string[] };
 }
 
-function timeJob(job: Job, scratch: string, verifyCa?: (dir: string) => void): number {
-  const dir = join(scratch, `${job.tool}-${Math.random().toString(36).slice(2)}`);
+interface Timing {
+  /** Wall-clock ms, what the bars are about. */
+  wall: number;
+  /** User + system CPU ms of the process tree (from /usr/bin/time), less sensitive to a busy machine. */
+  cpu: number;
+}
+
+let jobCounter = 0;
+function timeJob(job: Job, scratch: string, verifyCa?: (dir: string) => void): Timing {
+  const dir = join(scratch, `${job.tool}-${jobCounter++}`);
   mkdirSync(dir, { recursive: true });
   const { cmd, args: a } = job.prepare(dir);
+  const timeFile = join(scratch, `time-${jobCounter}`);
   const t = performance.now();
-  const r = spawnSync(cmd, a, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  const elapsed = performance.now() - t;
+  const r = spawnSync("/usr/bin/time", ["-f", "%U %S", "-o", timeFile, cmd, ...a], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const wall = performance.now() - t;
   if (r.status !== 0) throw new Error(`${job.tool} failed: ${r.stderr}`);
+  const [user = 0, sys = 0] = readFileSync(timeFile, "utf8").trim().split("\n").pop()!.split(" ").map(Number);
   verifyCa?.(dir);
   rmSync(dir, { recursive: true, force: true });
-  return elapsed;
+  return { wall, cpu: (user + sys) * 1000 };
 }
+
+const medianTiming = (xs: Timing[]): Timing => ({
+  wall: median(xs.map((x) => x.wall)),
+  cpu: median(xs.map((x) => x.cpu)),
+});
 
 function verifyOutput(tool: Tool, catalogue: CertificateSpec[]) {
   return (dir: string) => {
@@ -354,6 +407,12 @@ function jobsFor(bundle: string, algorithm: KeyAlgorithm, workers: number | unde
 
 async function main() {
   const scratch = mkdtempSync(join(tmpdir(), "khw-pki-bench-"));
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      rmSync(scratch, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   const lines: string[] = [];
   const checks: { bar: string; ok: boolean; detail: string }[] = [];
   try {
@@ -365,56 +424,69 @@ async function main() {
       .split("\n")[0]!
       .replace(/^Version:\s*/, "")}`;
     log(`machine: ${machine}`);
+    const loadStart = loadavg()[0]!.toFixed(1);
     log("signing: in process ...");
     const signing = await signingBench();
     log(signing);
     const bundle = await bundleEntry(join(scratch, "bundle"));
 
-    const whole: Record<string, Record<Tool, number>> = {};
+    const whole: Record<string, Record<Tool, Timing>> = {};
     const count = catalogueFromCluster(benchCluster("rsa-2048")).length;
     for (const algorithm of ["rsa-2048", "ecdsa-p256"] as const) {
       const tools: Tool[] = ["khw", "openssl", "cfssl"];
       const jobs = jobsFor(bundle, algorithm, undefined, tools);
       const catalogue = catalogueFromCluster(benchCluster(algorithm));
-      for (const job of jobs) timeJob(job, scratch, verifyOutput(job.tool, catalogue)); // warm the page cache; check outputs
-      const samples: Record<Tool, number[]> = { khw: [], openssl: [], cfssl: [] };
-      for (let r = 0; r < RUNS; r++) for (const job of jobs) samples[job.tool].push(timeJob(job, scratch));
+      for (const job of jobs) timeJob(job, scratch, verifyOutput(job.tool, catalogue)); // warm caches; check outputs
+      const samples: Record<Tool, Timing[]> = { khw: [], openssl: [], cfssl: [] };
+      for (let r = 0; r < RUNS; r++) {
+        for (const job of jobs) {
+          waitForIdle();
+          samples[job.tool].push(timeJob(job, scratch));
+        }
+      }
       whole[algorithm] = {
-        khw: median(samples.khw),
-        openssl: median(samples.openssl),
-        cfssl: median(samples.cfssl),
+        khw: medianTiming(samples.khw),
+        openssl: medianTiming(samples.openssl),
+        cfssl: medianTiming(samples.cfssl),
       };
       log(`${algorithm}: ${JSON.stringify(whole[algorithm])}`);
     }
     const R = whole["rsa-2048"]!;
     const E = whole["ecdsa-p256"]!;
+    const cell = (t: Timing) => `${s(t.wall)} s (${s(t.cpu)} s)`;
+    const ratio = (a: Timing, b: Timing) =>
+      `**${(a.wall / b.wall).toFixed(2)}×** (${(a.cpu / b.cpu).toFixed(2)}×)`;
     lines.push(
-      `Whole process, the default spec's full PKI (${count} certificates: 1 CA + ${count - 1} leaves, keys and certificates written to disk), median of ${RUNS} interleaved runs:`,
+      `Whole process, the default spec's full PKI (${count} certificates: 1 CA + ${count - 1} leaves, keys and certificates written to disk), median of ${RUNS} interleaved runs; wall clock, CPU time (user + system) in brackets:`,
       "",
       "| keys | khw | OpenSSL sequence (genrsa/ecparam + req + x509 per cert) | cfssl gencert + cfssljson | OpenSSL ÷ khw | cfssl ÷ khw |",
       "| --- | --- | --- | --- | --- | --- |",
-      `| RSA-2048 | ${s(R.khw)} s | ${s(R.openssl)} s | ${s(R.cfssl)} s | **${(R.openssl / R.khw).toFixed(2)}×** | **${(R.cfssl / R.khw).toFixed(2)}×** |`,
-      `| ECDSA P-256 | ${s(E.khw)} s | ${s(E.openssl)} s | ${s(E.cfssl)} s | **${(E.openssl / E.khw).toFixed(2)}×** | **${(E.cfssl / E.khw).toFixed(2)}×** |`,
+      `| RSA-2048 | ${cell(R.khw)} | ${cell(R.openssl)} | ${cell(R.cfssl)} | ${ratio(R.openssl, R.khw)} | ${ratio(R.cfssl, R.khw)} |`,
+      `| ECDSA P-256 | ${cell(E.khw)} | ${cell(E.openssl)} | ${cell(E.cfssl)} | ${ratio(E.openssl, E.khw)} | ${ratio(E.cfssl, E.khw)} |`,
       "",
-      `khw with ECDSA vs the RSA OpenSSL sequence: **${(R.openssl / E.khw).toFixed(1)}×** faster.`,
+      `khw with ECDSA vs the RSA OpenSSL sequence: **${(R.openssl.wall / E.khw.wall).toFixed(1)}×** faster.`,
       "",
     );
     checks.push(
       {
         bar: "RSA: ≥ 1.8× faster than the OpenSSL sequence",
-        ok: R.openssl / R.khw >= 1.8,
-        detail: `${(R.openssl / R.khw).toFixed(2)}×`,
+        ok: R.openssl.wall / R.khw.wall >= 1.8,
+        detail: `${(R.openssl.wall / R.khw.wall).toFixed(2)}×`,
       },
-      { bar: "RSA: faster than cfssl", ok: R.cfssl > R.khw, detail: `${(R.cfssl / R.khw).toFixed(2)}×` },
+      {
+        bar: "RSA: faster than cfssl",
+        ok: R.cfssl.wall > R.khw.wall,
+        detail: `${(R.cfssl.wall / R.khw.wall).toFixed(2)}×`,
+      },
       {
         bar: "ECDSA: at least as fast as the EC OpenSSL sequence",
-        ok: E.openssl >= E.khw,
-        detail: `${(E.openssl / E.khw).toFixed(2)}×`,
+        ok: E.openssl.wall >= E.khw.wall,
+        detail: `${(E.openssl.wall / E.khw.wall).toFixed(2)}×`,
       },
       {
         bar: "ECDSA: ≥ 5× faster than the RSA OpenSSL sequence",
-        ok: R.openssl / E.khw >= 5,
-        detail: `${(R.openssl / E.khw).toFixed(1)}×`,
+        ok: R.openssl.wall / E.khw.wall >= 5,
+        detail: `${(R.openssl.wall / E.khw.wall).toFixed(1)}×`,
       },
     );
 
@@ -431,14 +503,12 @@ async function main() {
         }
         const [job] = jobsFor(bundle, algorithm, n, ["khw"]);
         const samples: number[] = [];
-        for (let r = 0; r < runs; r++)
-          samples.push(
-            timeJob(
-              job!,
-              scratch,
-              r === 0 ? verifyOutput("khw", catalogueFromCluster(benchCluster(algorithm, n))) : undefined,
-            ),
-          );
+        for (let r = 0; r < runs; r++) {
+          const check =
+            r === 0 ? verifyOutput("khw", catalogueFromCluster(benchCluster(algorithm, n))) : undefined;
+          waitForIdle();
+          samples.push(timeJob(job!, scratch, check).wall);
+        }
         scale[algorithm]!.push(median(samples));
         log(`scale ${algorithm} ${n}: ${ms(median(samples))} ms`);
       }
@@ -491,8 +561,12 @@ async function main() {
       ...checks.map((c) => `| ${c.bar} | ${c.ok ? "yes" : "**no**"} | ${c.detail} |`),
       "",
     ];
+    const idle = idleSeen.length
+      ? `; idle CPU share in the second before each measured run: median ${(median(idleSeen) * 100).toFixed(0)} %`
+      : "";
+    const load = `load average ${loadStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end${idle}`;
     const results = [
-      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; ${load}.`,
       "",
       ...lines,
       ...bars,
