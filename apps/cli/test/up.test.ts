@@ -214,6 +214,7 @@ describe("khw up through the recording executor", () => {
       // resume: converges to what a clean run produces
       const r = await khw(dir, ["up"], env);
       expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`resuming: the last run failed in ${phase}`);
       for (const s of [
         "master-1/etcd",
         "master-2/etcd",

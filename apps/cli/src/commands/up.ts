@@ -12,6 +12,7 @@ import { PHASE_NAMES, PHASES, type PhaseDefinition } from "../up/phases";
 import { seededRecorder } from "../up/plan";
 import { jsonProgress, plainProgress, ttyProgress } from "../up/progress";
 import { runUp, type UpResult } from "../up/runner";
+import { readState } from "../up/state";
 import { currentSeams } from "../workdir";
 import { prepareArtifacts } from "./gen";
 
@@ -101,6 +102,15 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   const log = (line: string) =>
     appendFileSync(logFile, `${line.endsWith("\n") ? line : `${line}\n`}`, { mode: 0o600 });
   log(`khw up ${opts.dryRun ? "--dry-run " : ""}phases: ${phases.map((p) => p.name).join(", ")}`);
+
+  // Resuming after a failure or Ctrl-C: say so (every phase is checked again; nothing done twice).
+  const previous = readState(workdir.paths.state);
+  const stopped = Object.entries(previous.phases).find(([, p]) => p.status !== "done");
+  if (stopped && !opts.dryRun) {
+    say(
+      `resuming: the last run ${stopped[1].status === "interrupted" ? "was interrupted" : stopped[1].status === "failed" ? "failed" : "could not run"} in ${stopped[0]} (${stopped[1].at}); finished steps are checked, not redone${Object.keys(previous.pending).length ? `; owed: ${Object.keys(previous.pending).join(", ")}` : ""}\n`,
+    );
+  }
 
   let tty: { sink: EventSink; done: () => void } | undefined;
   let view: EventSink;
@@ -203,6 +213,11 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
         ? `${c.green("✓")} converged: no changes (log: ${logRel})\n`
         : `${c.green("✓")} ${result.changes} change(s): ${by.join(", ")} (log: ${logRel})\n`,
     );
+    if (phases.some((p) => p.name === "admin") && result.ok) {
+      io.stdout(
+        `kubectl: kubectl --kubeconfig ${relative(io.cwd, workdir.paths.adminKubeconfig)} get nodes\n`,
+      );
+    }
     for (const [host, p] of Object.entries(result.pending)) {
       const owed = [
         ...(p.daemonReload ? ["daemon-reload"] : []),
