@@ -12,8 +12,14 @@ echo "machine=$(uname -m)"
 if [ -r /etc/os-release ]; then . /etc/os-release; echo "os_id=$ID"; echo "os_version=$VERSION_ID"; fi
 echo "time_ms=$(date +%s%3N)"
 if [ -r /proc/swaps ]; then echo "swap_devices=$(tail -n +2 /proc/swaps | wc -l)"; fi
+# A module counts as present when the kernel already provides what it does (built in, or loaded
+# by the host of a container, where /sys/module is hidden), when it is loaded, or when it can be.
+provides() { case $1 in
+  overlay) grep -qw overlay /proc/filesystems 2>/dev/null ;;
+  br_netfilter) [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] ;;
+esac; }
 for m in overlay br_netfilter; do
-  if [ -d /sys/module/$m ]; then echo "module_$m=loaded";
+  if [ -d /sys/module/$m ] || provides $m; then echo "module_$m=loaded";
   elif modprobe -n -q $m 2>/dev/null; then echo "module_$m=available";
   else echo "module_$m=missing"; fi
 done

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { descendants, generateKey, makeTempDir, run, SSHD } from "../../../../packages/remote-exec/test/sshd";
 
 /**
@@ -21,7 +21,45 @@ export interface SandboxLab {
   destroy(): Promise<void>;
 }
 
+const SANDBOX_LOCK = "/run/khw-test-sandbox-198.18.0.128.lock";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Machine-wide exclusive use of 198.18.0.128/27: test files (and parallel test runs) that build a
+ * sandbox lab take turns instead of putting the same addresses on two bridges. A dead holder's lock
+ * is taken over.
+ */
+async function lockSandboxNet(): Promise<() => void> {
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      const fd = openSync(SANDBOX_LOCK, "wx", 0o644);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(SANDBOX_LOCK, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const holder = Number(readFileSync(SANDBOX_LOCK, "utf8").trim() || "0");
+    if (holder && holder !== process.pid && !alive(holder)) {
+      rmSync(SANDBOX_LOCK, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`${SANDBOX_LOCK} is held by process ${holder} for 10 minutes`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export async function createSandboxLab(count: number): Promise<SandboxLab> {
+  const unlock = await lockSandboxNet();
   const id = randomBytes(2).toString("hex");
   const bridge = `khwcli${id}`;
   const hosts = Array.from({ length: count }, (_, i) => ({
@@ -46,6 +84,7 @@ export async function createSandboxLab(count: number): Promise<SandboxLab> {
       await run("ip", ["netns", "del", h.netns]).catch(() => "");
     }
     if (existsSync(`/sys/class/net/${bridge}`)) await run("ip", ["link", "del", bridge]).catch(() => "");
+    unlock();
   };
   try {
     const batch = [
