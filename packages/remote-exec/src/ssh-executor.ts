@@ -237,6 +237,10 @@ export class SshExecutor implements Executor {
         return result;
       };
 
+      // Hash the local bytes while the host describes its file: a re-run that finds everything
+      // unchanged waits for one of the two hashes, not both.
+      const localSha = source.sha256();
+      localSha.catch(() => {});
       const pre = await script(
         PRECHECK_SCRIPT,
         [spec.path, String(source.size), spec.mkdirs === false ? "0" : "1"],
@@ -244,7 +248,7 @@ export class SshExecutor implements Executor {
       );
       const state = parsePrecheck(pre.stdout);
       if (state?.sha256 !== undefined && state.size === source.size) {
-        const sha = await source.sha256();
+        const sha = await localSha;
         if (state.sha256 === sha) {
           const metaSame =
             (state.mode & 0o7777) === mode &&
@@ -275,7 +279,8 @@ export class SshExecutor implements Executor {
       }
       let sha: string;
       try {
-        sha = await this.#sftpWrite(conn, sftp, written, source);
+        await this.#sftpWrite(conn, sftp, written, source);
+        sha = await localSha;
       } catch (err) {
         // Best effort: the temp name never is the destination, so nothing partial is visible there.
         if (!conn.closed) sftp.unlink(written, () => {});
@@ -688,25 +693,23 @@ export class SshExecutor implements Executor {
     return conn.home;
   }
 
-  /** Writes the whole source to `path` (created exclusively, mode 0600), pipelined. Returns its sha256. */
-  async #sftpWrite(conn: Connection, sftp: SFTPWrapper, path: string, source: Source): Promise<string> {
+  /** Writes the whole source to `path` (created exclusively, mode 0600), pipelined. */
+  async #sftpWrite(conn: Connection, sftp: SFTPWrapper, path: string, source: Source): Promise<void> {
     const handle = await new Promise<Buffer>((resolve, reject) =>
       sftp.open(path, "wx", { mode: 0o600 }, (err, h) =>
         err ? reject(wrapSftpError(conn, path, err)) : resolve(h),
       ),
     );
-    const hash = createHash("sha256");
     let closed = false;
     try {
       const maxWrite = (sftp as unknown as { _maxWriteLen?: number })._maxWriteLen ?? 32 * 1024;
       const chunk = Math.max(1024, Math.min(SFTP_CHUNK, maxWrite));
       const inFlight: Promise<void>[] = [];
-      // Read big blocks (few awaits, one hash update each), send them as pipelined SFTP writes.
+      // Read big blocks (few awaits), send them as pipelined SFTP writes.
       const block = chunk * 16;
       for (let pos = 0; pos < source.size; ) {
         const blockLen = Math.min(block, source.size - pos);
         const buf = await source.read(pos, blockLen);
-        hash.update(buf);
         for (let off = 0; off < blockLen; off += chunk) {
           const len = Math.min(chunk, blockLen - off);
           const at = pos + off;
@@ -738,7 +741,6 @@ export class SshExecutor implements Executor {
     } finally {
       if (!closed && !conn.closed) sftp.close(handle, () => {});
     }
-    return hash.digest("hex");
   }
 }
 
@@ -1053,6 +1055,10 @@ async function endConnection(conn: Connection): Promise<void> {
 
 interface Source {
   size: number;
+  /**
+   * The bytes at [pos, pos+len). The returned buffer may be reused by the next read: SFTP writes
+   * copy it synchronously into their packets, so a file upload needs one block of memory.
+   */
   read(pos: number, len: number): Promise<Buffer>;
   sha256(): Promise<string>;
   close(): Promise<void>;
@@ -1064,7 +1070,7 @@ async function openSource(name: string, spec: UploadSpec): Promise<Source> {
     return {
       size: buf.length,
       read: async (pos, len) => buf.subarray(pos, pos + len),
-      sha256: async () => sha256Hex(buf),
+      sha256: once(async () => sha256Hex(buf)),
       close: async () => {},
     };
   }
@@ -1081,10 +1087,12 @@ async function openSource(name: string, spec: UploadSpec): Promise<Source> {
       { host: name },
     );
   }
+  let block: Buffer | undefined;
   return {
     size,
     read: async (pos, len) => {
-      const buf = Buffer.allocUnsafe(len);
+      if (!block || block.length < len) block = Buffer.allocUnsafe(len);
+      const buf = block.subarray(0, len);
       let got = 0;
       while (got < len) {
         const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
@@ -1101,7 +1109,7 @@ async function openSource(name: string, spec: UploadSpec): Promise<Source> {
       }
       return buf;
     },
-    sha256: async () => {
+    sha256: once(async () => {
       const hash = createHash("sha256");
       const buf = Buffer.allocUnsafe(1024 * 1024);
       for (let pos = 0; pos < size; ) {
@@ -1111,7 +1119,15 @@ async function openSource(name: string, spec: UploadSpec): Promise<Source> {
         pos += bytesRead;
       }
       return hash.digest("hex");
-    },
+    }),
     close: () => fh.close(),
+  };
+}
+
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= fn();
+    return p;
   };
 }

@@ -40,7 +40,10 @@ beforeAll(async () => {
   dir = await makeTempDir("khw-re-test-");
   key = await generateKey(dir, "client");
   otherKey = await generateKey(dir, "intruder");
-  sshd = await startSshd({ authorizedKeys: [key.publicKey], users: [{ name: "vagrant", sudo: true }] });
+  sshd = await startSshd({
+    authorizedKeys: [key.publicKey],
+    users: [{ name: "vagrant", sudo: true }, { name: "plain" }],
+  });
   knownHosts = join(dir, "known_hosts");
   await writeFile(knownHosts, `${sshd.knownHostsLines().join("\n")}\n`);
   root = { name: "node-0", host: sshd.host, port: sshd.port, user: "root", identityFile: key.privateKeyPath };
@@ -205,6 +208,19 @@ describe.skipIf(!HAS_SUDO)("sudo for a non-root user (vagrant)", () => {
     expect((await ex.download(vagrant, path, { sudo: true })).toString()).toBe("a: 1\n");
   });
 
+  it("explains a user without passwordless sudo", async () => {
+    const plain: HostTarget = { ...root, name: "no-sudo-host", user: "plain" };
+    const err = await rejection(ex.exec(plain, ["id"], { sudo: true }));
+    expect(err.code).toBe("COMMAND_FAILED");
+    expect(err.message).toContain("[no-sudo-host]");
+    expect(err.hint).toContain("NOPASSWD");
+    const up = await rejection(
+      ex.upload(plain, { path: join(dir, "root-only", "y"), content: "y", sudo: true }),
+    );
+    expect(up.code).toBe("UPLOAD_FAILED");
+    expect(up.hint).toContain("NOPASSWD");
+  });
+
   it("fails an upload without sudo with a hint", async () => {
     const err = await rejection(ex.upload(vagrant, { path: join(dir, "root-only", "x"), content: "x" }));
     expect(err.code).toBe("UPLOAD_FAILED");
@@ -330,6 +346,32 @@ describe("connection lost while a command runs", () => {
       expect(started.join("")).toContain("started");
       // the executor reconnects for the next operation; the first command ran exactly once
       expect((await e.exec(target, ["cat", counter])).stdout).toBe("ran\n");
+    } finally {
+      await e.close();
+      await proxy.close();
+    }
+  });
+});
+
+describe("keepalive", () => {
+  it("notices a host that stopped answering and fails the running command instead of hanging", async () => {
+    const proxy = await startCutProxy(sshd.host, sshd.port);
+    const file = join(dir, "known_hosts_proxy3");
+    await writeFile(file, sshd.hostPublicKeys.map((k) => `[127.0.0.1]:${proxy.port} ${k}`).join("\n") + "\n");
+    const seen: LogEntry[] = [];
+    const e = new SshExecutor({
+      knownHostsFile: file,
+      keepaliveIntervalMs: 200,
+      keepaliveCountMax: 2,
+      logger: (l) => seen.push(l),
+    });
+    const target: HostTarget = { ...root, name: "frozen", port: proxy.port };
+    try {
+      const p = e.shell(target, "echo started; sleep 30", { onStdout: () => proxy.freeze() });
+      const err = await rejection(p);
+      expect(err.code).toBe("CONNECTION_LOST");
+      expect(err.host).toBe("frozen");
+      expect(seen.some((l) => l.level === "warn" && l.message.includes("lost"))).toBe(true);
     } finally {
       await e.close();
       await proxy.close();

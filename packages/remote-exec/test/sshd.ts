@@ -476,6 +476,8 @@ export interface CutProxy {
   onBytesUp(threshold: number, fn: () => void): void;
   /** Destroys every connection at once (both directions), like a cable pulled. */
   cut(): void;
+  /** Silently drops all traffic from now on without closing anything (a host that froze or vanished). */
+  freeze(): void;
   close(): Promise<void>;
 }
 
@@ -486,6 +488,7 @@ export async function startCutProxy(
 ): Promise<CutProxy> {
   const sockets = new Set<Socket>();
   let up = 0;
+  let frozen = false;
   const watchers: Array<{ threshold: number; fn: () => void }> = [];
   const server: Server = createServer((client) => {
     const upstream = new Socket();
@@ -493,6 +496,7 @@ export async function startCutProxy(
     sockets.add(upstream);
     upstream.connect(targetPort, targetHost);
     client.on("data", (d: Buffer) => {
+      if (frozen) return;
       up += d.length;
       upstream.write(d);
       for (const w of [...watchers]) {
@@ -502,7 +506,9 @@ export async function startCutProxy(
         }
       }
     });
-    upstream.on("data", (d: Buffer) => client.write(d));
+    upstream.on("data", (d: Buffer) => {
+      if (!frozen) client.write(d);
+    });
     const end = (): void => {
       client.destroy();
       upstream.destroy();
@@ -523,6 +529,9 @@ export async function startCutProxy(
     cut: () => {
       for (const s of sockets) s.destroy();
       sockets.clear();
+    },
+    freeze: () => {
+      frozen = true;
     },
     close: async () => {
       for (const s of sockets) s.destroy();
