@@ -48,3 +48,4 @@ export type {
   Timeouts,
 } from "./model";
 export { renderHaproxyConfig, validateHaproxyConfig } from "./render";
+export { type ApiBackendHealth, apiBackendHealth, type HaproxyStatRow, parseHaproxyStats } from "./stats";

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { catalogueFromCluster, issuePki } from "@khw/pki";
 import { type Cluster, defaultClusterSpecInput, loadCluster } from "@khw/spec";
 import { expect } from "vitest";
-import { API_BACKEND_NAME } from "../src/index";
+import { apiBackendHealth } from "../src/index";
 
 export const testDir = dirname(fileURLToPath(import.meta.url));
 
@@ -198,36 +198,25 @@ export function kubeBinaries(): { apiserver: string; kubectl: string; etcd: stri
   return { apiserver, kubectl, etcd: "etcd", missing };
 }
 
-/** HAProxy's view of each server of the API backend, from the CSV stats page: name → status and sessions. */
-export function serverStats(
-  statsPort: number,
-): Promise<Record<string, { status: string; sessions: number }>> {
+/** HAProxy's stats page as CSV text. */
+export function statsCsv(statsPort: number): Promise<string> {
   return new Promise((resolve, reject) => {
     httpGet({ host: "127.0.0.1", port: statsPort, path: "/stats;csv", agent: false }, (res) => {
       let body = "";
       res.on("data", (d: Buffer) => {
         body += d.toString();
       });
-      res.on("end", () => {
-        const [head, ...rows] = body.trim().split("\n");
-        const cols = head!.replace(/^# /, "").split(",");
-        const [px, sv, st, stot] = ["pxname", "svname", "status", "stot"].map((c) => cols.indexOf(c)) as [
-          number,
-          number,
-          number,
-          number,
-        ];
-        const out: Record<string, { status: string; sessions: number }> = {};
-        for (const row of rows) {
-          const f = row.split(",");
-          if (f[px] === API_BACKEND_NAME && f[sv] !== "BACKEND") {
-            out[f[sv]!] = { status: f[st]!, sessions: Number(f[stot]) };
-          }
-        }
-        resolve(out);
-      });
+      res.on("end", () => resolve(body));
     }).on("error", reject);
   });
+}
+
+/** Each server of the API backend (read with the package's own apiBackendHealth): status and sessions. */
+export async function serverStats(
+  statsPort: number,
+): Promise<Record<string, { status: string; sessions: number }>> {
+  const health = apiBackendHealth(await statsCsv(statsPort));
+  return Object.fromEntries(health.servers.map((s) => [s.name, { status: s.status, sessions: s.sessions }]));
 }
 
 /** name → status (UP, DOWN, "UP 1/2", …). */
