@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultClusterSpecInput, loadCluster, renderClusterYaml } from "@khw/spec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -273,6 +273,19 @@ describe("khw up through the recording executor", () => {
     expect((await khw(dir, ["up"], env)).code).toBe(0);
     expect(hosts.active.has("master-1/etcd")).toBe(true);
     expect((await khw(dir, ["up"], env)).stdout).toContain("converged: no changes");
+  });
+
+  it("a release file missing from the bundle fails the run before any host is touched, naming each", async () => {
+    rmSync(join(dir, "bundle/github.com/containerd"), { recursive: true, force: true });
+    rmSync(join(dir, "bundle/github.com/opencontainers"), { recursive: true, force: true });
+    const r = await khw(dir, ["up"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[binaries] 2 of 10 release file(s) could not be fetched and verified");
+    expect(r.stderr).toMatch(
+      /containerd: .*containerd-2\.1\.4-linux-amd64\.tar\.gz\.sha256sum is not in the bundle/,
+    );
+    expect(r.stderr).toMatch(/runc: .*is not in the bundle/);
+    expect(hosts.recorder.ops).toEqual([]);
   });
 
   it("phases that need the API say clearly when they cannot run", async () => {

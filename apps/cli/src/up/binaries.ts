@@ -60,7 +60,9 @@ async function fetchBytes(cluster: Cluster, path: string, baseDir: string): Prom
     throw new CliError(
       "DOWNLOAD_FAILED",
       `${loc.url} answered ${res.status} ${res.statusText}`,
-      "check the versions in cluster.yaml (they must exist upstream / in the mirror)",
+      cluster.spec.binaries.source === "mirror"
+        ? `the mirror lacks ${path}: add it to the mirror's directory (same layout as the official sites), or check the versions in cluster.yaml`
+        : "check the versions in cluster.yaml (they must exist as official releases)",
     );
   }
   return Buffer.from(await res.arrayBuffer());

@@ -119,6 +119,35 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
     dryRun,
   });
 
+  // Every release file the selected phases install is fetched and verified first, on the admin
+  // machine: a missing or corrupt file fails the run before any host is touched, naming them all.
+  const needed = new Map<string, BinaryArtifact>();
+  for (const phase of options.phases) {
+    for (const node of phase.hosts(cluster, artifacts)) {
+      for (const step of phase.steps(ctx, node))
+        if (step.kind === "install") needed.set(step.artifact.id, step.artifact);
+    }
+  }
+  if (needed.size > 0) {
+    const outcomes = await Promise.allSettled([...needed.values()].map((a) => getArtifact(a)));
+    const failed = outcomes.flatMap((o, i) =>
+      o.status === "rejected" ? [{ a: [...needed.values()][i]!, e: o.reason as Error }] : [],
+    );
+    for (const o of outcomes)
+      if (o.status === "fulfilled")
+        log(
+          `binaries: ${o.value.fetched.artifact.path} sha256 ${o.value.fetched.sha256}${o.value.fetched.cached ? " (cached)" : ""}`,
+        );
+    if (failed.length > 0) {
+      throw new UpError(
+        "binaries",
+        "admin",
+        `[binaries] ${failed.length} of ${needed.size} release file(s) could not be fetched and verified:\n${failed.map((f) => `  ${f.a.id}: ${f.e.message}`).join("\n")}`,
+        (failed[0]!.e as { hint?: string }).hint,
+      );
+    }
+  }
+
   for (const phase of options.phases) {
     if (options.signal?.aborted) {
       result.interrupted = true;
