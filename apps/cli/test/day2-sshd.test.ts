@@ -4,6 +4,7 @@
 // unit states and logs every call, and the component binaries are stubs that print a version.
 // Real here: SSH (keys, known_hosts accept-new, sudo for a non-root user), SFTP uploads, the status
 // and cleanup scripts in a real shell, sed over the real certificate files, `haproxy -v`, `rm -rf`.
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type HostTarget, SshExecutor } from "@khw/remote-exec";
@@ -62,6 +63,15 @@ ${extra}`;
 async function sh(i: number, script: string): Promise<string> {
   const r = await ssh.shell(target(i), script, { sudo: true, check: false });
   return r.stdout;
+}
+
+/** The real `khw` (from sources) on a pseudo-terminal (`script`), `input` typed at it. */
+function onTerminal(args: string[], input: string): { code: number | null; out: string } {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1" };
+  delete env["INIT_CWD"]; // khw-dev.mjs would chdir there
+  const cmd = ["node", join(__dirname, "../../../scripts/khw-dev.mjs"), ...args].join(" ");
+  const r = spawnSync("script", ["-qec", cmd, "/dev/null"], { cwd: work.dir, input, env, encoding: "utf8" });
+  return { code: r.status, out: r.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "") };
 }
 
 const systemctlLog = (i: number) => sh(i, "cat /var/log/fake-systemctl.log 2>/dev/null; true");
@@ -291,10 +301,21 @@ echo "kubectl test stub: not supported: $*" >&2; exit 1
     }
   });
 
-  it("khw reset --yes: services stopped in reverse order, khw's files, binaries and data gone, the rest of /etc kept", async () => {
+  it("khw reset on a terminal: asks; 'n' changes nothing", async () => {
     const before = await systemctlLog(0);
-    const r = await khw(work.dir, ["reset", "--yes"]);
-    expect(r.code, r.stderr).toBe(0);
+    const r = onTerminal(["reset"], "n\n");
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("Reset cluster 'sandbox': stop and remove etcd");
+    expect(r.out).toContain("[y/N]");
+    expect(r.out).toContain("reset: nothing done");
+    expect(await systemctlLog(0)).toBe(before);
+  });
+
+  it("khw reset answered 'y' on a terminal: services stopped in reverse order, khw's files, binaries and data gone, the rest of /etc kept", async () => {
+    const before = await systemctlLog(0);
+    const tty = onTerminal(["reset"], "y\n");
+    expect(tty.code, tty.out).toBe(0);
+    const r = { stdout: tty.out };
     expect(r.stdout).toContain(
       "[reset] master-1: stopped kube-scheduler, kube-controller-manager, kube-apiserver, etcd; files removed",
     );
