@@ -301,6 +301,68 @@ echo "kubectl test stub: not supported: $*" >&2; exit 1
     }
   });
 
+  it("khw smoke's deployment, logs, exec, port-forward, NodePort and lease scripts in a real shell with real curl", async () => {
+    // kubectl is a stub that answers like a working cluster; port-forward starts a real HTTP server on
+    // the local port (as kubectl would forward one), and worker-1 really serves the NodePort.
+    const node = process.execPath;
+    const kubectlStub = `#!/bin/sh
+case " $* " in
+  *" /readyz "*) echo ok ;;
+  *" apply "*) echo "namespace/khw-smoke created" ;;
+  *" rollout status "*) echo 'deployment "nginx" successfully rolled out' ;;
+  *"jsonpath={.items[0].metadata.name}"*) printf nginx-1 ;;
+  *" get pods "*) echo "nginx-1   1/1   Running   0   5s" ;;
+  *" logs nginx-1 "*) echo "127.0.0.1 - - GET / 200" ;;
+  *" exec nginx-1 -- nginx -v "*) echo "nginx version: nginx/1.27.0" >&2 ;;
+  *" port-forward pod/nginx-1 "*)
+    port=$(echo "$*" | sed -n 's/.* \\([0-9][0-9]*\\):80.*/\\1/p')
+    exec ${node} -e "require('http').createServer((q,s)=>s.end('ok')).listen($port,'127.0.0.1')" ;;
+  *" get lease "*) printf 'kube-controller-manager=master-1_a1\\nkube-scheduler=master-1_b2\\n' ;;
+  *" delete namespace khw-smoke "*) : ;;
+  *) echo "kubectl test stub: not supported: $*" >&2; exit 1 ;;
+esac
+`;
+    await ssh.upload(target(0), { path: "/usr/local/bin/kubectl", content: kubectlStub, mode: 0o755 });
+    const server = (
+      await sh(
+        1,
+        `setsid ${node} -e "require('http').createServer((q,s)=>s.end('nginx')).listen(30080,'0.0.0.0')" >/dev/null 2>&1 </dev/null & echo $!; sleep 0.5`,
+      )
+    ).trim();
+    try {
+      const run = async () => {
+        const r = await khw(work.dir, ["smoke", "--json", "--timeout", "1"]);
+        return Object.fromEntries(JSON.parse(r.stdout).tests.map((t: { id: string }) => [t.id, t]));
+      };
+      const t = await run();
+      const w1 = lab.hosts[1]!.address;
+      expect(t["deployment"]).toMatchObject({
+        outcome: "pass",
+        detail: "deployment/nginx ready (pod nginx-1)",
+      });
+      expect(t["logs"]).toMatchObject({ outcome: "pass" });
+      expect(t["exec"]).toMatchObject({ outcome: "pass", detail: "nginx version: nginx/1.27.0" });
+      expect(t["port-forward"]).toMatchObject({
+        outcome: "pass",
+        detail: "127.0.0.1:18080 → nginx-1:80 answered 200",
+      });
+      expect(t["nodeport"]).toMatchObject({ outcome: "pass", detail: `worker-1 ${w1}:30080 → 200` });
+      expect(t["dns"]).toMatchObject({ outcome: "could-not-run" });
+      expect(t["leader-election"]).toMatchObject({
+        outcome: "pass",
+        detail: "kube-controller-manager leader master-1, kube-scheduler leader master-1",
+      });
+      // the port-forward process was stopped
+      expect((await sh(0, "curl -s -m 2 http://127.0.0.1:18080/ || echo closed")).trim()).toBe("closed");
+      await sh(1, `kill ${server}`);
+      const down = await run();
+      expect(down["nodeport"]).toMatchObject({ outcome: "fail", detail: `worker-1 ${w1}:30080 → 000` });
+    } finally {
+      await sh(1, `kill ${server} 2>/dev/null; true`);
+      await sh(0, "rm -f /usr/local/bin/kubectl; true");
+    }
+  });
+
   it("khw reset on a terminal: asks; 'n' changes nothing", async () => {
     const before = await systemctlLog(0);
     const r = onTerminal(["reset"], "n\n");
