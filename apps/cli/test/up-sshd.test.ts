@@ -114,7 +114,10 @@ describe("khw up against real sshd hosts", () => {
       });
       const r = await khw(work.dir, ["up", "--only", "preflight"], env());
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/master-1: ports: port 2379 is already in use by node/);
+      // (node 20 shows as `node`, node 24 as `MainThread`: ss names the thread)
+      expect(r.stderr).toMatch(
+        /master-1: ports: port 2379 is already in use by (node|MainThread) \(0\.0\.0\.0:2379\)/,
+      );
       expect(r.stderr).toContain("fix: stop that process");
     } finally {
       const exited = new Promise((r) => holder.once("exit", r));

@@ -154,12 +154,3 @@ export function installScript(artifact: BinaryArtifact): { script: string; args:
   );
   return { script: lines.join("\n"), args: pairs.flat() };
 }
-
-/** The artifacts a host of this role needs, among those of a phase. */
-export function artifactsFor(
-  all: readonly BinaryArtifact[],
-  role: string,
-  ids: readonly string[],
-): BinaryArtifact[] {
-  return all.filter((a) => ids.includes(a.id) && a.roles.includes(role as BinaryArtifact["roles"][number]));
-}

@@ -1,5 +1,5 @@
 import type { Cluster, ClusterNode } from "@khw/spec";
-import { netContains, netsOverlap, parseNet } from "./ipv4";
+import { netsOverlap, parseNet } from "./ipv4";
 
 /**
  * One POSIX sh script that prints what preflight needs to know about a host as `key=value` lines.
@@ -252,9 +252,4 @@ export function checkClockSkew(
     }
   }
   return out;
-}
-
-/** Whether the address is inside the cluster's pod or service range (used in messages). */
-export function inClusterRanges(cluster: Cluster, ip: string): boolean {
-  return [cluster.network.podCIDR, cluster.network.serviceCIDR].some((c) => netContains(parseNet(c)!, ip));
 }

@@ -82,7 +82,7 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
   const probe = options.probeExecutor ?? executor;
   const dryRun = options.dryRun ?? false;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const state = dryRun ? readState(paths.state) : readState(paths.state);
+  const state = readState(paths.state);
   const save = () => {
     if (!dryRun) writeState(paths.state, state);
   };
