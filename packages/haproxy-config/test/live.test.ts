@@ -6,17 +6,19 @@
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiHealthCheck, apiLoadBalancerText } from "../src/index";
+import { type ApiHealthCheck, apiBackendHealth, apiLoadBalancerText } from "../src/index";
 import {
   defaultCluster,
   freePort,
   makeApiserverCert,
   Processes,
   serverStatus,
+  statsCsv,
   testDir,
   waitForStatus,
 } from "./_support";
@@ -123,6 +125,7 @@ describe.each<ApiHealthCheck>(["tcp", "https-readyz"])(
       const cfgFile = join(tmp, `live-${healthCheck}.cfg`);
       writeFileSync(cfgFile, cfg);
 
+      let hung: NetServer | undefined;
       let a = await startBackend("master-1", portA);
       const b = await startBackend("master-2", portB);
       const haproxy = await procs.start("haproxy", ["-db", "-f", cfgFile], undefined);
@@ -160,11 +163,27 @@ describe.each<ApiHealthCheck>(["tcp", "https-readyz"])(
           expect(count(await callMany(lbPort, ca, 6))).toEqual({ "master-1": 6 });
           b.kill("SIGUSR1");
           await waitForStatus(statsPort, "master-2", "UP");
+
+          // A hung apiserver — accepts connections, never answers — is taken out by the check's
+          // timeout (a TCP connect alone would keep it in the pool).
+          await procs.stop(b);
+          const held: Socket[] = [];
+          hung = createNetServer((sock) => {
+            sock.on("error", () => {}); // HAProxy resets the check connections it gives up on
+            held.push(sock);
+          });
+          await new Promise<void>((res) => hung!.listen(portB, "127.0.0.1", res));
+          await waitForStatus(statsPort, "master-2", "DOWN");
+          const row = apiBackendHealth(await statsCsv(statsPort)).servers.find((r) => r.name === "master-2")!;
+          expect(row.checkStatus).toMatch(/^L[67]TOUT$/);
+          expect(count(await callMany(lbPort, ca, 4))).toEqual({ "master-1": 4 });
+          for (const sock of held) sock.destroy();
         }
       } finally {
         await procs.stop(haproxy);
         await procs.stop(a);
         await procs.stop(b);
+        await new Promise<void>((res) => (hung ? hung.close(() => res()) : res()));
       }
       expect(procs.pids).toEqual([]);
     }, 120_000);
