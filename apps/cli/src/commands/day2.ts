@@ -6,37 +6,12 @@ import { registerCluster } from "../day2/cluster-commands";
 import { renderMermaid, renderSvg, topologyFromCluster } from "../day2/diagram";
 import { expirationReport } from "../day2/expiration";
 import { adminKubeconfig, installKubeconfig, targetKubeconfigPath } from "../day2/kubeconfig";
+import { loadDay2Spec, SPEC_OPTION, wholeNumber } from "../day2/options";
 import { formatTable } from "../day2/table";
 import { CliError, EXIT, UsageError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
 import { colors, type Io } from "../io";
-import { type LoadedSpec, loadSpecFile } from "../spec-file";
 import { currentSeams, readPkiDir, workdirPaths } from "../workdir";
-
-const SPEC_OPTION = [
-  "-f, --file <file>",
-  "the cluster spec (default: ./cluster.yaml, else the built-in default)",
-] as const;
-
-/** Loads the spec for a day-2 command; says so on stderr when the built-in default is used. */
-export function loadDay2Spec(io: Io, file: string | undefined): LoadedSpec {
-  const loaded = loadSpecFile(io.cwd, file, { allowDefault: true });
-  if (loaded.file === undefined) {
-    io.stderr(
-      `${colors(io).yellow("note:")} no cluster.yaml in ${io.cwd}: using the built-in default spec\n`,
-    );
-  }
-  return loaded;
-}
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
-      throw new UsageError(`${name} must be a whole number, got '${value}'`);
-    return n;
-  };
-}
 
 /** Registers the day-2 commands: diagram, kubeconfig, certs, status, smoke, reset. */
 export function registerDay2(program: Command, io: Io): void {
@@ -133,7 +108,7 @@ export function registerDay2(program: Command, io: Io): void {
     .option(
       "--warn-days <days>",
       "certificates expiring within this many days fail the check",
-      positiveInt("--warn-days"),
+      wholeNumber("--warn-days"),
       30,
     )
     .option("--json", "print the report as JSON", false)

@@ -4,36 +4,14 @@ import type { Command } from "commander";
 import { renderArtifacts } from "../artifacts";
 import { CliError, EXIT, UsageError } from "../errors";
 import { colors, type Io } from "../io";
-import { type LoadedSpec, loadSpecFile } from "../spec-file";
 import { currentSeams, readWorkdir, workdirPaths } from "../workdir";
+import { loadDay2Spec, SPEC_OPTION, wholeNumber } from "./options";
 import { openHosts } from "./remote";
 import { carryOutRenewal, reissue, renewalPlan, selectCertificates } from "./renew";
 import { confirmFor, resetHosts, resetPlan } from "./reset";
 import { runSmoke, SMOKE_TESTS, type SmokeResult } from "./smoke";
 import { clusterStatus } from "./status";
 import { formatTable } from "./table";
-
-const SPEC_OPTION = [
-  "-f, --file <file>",
-  "the cluster spec (default: ./cluster.yaml, else the built-in default)",
-] as const;
-
-function loadSpec(io: Io, file: string | undefined): LoadedSpec {
-  const loaded = loadSpecFile(io.cwd, file, { allowDefault: true });
-  if (loaded.file === undefined) {
-    io.stderr(
-      `${colors(io).yellow("note:")} no cluster.yaml in ${io.cwd}: using the built-in default spec\n`,
-    );
-  }
-  return loaded;
-}
-
-function wholeNumber(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new UsageError(`${name} must be a whole number, got '${value}'`);
-    return Number(value);
-  };
-}
 
 /** The day-2 commands that talk to the hosts over SSH: certs renew, status, reset, smoke. */
 export function registerCluster(program: Command, certs: Command, io: Io): void {
@@ -48,7 +26,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
     .option("--dry-run", "print the files and restarts per host; change nothing", false)
     .action(async (names: string[], opts: { file?: string; all: boolean; dryRun: boolean }) => {
       const c = colors(io);
-      const loaded = loadSpec(io, opts.file);
+      const loaded = loadDay2Spec(io, opts.file);
       const workdir = readWorkdir(loaded.baseDir, loaded.cluster);
       const ids = selectCertificates(workdir.catalogue, names, opts.all);
       const seams = currentSeams();
@@ -101,7 +79,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
     .option("--json", "print the report as JSON", false)
     .action(async (opts: { file?: string; warnDays: number; json: boolean }) => {
       const c = colors(io);
-      const loaded = loadSpec(io, opts.file);
+      const loaded = loadDay2Spec(io, opts.file);
       const workdir = readWorkdir(loaded.baseDir, loaded.cluster);
       const artifacts = renderArtifacts(loaded.cluster, workdir);
       const hosts = openHosts(io, loaded);
@@ -158,7 +136,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
     )
     .action(async (opts: { file?: string; yes: boolean; purge: boolean }) => {
       const c = colors(io);
-      const loaded = loadSpec(io, opts.file);
+      const loaded = loadDay2Spec(io, opts.file);
       const cluster = loaded.cluster;
       const workdir = readWorkdir(loaded.baseDir, cluster);
       const plan = resetPlan(cluster, renderArtifacts(cluster, workdir));
@@ -243,7 +221,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
         nginxImage?: string;
         busyboxImage?: string;
       }) => {
-        const loaded = loadSpec(io, opts.file);
+        const loaded = loadDay2Spec(io, opts.file);
         const hosts = openHosts(io, loaded);
         let results: SmokeResult[];
         try {
