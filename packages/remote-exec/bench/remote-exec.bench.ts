@@ -23,6 +23,14 @@ const median = (xs: number[]): number => {
 };
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 
+/** CPU ms of the children from POSIX `times` output (second line: "0m0.29s 0m0.10s"). */
+function parseTimes(out: string): number {
+  const line = out.trim().split("\n").at(-1) ?? "";
+  let total = 0;
+  for (const m of line.matchAll(/(\d+)m([\d.]+)s/g)) total += Number(m[1]) * 60_000 + Number(m[2]) * 1000;
+  return total;
+}
+
 async function time(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();
   await fn();
@@ -112,6 +120,8 @@ async function main(): Promise<void> {
     await writeFile(batch, `put ${local} ${destSftp}\n`);
     const up: number[] = [];
     const upSync: number[] = [];
+    const cpuOurs: number[] = [];
+    const cpuSftp: number[] = [];
     const sftpFresh: number[] = [];
     const sftpMaster: number[] = [];
     const exSync = new SshExecutor({ knownHostsFile: knownHosts, fsync: true });
@@ -134,16 +144,32 @@ async function main(): Promise<void> {
     ];
     for (let round = 0; round < ROUNDS; round++) {
       await rm(destOurs, { force: true });
+      const cpu0 = process.cpuUsage();
       up.push(
         await time(async () => {
           const r = await ex.upload(host, { path: destOurs, localFile: local, mode: 0o644 });
           if (!r.changed) throw new Error("upload should have changed the file");
         }),
       );
+      const cpu = process.cpuUsage(cpu0);
+      cpuOurs.push((cpu.user + cpu.system) / 1000);
       await rm(destOurs, { force: true });
       upSync.push(await time(() => exSync.upload(host, { path: destOurs, localFile: local, mode: 0o644 })));
       await rm(destSftp, { force: true });
-      sftpFresh.push(await time(() => execFileP("sftp", sftpArgs([]))));
+      let childCpu = 0;
+      sftpFresh.push(
+        await time(async () => {
+          // `times` (POSIX sh) reports the CPU its children used: the sftp client and its ssh.
+          const { stdout } = await execFileP("sh", [
+            "-c",
+            'sftp "$@" >/dev/null || exit 1; times',
+            "sh",
+            ...sftpArgs([]),
+          ]);
+          childCpu = parseTimes(stdout);
+        }),
+      );
+      cpuSftp.push(childCpu);
       await rm(destSftp, { force: true });
       sftpMaster.push(await time(() => execFileP("sftp", sftpArgs(["-o", `ControlPath=${control}`]))));
     }
@@ -167,6 +193,8 @@ async function main(): Promise<void> {
     const us = median(upSync);
     const sf = median(sftpFresh);
     const sm = median(sftpMaster);
+    const co = median(cpuOurs);
+    const cs = median(cpuSftp);
     const rows: Array<[string, string, string]> = [
       [`${COMMANDS} commands, @khw/remote-exec (one session)`, ms(o), `${(o / COMMANDS).toFixed(2)} ms/cmd`],
       [`${COMMANDS} commands, separate \`ssh host true\``, ms(s), `×${(s / o).toFixed(1)} slower (bar ≥ 20)`],
@@ -196,6 +224,7 @@ async function main(): Promise<void> {
         `×${(sm / u).toFixed(2)} of ours`,
       ],
       [`upload ${UPLOAD_MB} MB again, unchanged (sha256 compare only)`, ms(unchanged), ""],
+      [`client CPU per ${UPLOAD_MB} MB upload: @khw/remote-exec / sftp+ssh`, `${ms(co)} / ${ms(cs)}`, ""],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
     console.log("");

@@ -49,6 +49,8 @@ export class RemoteExecError extends Error {
   readonly hint: string | undefined;
   readonly result: RemoteExecErrorDetails["result"];
   readonly fingerprint: string | undefined;
+  /** The message without the `[host]` prefix and the hint. */
+  readonly detail: string;
 
   constructor(code: RemoteExecErrorCode, message: string, details: RemoteExecErrorDetails) {
     const full = `[${details.host}] ${message}${details.hint ? `\n  hint: ${details.hint}` : ""}`;
@@ -58,6 +60,7 @@ export class RemoteExecError extends Error {
     this.hint = details.hint;
     this.result = details.result;
     this.fingerprint = details.fingerprint;
+    this.detail = message;
   }
 }
 

@@ -85,6 +85,8 @@ export interface SshExecutorOptions {
   logger?: Logger | undefined;
   /** For tests: how to wait between connection attempts. */
   sleep?: ((ms: number) => Promise<void>) | undefined;
+  /** ssh2 algorithm lists (cipher, kex, hmac, serverHostKey...), for servers that need something else. */
+  algorithms?: ConnectConfig["algorithms"] | undefined;
   /** ssh2's protocol trace (packet types, no payloads), for `--verbose` debugging. */
   protocolDebug?: ((message: string) => void) | undefined;
   /**
@@ -127,6 +129,9 @@ const KILL_GRACE_MS = 2000;
 const CHANNEL_OPEN_ATTEMPTS = 5;
 
 class ChannelOpenError extends Error {}
+
+/** Errors already retried at a lower level (a jump host's connection). */
+const noRetry = new WeakSet<Error>();
 
 const HOST_KEY_ALGORITHMS: Record<string, ServerHostKeyAlgorithm[]> = {
   "ssh-ed25519": ["ssh-ed25519"],
@@ -374,7 +379,14 @@ export class SshExecutor implements Executor {
         this.#log("debug", name, `connected to ${hostAddress(target)}`);
         return conn;
       } catch (err) {
-        if (!isRetryableConnectError(err) || attempt >= attempts || this.#closed) throw err;
+        if (
+          !isRetryableConnectError(err) ||
+          noRetry.has(err as Error) ||
+          attempt >= attempts ||
+          this.#closed
+        ) {
+          throw err;
+        }
         const message = (err as Error).message.split("\n")[0];
         this.#log(
           "warn",
@@ -393,14 +405,15 @@ export class SshExecutor implements Executor {
     const timeoutMs = this.#opts.connectTimeoutMs ?? 15_000;
     const auth = await loadAuth(name, target);
     const knownName = knownHostsName(target.host, port);
-    let algorithms: ConnectConfig["algorithms"];
-    if (this.#checking !== "insecure") {
+    let algorithms: ConnectConfig["algorithms"] = this.#opts.algorithms;
+    if (this.#checking !== "insecure" && !algorithms?.serverHostKey) {
       const known = knownKeyTypes(await this.#knownHosts.entries(), knownName);
       if (known.length > 0) {
         // Like OpenSSH: ask for the key types we already know first, so a host with several
         // keys does not look "unknown" just because it offered another type.
         const first = known.flatMap((t) => HOST_KEY_ALGORITHMS[t] ?? []);
         algorithms = {
+          ...algorithms,
           serverHostKey: [...first, ...DEFAULT_HOST_KEY_ORDER.filter((a) => !first.includes(a))],
         };
       }
@@ -410,7 +423,18 @@ export class SshExecutor implements Executor {
     if (target.jump) {
       const jump = target.jump;
       const jumpName = jump.name ?? `jump:${jump.host}`;
-      const jumpConn = await this.#connection(jumpName, jump);
+      const jumpConn = await this.#connection(jumpName, jump).catch((err: unknown) => {
+        // Name the host the caller asked for; the jump connection already had its own retries.
+        if (!(err instanceof RemoteExecError)) throw err;
+        const wrapped = new RemoteExecError(err.code, `via jump host ${jumpName}: ${err.detail}`, {
+          host: name,
+          hint: err.hint,
+          fingerprint: err.fingerprint,
+          cause: err,
+        });
+        noRetry.add(wrapped);
+        throw wrapped;
+      });
       sock = await forwardOut(name, jumpConn, target.host, port);
     } else {
       sock = await tcpConnect(name, target.host, port, timeoutMs);

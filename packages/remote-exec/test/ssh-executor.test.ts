@@ -580,6 +580,29 @@ describe("authentication and host keys", () => {
     }
   });
 
+  it("names the target host when its jump host fails", async () => {
+    const e = new SshExecutor({ knownHostsFile: knownHosts });
+    try {
+      const target: HostTarget = {
+        ...root,
+        name: "behind-bad-bastion",
+        jump: {
+          name: "bastion",
+          host: sshd.host,
+          port: sshd.port,
+          user: "root",
+          identityFile: otherKey.privateKeyPath,
+        },
+      };
+      const err = await rejection(e.exec(target, ["true"]));
+      expect(err.code).toBe("AUTH_FAILED");
+      expect(err.host).toBe("behind-bad-bastion");
+      expect(err.message).toMatch(/^\[behind-bad-bastion\] via jump host bastion: /);
+    } finally {
+      await e.close();
+    }
+  });
+
   it("rejects operations after close with CLOSED", async () => {
     const e = new SshExecutor({ knownHostsFile: knownHosts });
     await e.exec(root, ["true"]);
