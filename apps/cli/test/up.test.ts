@@ -96,6 +96,16 @@ describe("khw up through the recording executor", () => {
       if (e.type === "host-done") running--;
     }
     expect(max).toBe(2);
+    // control planes restart one at a time (each ready before the next), so the API stays up
+    const cp = ev.filter(
+      (e) => (e.type === "host-start" || e.type === "host-done") && e.phase === "control-plane",
+    );
+    expect(cp.map((e) => `${e.type} ${(e as { host: string }).host}`)).toEqual([
+      "host-start master-1",
+      "host-done master-1",
+      "host-start master-2",
+      "host-done master-2",
+    ]);
     expect(hosts.maxRunning).toBeLessThanOrEqual(2);
     // every service started and enabled, after its files
     for (const s of [

@@ -74,6 +74,8 @@ export interface PhaseDefinition {
   needsApi: boolean;
   /** Start every host at once, whatever --concurrency says (etcd members must start together). */
   together: boolean;
+  /** At most this many hosts at once whatever --concurrency says (control planes: one by one, so the API stays up). */
+  maxParallel?: number;
   /** The hosts it runs on. */
   hosts(cluster: Cluster, artifacts: Artifacts): ClusterNode[];
   /** The steps on one host. */
@@ -176,9 +178,10 @@ export const PHASES: readonly PhaseDefinition[] = [
   {
     name: "control-plane",
     description:
-      "kube-apiserver, controller-manager, scheduler (+ kubectl) on the control planes, then /readyz",
+      "kube-apiserver, controller-manager, scheduler (+ kubectl), one control plane at a time (each /readyz before the next)",
     needsApi: false,
     together: false,
+    maxParallel: 1,
     hosts: (cluster) => cluster.controlPlanes,
     steps: (ctx, node) => [
       ...installs(ctx, node, ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]),

@@ -468,7 +468,9 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
       }
     };
 
-    const concurrency = phase.together ? hosts.length : Math.max(1, options.concurrency);
+    const concurrency = phase.together
+      ? hosts.length
+      : Math.min(Math.max(1, options.concurrency), phase.maxParallel ?? Number.POSITIVE_INFINITY);
     const results = await fanOut(hosts, (h) => runHost(h), { concurrency, failFast: true });
     for (const r of results) if (r.ok) phaseChanges += r.value;
     const failures = results.filter((r) => !r.ok) as Array<{ host: string; ok: false; error: Error }>;
