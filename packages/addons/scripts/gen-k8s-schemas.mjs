@@ -31,6 +31,7 @@ const FILES = [
 /** The kinds khw applies: `apiVersion kind`. */
 const KINDS = [
   "v1 ConfigMap",
+  "v1 Namespace",
   "v1 Pod",
   "v1 Secret",
   "v1 Service",

@@ -65,6 +65,7 @@ export {
   type Deployment,
   type KubeObject,
   MANAGED_BY_LABEL,
+  type Namespace,
   type ObjectMeta,
   type Pod,
   RBAC_API_GROUP,

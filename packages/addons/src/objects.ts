@@ -1,6 +1,6 @@
 import type { DaemonSet, Deployment } from "kubernetes-types/apps/v1";
 import type { CertificateSigningRequest } from "kubernetes-types/certificates/v1";
-import type { ConfigMap, Pod, Secret, Service, ServiceAccount } from "kubernetes-types/core/v1";
+import type { ConfigMap, Namespace, Pod, Secret, Service, ServiceAccount } from "kubernetes-types/core/v1";
 import type { ObjectMeta } from "kubernetes-types/meta/v1";
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-types/rbac/v1";
 
@@ -10,6 +10,7 @@ export type Complete<T extends { apiVersion?: string; kind?: string; metadata?: 
 
 /** Every kind of object khw applies to a cluster. */
 export type KubeObject =
+  | Complete<Namespace>
   | Complete<ServiceAccount>
   | Complete<ClusterRole>
   | Complete<ClusterRoleBinding>
@@ -29,6 +30,7 @@ export type {
   ConfigMap,
   DaemonSet,
   Deployment,
+  Namespace,
   ObjectMeta,
   Pod,
   Role,

@@ -22,12 +22,22 @@ describe(`the Kubernetes ${K8S_SCHEMA_VERSION} schema validator`, () => {
         "rbac.authorization.k8s.io/v1 Role",
         "rbac.authorization.k8s.io/v1 RoleBinding",
         "v1 ConfigMap",
+        "v1 Namespace",
         "v1 Pod",
         "v1 Secret",
         "v1 Service",
         "v1 ServiceAccount",
       ].sort(),
     );
+  });
+
+  it("accepts a Namespace (what the CLI's smoke test puts its objects in)", () => {
+    expect(schemaErrors({ apiVersion: "v1", kind: "Namespace", metadata: { name: "khw-smoke" } })).toEqual(
+      [],
+    );
+    expect(
+      schemaErrors({ apiVersion: "v1", kind: "Namespace", metadata: { name: "x" }, spec: { finalizer: [] } }),
+    ).toEqual(["/spec: must NOT have additional properties 'finalizer'"]);
   });
 
   it("accepts the unmodified objects (control for the cases below)", () => {
