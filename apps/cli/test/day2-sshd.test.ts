@@ -9,12 +9,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type HostTarget, SshExecutor } from "@khw/remote-exec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createNetnsLab, generateKey, type NetnsLab } from "../../../packages/remote-exec/test/sshd";
+import { generateKey } from "../../../packages/remote-exec/test/sshd";
 import { renderArtifacts } from "../src/artifacts";
 import { loadSpecFile } from "../src/spec-file";
 import { readWorkdir, resetSeamsForTests, setSeamsForTests } from "../src/workdir";
 import { cachedKeys } from "./day2-helpers";
-import { type SandboxSshd, startSandboxSshd } from "./golden/sandbox-sshd";
+import { createSandboxLab, type SandboxLab, type SandboxSshd, startSandboxSshd } from "./golden/sandbox-sshd";
 import { khw, tempDir } from "./helpers";
 
 const FAKE_SYSTEMCTL = `#!/bin/sh
@@ -35,7 +35,7 @@ esac
 `;
 
 const NAMES = ["master-1", "worker-1", "lb"];
-let lab: NetnsLab;
+let lab: SandboxLab;
 const sshds: SandboxSshd[] = [];
 let work: { dir: string; cleanup: () => void };
 let keyPath: string;
@@ -78,7 +78,7 @@ const systemctlLog = (i: number) => sh(i, "cat /var/log/fake-systemctl.log 2>/de
 
 beforeAll(async () => {
   work = tempDir();
-  lab = await createNetnsLab(3);
+  lab = await createSandboxLab(3); // takes the machine-wide lock on its /27: sandbox test files take turns
   const key = await generateKey(work.dir, "id_ed25519");
   keyPath = key.privateKeyPath;
   for (const [i, h] of lab.hosts.entries()) {
@@ -136,7 +136,7 @@ beforeAll(async () => {
       await ssh.upload(t, { path: f.path, content: f.contents, mode: f.mode, sudo: true });
     }
   }
-}, 120_000);
+}, 600_000);
 
 afterAll(async () => {
   resetSeamsForTests();
