@@ -29,7 +29,7 @@ export interface LabDownOptions {
   /** The lab's name, when the workdir is unknown (default "khw"). */
   labName?: string;
   onLog?: (line: string) => void;
-  /** Seconds to wait for hosts to halt after SIGTERM before killing them (default 15). */
+  /** Seconds to wait for hosts to halt after SIGTERM before killing them (default 10). */
   stopTimeoutSeconds?: number;
 }
 
@@ -96,7 +96,7 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
     signal(pid, "SIGTERM");
   }
   for (const pid of mirrorPids) signal(pid, "SIGTERM");
-  const deadline = Date.now() + (options.stopTimeoutSeconds ?? 15) * 1000;
+  const deadline = Date.now() + (options.stopTimeoutSeconds ?? 10) * 1000;
   while (Date.now() < deadline && [...launchers.keys(), ...mirrorPids].some(isAlive)) await sleep(100);
   for (const [pid, name] of launchers) if (!isAlive(pid)) report.stoppedHosts.push(name);
   report.mirrorStopped = mirrorPids.size > 0 && [...mirrorPids].every((p) => !isAlive(p));
