@@ -4,7 +4,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CommandOp, type RecordedOp, RecordingExecutor } from "@khw/remote-exec";
+import { type CommandOp, type RecordedOp, RecordingExecutor, RemoteExecError } from "@khw/remote-exec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { setConfirmForTests, WORKER_CLEANUP_SCRIPT } from "../src/day2/reset";
 import { STATUS_SCRIPT } from "../src/day2/status";
@@ -540,6 +540,28 @@ describe("khw smoke", () => {
     expect(execArgv("master-2")).toEqual([]);
     const rollout = commands("master-1").find((c) => c.kind === "shell" && /rollout status/.test(c.script))!;
     expect(rollout.kind === "shell" && rollout.args).toEqual(["5"]);
+  });
+
+  it("a command that times out or loses its connection is a failed test, not a crash", async () => {
+    const timeout = new RecordingExecutor()
+      .respond(/rollout status/, () => {
+        throw new RemoteExecError("TIMEOUT", "command timed out after 240 s", { host: "master-1" });
+      })
+      .respond(/nslookup/, () => {
+        throw new RemoteExecError("CONNECTION_LOST", "the connection dropped", { host: "master-1" });
+      })
+      .respond(/get --raw \/readyz/, { stdout: "ok" })
+      .respond(/get lease/, { stdout: "kube-controller-manager=master-1_a\nkube-scheduler=master-1_b\n" });
+    useExecutor(timeout);
+    const r = await khw(dir, ["smoke", "--json", "--no-ha"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain("internal error");
+    const byId = Object.fromEntries(JSON.parse(r.stdout).tests.map((t: { id: string }) => [t.id, t]));
+    expect(byId["deployment"]).toMatchObject({ outcome: "fail" });
+    expect(byId["deployment"].detail).toContain("command timed out after 240 s");
+    expect(byId["logs"]).toMatchObject({ outcome: "could-not-run" });
+    expect(byId["dns"]).toMatchObject({ outcome: "fail" });
+    expect(byId["dns"].detail).toContain("the connection dropped");
   });
 
   it("no SSH to the first control plane: every test could not run, with the reason", async () => {

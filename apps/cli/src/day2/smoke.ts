@@ -116,13 +116,28 @@ export async function runSmoke(
   const master = applyHost(cluster);
   const target = hosts.target(master);
   const ex = hosts.executor;
-  const sh = (script: string, args: string[] = [], timeoutSeconds = 60): Promise<ExecResult> =>
-    ex.shell(target, script, { sudo: true, args, check: false, timeoutMs: timeoutSeconds * 1000 });
+  /** A script on the first control plane; a lost connection or a timeout comes back as a failed result. */
+  const sh = async (script: string, args: string[] = [], timeoutSeconds = 60): Promise<ExecResult> => {
+    try {
+      return await ex.shell(target, script, {
+        sudo: true,
+        args,
+        check: false,
+        timeoutMs: timeoutSeconds * 1000,
+      });
+    } catch (e) {
+      return { code: null, stdout: describeError(e).message, stderr: "" };
+    }
+  };
 
   // 1. the API
   let r: ExecResult;
   try {
-    r = await sh(`${KUBECTL} get --raw /readyz 2>&1`, [], 30);
+    r = await ex.shell(target, `${KUBECTL} get --raw /readyz 2>&1`, {
+      sudo: true,
+      check: false,
+      timeoutMs: 30_000,
+    });
   } catch (e) {
     const d = describeError(e);
     blockRest(`cannot run commands on ${master.name}: ${d.message}`, d.hint);
