@@ -33,6 +33,8 @@ export interface ClusterNode {
   };
   /** Workers only. */
   kubeletCredentials?: KubeletCredentials;
+  /** Workers only: KubeletConfiguration fields the spec sets over khw's. */
+  kubeletExtraConfig?: Record<string, unknown>;
   /** Workers only: this node's slice of the pod CIDR (used by the bridge-routes pod network). */
   podCIDR?: string;
 }
@@ -225,6 +227,16 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
         }
       }
     }
+    for (const key of Object.keys(node.kubelet?.extraConfig ?? {})) {
+      if (key === "apiVersion" || key === "kind") {
+        err(
+          `${p}.kubelet.extraConfig.${key}`,
+          "reserved-key",
+          `${key} is set by khw`,
+          `remove ${key} from extraConfig`,
+        );
+      }
+    }
     if (node.kubelet && node.role !== "worker") {
       err(
         `${p}.kubelet`,
@@ -361,6 +373,9 @@ function toClusterNode(node: NodeSpec): ClusterNode {
       ...(jump !== undefined ? { jump } : {}),
     },
     ...(node.role === "worker" ? { kubeletCredentials: node.kubelet?.credentials ?? "certificate" } : {}),
+    ...(node.role === "worker" && node.kubelet?.extraConfig
+      ? { kubeletExtraConfig: node.kubelet.extraConfig }
+      : {}),
   };
 }
 

@@ -59,6 +59,10 @@ export const NodeSchema = z
         credentials: z.enum(KUBELET_CREDENTIALS).default("certificate").meta({
           description: "certificate: a pre-issued client cert; tls-bootstrap: a bootstrap token and a CSR.",
         }),
+        extraConfig: z.record(z.string(), z.unknown()).optional().meta({
+          description:
+            "KubeletConfiguration fields set over khw's (top-level keys replace khw's), e.g. the lab's settings for hosts whose cgroups are read-only.",
+        }),
       })
       .optional()
       .meta({ description: "Workers only." }),

@@ -287,6 +287,15 @@ const cases: [string, Mutate, string, string, string][] = [
     "'master-1' is a controlplane; only workers run a kubelet",
   ],
   [
+    "kubelet extraConfig overrides kind",
+    (s) => {
+      node(s, 2).kubelet = { credentials: "certificate", extraConfig: { kind: "Pod" } };
+    },
+    "nodes[2].kubelet.extraConfig.kind",
+    "reserved-key",
+    "kind is set by khw",
+  ],
+  [
     "bad kubelet credentials",
     (s) => {
       node(s, 2).kubelet = { credentials: "token" };

@@ -74,6 +74,16 @@ describe("derived facts for an unusual spec", () => {
     expect(cluster.etcd.members.map((m) => m.name)).toEqual(["cp-a", "cp-b", "cp-c"]);
     expect(cluster.nodes[0]!.ssh).toEqual({ host: "172.20.0.11", port: 22, user: "root" });
   });
+  it("carries a worker's extra KubeletConfiguration fields", () => {
+    const spec = structuredClone(threeMasters) as typeof threeMasters & { nodes: Record<string, unknown>[] };
+    spec.nodes[3] = {
+      ...spec.nodes[3],
+      kubelet: { credentials: "tls-bootstrap", extraConfig: { cgroupsPerQOS: false } },
+    };
+    const { cluster: c } = loadCluster(spec);
+    expect(c.workers[0]!.kubeletExtraConfig).toEqual({ cgroupsPerQOS: false });
+    expect(c.controlPlanes[0]!.kubeletExtraConfig).toBeUndefined();
+  });
   it("talks to the only control plane when there is no load balancer", () => {
     const { cluster: one } = loadCluster({
       nodes: [{ name: "solo", role: "controlplane", address: "172.20.0.5" }],

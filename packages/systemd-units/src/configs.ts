@@ -69,6 +69,11 @@ export interface KubeletConfigInput {
    * Real hosts (Ubuntu 22.04+) run cgroup v2 and never get it.
    */
   allowCgroupV1?: boolean;
+  /**
+   * KubeletConfiguration fields set over khw's (a top-level key replaces khw's value), from the spec's
+   * `nodes[].kubelet.extraConfig`. The lab uses it for hosts whose cgroups are read-only.
+   */
+  extraConfig?: Record<string, unknown>;
 }
 
 /**
@@ -87,7 +92,17 @@ export function kubeletConfig(i: KubeletConfigInput): string {
     );
   }
   const cert = i.credentials === "certificate";
-  return yaml({
+  for (const key of ["apiVersion", "kind"]) {
+    if (i.extraConfig && key in i.extraConfig) {
+      throw new UnitsError(
+        "INVALID_ARGUMENT",
+        `extraConfig.${key}`,
+        "is set by khw",
+        `remove ${key} from extraConfig`,
+      );
+    }
+  }
+  const base: Record<string, unknown> = {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
     authentication: {
@@ -112,7 +127,8 @@ export function kubeletConfig(i: KubeletConfigInput): string {
           tlsPrivateKeyFile: PKI_PATHS.kubeletKey.replace("{node}", i.nodeName),
         }
       : {}),
-  });
+  };
+  return yaml({ ...base, ...(i.extraConfig ?? {}) });
 }
 
 /** KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1): iptables mode, the pod CIDR as clusterCIDR. */

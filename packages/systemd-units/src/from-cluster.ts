@@ -74,5 +74,6 @@ export function kubeletConfigFromCluster(
     clusterDomain: cluster.network.clusterDomain,
     kubernetesVersion: cluster.spec.versions.kubernetes,
     ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
+    ...(node.kubeletExtraConfig ? { extraConfig: node.kubeletExtraConfig } : {}),
   });
 }
