@@ -245,3 +245,53 @@ describe.skipIf(!haveBundle)(
     });
   },
 );
+
+describe.skipIf(!haveBundle)(
+  "kubelet and kube-proxy accept every flag of their generated units (release binaries)",
+  () => {
+    const workers = resolveCluster(
+      ClusterSpecSchema.parse({
+        name: "w-test",
+        nodes: [
+          { name: "m", role: "controlplane", address: "192.0.2.11" },
+          { name: "w-cert", role: "worker", address: "192.0.2.21" },
+          {
+            name: "w-boot",
+            role: "worker",
+            address: "192.0.2.22",
+            kubelet: { credentials: "tls-bootstrap" },
+          },
+        ],
+      }),
+    ).cluster;
+
+    /** `--version` is handled after flag parsing and before any config file is read or anything is started. */
+    const parses = (binary: string, args: string[]) => {
+      const r = spawnSync(join(k8sBin, binary), [...args, "--version"], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      return { status: r.status, out: `${r.stdout}${r.stderr}` };
+    };
+
+    it("for both kubelet modes and kube-proxy", () => {
+      const files = unitFilesFromCluster(workers, { encryptionKey: KEY });
+      for (const [host, service] of [
+        ["w-cert", "kubelet"],
+        ["w-boot", "kubelet"],
+        ["w-cert", "kube-proxy"],
+      ] as const) {
+        const unit = files.find((f) => f.host === host && f.path === `${UNIT_DIR}/${service}.service`)!;
+        const [, ...args] = execStartOf(unit.contents);
+        const r = parses(service, args);
+        expect(r.out, `${host} ${service}`).toBe(`Kubernetes ${v.kubernetes}\n`);
+        expect(r.status).toBe(0);
+      }
+    });
+
+    it("and refuse one they do not know (the check can fail)", () => {
+      expect(parses("kubelet", ["--no-such-flag=1"]).out).toContain("unknown flag: --no-such-flag");
+      expect(parses("kube-proxy", ["--no-such-flag=1"]).status).not.toBe(0);
+    });
+  },
+);
