@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { run, runOk, sleep } from "./_exec";
 import { MIRROR_SCRIPT } from "./_mirror-script";
 import { cgroupLayout, defaultCacheDir } from "./_paths";
-import { cmdline, ipv4Addresses, isAlive, isMountPoint, linkExists, mounts } from "./_system";
+import { cmdline, ipv4Addresses, isAlive, isMountPoint, linkExists, mounts, signal } from "./_system";
 import { baseImagePaths, ensureBaseImage } from "./base-image";
 import { defaultLabSpec, type LabSpecInput, renderLabClusterYaml } from "./cluster-yaml";
 import { LabError } from "./errors";
@@ -112,10 +112,28 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     });
   }
 
-  // A lab of this name already running with the same hosts: keep it.
   const previous = findLabState({ workdir, labName });
+  if (previous && previous.workdir !== workdir && previous.hosts.some((h) => h.pid > 0 && isAlive(h.pid))) {
+    throw new LabError("LAB_CONFLICT", `lab "${labName}" is running from ${previous.workdir}.`, {
+      step: "up",
+      hint: `run \`khw lab down\` in ${previous.workdir} first (one lab at a time uses the lab network)`,
+    });
+  }
+  // This lab already running with the same hosts: keep it (re-pointing the mirror if asked to).
+  const wantedMirrorDir = resolve(options.mirrorDir ?? join(stateDir, "mirror"));
   if (previous && sameHosts(previous, hosts) && previous.hosts.every((h) => isAlive(h.pid))) {
     log(`[up] lab "${labName}" is already running`);
+    if (previous.mirror?.dir !== wantedMirrorDir || !isAlive(previous.mirror.pid)) {
+      if (previous.mirror && isAlive(previous.mirror.pid)) await stopProcess(previous.mirror.pid);
+      if (options.mirrorDir === undefined) mkdirSync(wantedMirrorDir, { recursive: true });
+      previous.mirror = {
+        pid: await startMirror(previous, wantedMirrorDir),
+        url: mirrorUrl,
+        dir: wantedMirrorDir,
+      };
+      writeLabState(previous);
+      log(`[mirror] ${mirrorUrl} serves ${wantedMirrorDir}`);
+    }
     writeFileAtomic(clusterYaml, yamlText);
     return result(previous, false, { baseBuildSeconds: 0, baseExtractSeconds: 0, bootSeconds: 0 }, t0);
   }
@@ -189,7 +207,7 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     writeLabState(state);
     log(`[hosts] booting ${state.hosts.map((h) => h.name).join(", ")}`);
 
-    const mirrorDir = resolve(options.mirrorDir ?? join(stateDir, "mirror"));
+    const mirrorDir = wantedMirrorDir;
     if (options.mirrorDir === undefined) mkdirSync(mirrorDir, { recursive: true });
     else if (!existsSync(mirrorDir))
       log(`[mirror] ${mirrorDir} does not exist (yet): it answers 404 until it does`);
@@ -456,4 +474,13 @@ async function scanHostKeys(host: LabHostState): Promise<string> {
 
 function runIsTmpfs(): boolean {
   return mounts().some((m) => m.mountPoint === "/run" && m.fstype === "tmpfs");
+}
+
+async function stopProcess(pid: number): Promise<void> {
+  signal(pid, "SIGTERM");
+  const deadline = Date.now() + 5000;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+  if (isAlive(pid)) signal(pid, "SIGKILL");
+  const killed = Date.now() + 2000;
+  while (isAlive(pid) && Date.now() < killed) await sleep(20);
 }

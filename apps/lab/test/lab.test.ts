@@ -199,6 +199,25 @@ describe.skipIf(reason !== undefined)(
       expect(["403", "404"]).toContain(traversal.stdout);
     }, 30_000);
 
+    it("keeps a running lab on a second labUp, re-pointing only the mirror; refuses the same lab from another workdir", async () => {
+      const other = mkdtempSync(join(tmpdir(), "khw-lab-mirror-"));
+      try {
+        writeFileSync(join(other, "marker"), "second mirror\n");
+        const again = await labUp({ workdir, spec: SPEC, labName: LAB, mirrorDir: other });
+        expect(again.started).toBe(false);
+        expect(again.hosts.map((h) => h.pid)).toEqual(up.hosts.map((h) => h.pid));
+        const r = await labExec({ host: "worker-1", labName: LAB }, `curl -fsS ${up.mirrorUrl}/marker`);
+        expect(r.stdout).toBe("second mirror\n");
+        await labUp({ workdir, spec: SPEC, labName: LAB, mirrorDir: bundle });
+        await expect(labUp({ workdir: other, spec: SPEC, labName: LAB })).rejects.toMatchObject({
+          code: "LAB_CONFLICT",
+        });
+        expect((await labStatus({ labName: LAB })).state).toBe("running");
+      } finally {
+        rmSync(other, { recursive: true, force: true });
+      }
+    }, 60_000);
+
     it("writes cluster.yaml pointing at the lab and refuses to overwrite a different one", async () => {
       const { spec } = parseClusterYaml(readFileSync(join(workdir, "cluster.yaml"), "utf8"));
       expect(spec.nodes.map((n) => `${n.name}@${n.ssh.host}:${n.ssh.port}`)).toEqual([
