@@ -206,6 +206,67 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
     expect(raw.stdout).not.toContain("mydata");
   });
 
+  it("the workers register: worker-1 with its certificate, worker-2 through TLS bootstrapping, each with its own IP and a pod CIDR", async () => {
+    const nodes = await until(
+      "every worker registered",
+      async () => {
+        const r = await kubectl("get", "nodes", "-o", "json");
+        const items = r.code === 0 ? (JSON.parse(r.stdout).items as Array<Record<string, any>>) : [];
+        return items.length === hosts.workers.length ? items : undefined;
+      },
+      120,
+    );
+    for (const n of nodes) {
+      const name = n["metadata"].name as string;
+      expect(hosts.workers).toContain(name);
+      const ip = (n["status"].addresses as Array<{ type: string; address: string }>).find(
+        (a) => a.type === "InternalIP",
+      );
+      expect(ip?.address, `${name}'s InternalIP (the --node-ip trap)`).toBe(hosts.addresses[name]);
+      expect(n["spec"].podCIDR, `${name} has a pod CIDR from the controller-manager`).toMatch(
+        /^10\.244\.\d+\.0\/24$/,
+      );
+    }
+    const csrs = JSON.parse((await kubectl("get", "csr", "-o", "json")).stdout).items as Array<
+      Record<string, any>
+    >;
+    const approved = (c: Record<string, any>) =>
+      (c["status"]?.conditions ?? []).some((x: { type: string }) => x.type === "Approved") &&
+      c["status"]?.certificate;
+    const client = csrs.filter((c) => c["spec"].signerName === "kubernetes.io/kube-apiserver-client-kubelet");
+    expect(
+      client.some((c) => /^system:bootstrap:[a-z0-9]{6}$/.test(c["spec"].username) && approved(c)),
+      "worker-2's bootstrap client CSR approved and issued",
+    ).toBe(true);
+    const serving = csrs.filter((c) => c["spec"].signerName === "kubernetes.io/kubelet-serving");
+    for (const w of hosts.workers.filter((w) => w !== "worker-1")) {
+      expect(
+        serving.some((c) => c["spec"].username === `system:node:${w}` && approved(c)),
+        `${w}'s serving CSR approved by khw`,
+      ).toBe(true);
+    }
+  });
+
+  it("the apiserver reaches every kubelet (apiserver→kubelet RBAC and TLS)", async () => {
+    for (const w of hosts.workers) {
+      const r = await until(`the kubelet of ${w} through the API`, async () => {
+        const x = await kubectl("get", "--raw", `/api/v1/nodes/${w}/proxy/healthz`);
+        return x.code === 0 ? x : undefined;
+      });
+      expect(r.stdout.trim()).toBe("ok");
+    }
+  });
+
+  it("kube-proxy programs the service rules on every worker", async () => {
+    for (const w of hosts.workers) {
+      const rules = await until(`kube-proxy's rules on ${w}`, async () => {
+        const r = await onHost(workdir, w, "iptables -t nat -S KUBE-SERVICES 2>/dev/null || true");
+        return r.stdout.includes("10.96.0.1/32") ? r.stdout : undefined;
+      });
+      expect(rules).toMatch(/-d 10\.96\.0\.1\/32 .*--dport 443/);
+    }
+  });
+
   it("private keys are 0600; the CA and service-account keys exist only on control planes", async () => {
     for (const host of all()) {
       const keys = await onHost(
