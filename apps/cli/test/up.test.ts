@@ -1,13 +1,13 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { defaultClusterSpecInput, loadCluster, renderClusterYaml } from "@khw/spec";
+import { defaultClusterSpecInput, loadCluster, parseClusterYaml, renderClusterYaml } from "@khw/spec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../src/main";
 import type { UpEvent } from "../src/up/events";
 import { PHASE_NAMES } from "../src/up/phases";
 import { resetSeamsForTests, setSeamsForTests } from "../src/workdir";
 import { FakeHosts, makeFakeBundle } from "./golden/fake-hosts";
-import { fixedSeams } from "./golden/fixtures";
+import { fixedSeams, UNUSUAL_SPEC } from "./golden/fixtures";
 import { khw, tempDir } from "./helpers";
 
 let dir: string;
@@ -142,6 +142,30 @@ describe("khw up through the recording executor", () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain("converged: no changes");
     expect(hosts.changesSince(from)).toEqual([]);
+  });
+
+  it("the unusual spec (3 masters, 1 worker, bridge-routes, no tls-bootstrap) converges too; a single master without LB or workers as well", async () => {
+    for (const text of [
+      UNUSUAL_SPEC,
+      "nodes:\n  - { name: solo, role: controlplane, address: 10.20.0.5 }\naddons: { dns: false }\n",
+    ]) {
+      const { cluster } = parseClusterYaml(`${text}binaries: { source: bundle, bundleDir: bundle }\n`);
+      writeFileSync(join(dir, "cluster.yaml"), renderClusterYaml(cluster.spec));
+      makeFakeBundle(cluster, join(dir, "bundle"));
+      hosts = new FakeHosts(cluster);
+      const r = await khw(dir, ["up", "--json"], env);
+      expect(r.code, r.stderr).toBe(0);
+      const ev = events(r.stdout);
+      const skipped = ev.filter((e) => e.type === "phase-skipped").map((e) => (e as { phase: string }).phase);
+      if (cluster.workers.length === 0) expect(skipped).toEqual(["loadbalancer", "workers", "dns"]);
+      else expect(skipped).toEqual([]);
+      for (const m of cluster.controlPlanes) expect(hosts.active.has(`${m.name}/etcd`)).toBe(true);
+      const from = hosts.recorder.ops.length;
+      expect((await khw(dir, ["up"], env)).stdout).toContain("converged: no changes");
+      expect(hosts.changesSince(from)).toEqual([]);
+      rmSync(join(dir, ".khw"), { recursive: true });
+      rmSync(join(dir, "pki"), { recursive: true });
+    }
   });
 
   it("restarts only what changed: one SAN more re-issues the apiserver cert and restarts only kube-apiserver", async () => {
