@@ -61,7 +61,7 @@ beforeAll(async () => {
   writeFileSync(join(work.dir, "cluster.yaml"), spec());
   ssh = new SshExecutor({ hostKeyChecking: "insecure" });
   useFixedSeams();
-}, 60_000);
+}, 600_000); // may wait for another test file's sandbox lab (machine-wide lock on the /27)
 
 afterAll(async () => {
   resetSeamsForTests();
