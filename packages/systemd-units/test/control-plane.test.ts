@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { kubeconfigFilesFromCluster } from "@khw/kubeconfig";
 import { catalogueFromCluster, issuePki, pkiFilesFromCluster } from "@khw/pki";
 import { ClusterSpecSchema, type GeneratedFile, resolveCluster } from "@khw/spec";
+import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BINARY_PATHS, UNIT_DIR, unitFilesFromCluster } from "../src/index";
 import { KEY } from "./_fixtures";
@@ -295,3 +296,79 @@ describe.skipIf(!haveBundle)(
     });
   },
 );
+
+const containerdTar = join(
+  bundle,
+  `github.com/containerd/containerd/releases/download/v${v.containerd}/containerd-${v.containerd}-linux-amd64.tar.gz`,
+);
+
+describe.skipIf(!existsSync(containerdTar))(
+  `containerd ${v.containerd} reads the generated config.toml`,
+  () => {
+    let dir: string;
+    let dumps = 0;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), "khw-containerd-"));
+      const tar = spawnSync("tar", ["-xzf", containerdTar, "-C", dir, "bin/containerd"], {
+        encoding: "utf8",
+      });
+      if (tar.status !== 0) throw new Error(tar.stderr);
+    });
+    afterAll(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** `containerd config dump`: the configuration containerd would run with, after migration and defaults. */
+    const dump = (toml: string) => {
+      const file = join(dir, `config-${++dumps}.toml`);
+      writeFileSync(file, toml);
+      const r = spawnSync(join(dir, "bin/containerd"), ["--config", file, "config", "dump"], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      if (r.status !== 0) throw new Error(r.stderr);
+      const runtime = (parseToml(r.stdout) as unknown as { plugins: Record<string, Cri> }).plugins[
+        "io.containerd.cri.v1.runtime"
+      ]!;
+      return runtime;
+    };
+    interface Cri {
+      containerd: {
+        default_runtime_name: string;
+        runtimes: Record<string, { runtime_type: string; options: Record<string, unknown> }>;
+      };
+      cni: { bin_dirs: string[]; conf_dir: string };
+    }
+
+    it("runc with SystemdCgroup, the runc binary, and the CNI directories take effect", () => {
+      const toml = unitFilesFromCluster(workersCluster(), { encryptionKey: KEY }).find(
+        (f) => f.path === "/etc/containerd/config.toml",
+      )!.contents;
+      const rt = dump(toml);
+      expect(rt.containerd.default_runtime_name).toBe("runc");
+      expect(rt.containerd.runtimes["runc"]!.runtime_type).toBe("io.containerd.runc.v2");
+      expect(rt.containerd.runtimes["runc"]!.options["SystemdCgroup"]).toBe(true);
+      expect(rt.containerd.runtimes["runc"]!.options["BinaryName"]).toBe(BINARY_PATHS.runc);
+      expect(rt.cni.bin_dirs).toEqual(["/opt/cni/bin"]);
+      expect(rt.cni.conf_dir).toBe("/etc/cni/net.d");
+    });
+
+    it("a containerd 1.x table name in a version 3 file does not take effect (the check can fail)", () => {
+      const wrong =
+        'version = 3\n\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n';
+      expect(dump(wrong).containerd.runtimes["runc"]!.options["SystemdCgroup"]).not.toBe(true);
+    });
+  },
+);
+
+function workersCluster() {
+  return resolveCluster(
+    ClusterSpecSchema.parse({
+      name: "ctd",
+      nodes: [
+        { name: "m", role: "controlplane", address: "192.0.2.11" },
+        { name: "w", role: "worker", address: "192.0.2.21" },
+      ],
+    }),
+  ).cluster;
+}
