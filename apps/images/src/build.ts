@@ -1,0 +1,263 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { join, resolve } from "node:path";
+import { defaultCacheRoot, defaultImagesCacheDir, imagesCacheKey } from "./cache";
+import { GO_MOD, HTTPD_GO, TOOLBOX_GO } from "./go-sources";
+import { type ImageSpec, imageArchive } from "./image";
+import { DEFAULT_LAB_IMAGE_VERSIONS, type LabImage, type LabImageVersions, labImages } from "./images";
+
+export interface BuildLabImagesOptions {
+  /** Where the image tarballs (and `khw-images.json`) are written. */
+  outDir: string;
+  /** Cache of built image sets; default `${XDG_CACHE_HOME:-~/.cache}/khw/images`. */
+  cacheDir?: string;
+  /** khw's cache root for the Go module/build caches (`<root>/go/{mod,build}`); default `~/.cache/khw`. */
+  cacheRoot?: string;
+  versions?: Partial<LabImageVersions>;
+  /** Progress lines, prefixed `[images]`. */
+  onLog?: (line: string) => void;
+  /** Passed to the Go and gcc builds (default: GOMAXPROCS=2, nice 19). */
+  goMaxProcs?: number;
+}
+
+export interface BuiltLabImage extends LabImage {
+  /** Absolute path of the tarball in outDir. */
+  path: string;
+  /** SHA-256 of the tarball. */
+  sha256: string;
+  /** The image ID (config digest) containerd shows after import. */
+  configDigest: string;
+}
+
+export interface BuildLabImagesResult {
+  images: BuiltLabImage[];
+  /** Whether the set came from the cache (no build). */
+  cached: boolean;
+  cacheDir: string;
+  seconds: number;
+}
+
+export const IMAGES_MANIFEST = "khw-images.json";
+
+export class ImagesBuildError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+    this.name = "ImagesBuildError";
+  }
+}
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; hint: string }) {
+  return new Promise<string>((res, rej) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      out += c;
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      err = (err + c).slice(-20_000);
+    });
+    child.on("error", (e) => rej(new ImagesBuildError(`${cmd} could not start: ${e.message}`, opts.hint)));
+    child.on("close", (code) => {
+      if (code === 0) res(out);
+      else {
+        const tail = err.trim().split("\n").slice(-8).join("\n");
+        rej(new ImagesBuildError(`${cmd} ${args.join(" ")} failed (exit ${code}):\n${tail}`, opts.hint));
+      }
+    });
+  });
+}
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+interface CacheManifest {
+  versions: LabImageVersions;
+  goVersion: string;
+  images: Array<LabImage & { sha256: string; configDigest: string }>;
+}
+
+function readCache(dir: string, wanted: LabImage[]): CacheManifest | undefined {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, IMAGES_MANIFEST), "utf8")) as CacheManifest;
+    for (const w of wanted) {
+      const e = m.images.find((i) => i.name === w.name && i.ref === w.ref && i.file === w.file);
+      if (!e || !existsSync(join(dir, e.file))) return undefined;
+      if (sha256(readFileSync(join(dir, e.file))) !== e.sha256) return undefined;
+    }
+    return m;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds the lab's images offline (pause from k8s.io/kubernetes' pause.c with gcc; the HTTP and toolbox stand-ins
+ * and CoreDNS with Go from the module proxy) as docker-archive tarballs `ctr -n k8s.io images import` accepts,
+ * cached per version set under `<cacheDir>/<key>/`, then copied to outDir. Needs `go` and `gcc`.
+ */
+export async function buildLabImages(options: BuildLabImagesOptions): Promise<BuildLabImagesResult> {
+  const t0 = performance.now();
+  const log = options.onLog ?? (() => {});
+  const versions: LabImageVersions = { ...DEFAULT_LAB_IMAGE_VERSIONS, ...options.versions };
+  const wanted = labImages(versions);
+  const cacheRoot = options.cacheRoot ?? defaultCacheRoot();
+  const goEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    GOMODCACHE: join(cacheRoot, "go", "mod"),
+    GOCACHE: join(cacheRoot, "go", "build"),
+    GOMAXPROCS: String(options.goMaxProcs ?? 2),
+    GOFLAGS: "-trimpath",
+    GOTOOLCHAIN: "local",
+    GO111MODULE: "on",
+  };
+  const goHint = "install Go (https://go.dev/dl) and make the Go module proxy reachable (GOPROXY)";
+  const goVersion = (await run("go", ["env", "GOVERSION"], { env: goEnv, hint: goHint })).trim();
+  const dir = join(options.cacheDir ?? defaultImagesCacheDir(), imagesCacheKey(versions, goVersion));
+  const outDir = resolve(options.outDir);
+  let manifest = readCache(dir, wanted);
+  const cached = manifest !== undefined;
+  if (manifest) log(`[images] cached in ${dir}`);
+  else {
+    manifest = await buildInto(dir, versions, goVersion, goEnv, wanted, log);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const images: BuiltLabImage[] = [];
+  for (const w of wanted) {
+    const e = manifest.images.find((i) => i.name === w.name);
+    if (!e)
+      throw new ImagesBuildError(
+        `image ${w.name} missing from ${dir}`,
+        "delete the cache directory and rebuild",
+      );
+    const path = join(outDir, e.file);
+    if (resolve(dir) !== outDir) copyFileSync(join(dir, e.file), path);
+    images.push({ ...w, path, sha256: e.sha256, configDigest: e.configDigest });
+  }
+  if (resolve(dir) !== outDir)
+    writeFileSync(join(outDir, IMAGES_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { images, cached, cacheDir: dir, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function buildInto(
+  dir: string,
+  versions: LabImageVersions,
+  goVersion: string,
+  goEnv: NodeJS.ProcessEnv,
+  wanted: LabImage[],
+  log: (l: string) => void,
+): Promise<CacheManifest> {
+  const work = `${dir}.build-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
+  const src = join(work, "src");
+  const bin = join(work, "bin");
+  mkdirSync(join(src, "httpd"), { recursive: true });
+  mkdirSync(join(src, "toolbox"), { recursive: true });
+  mkdirSync(bin, { recursive: true });
+  const nice = (cmd: string, args: string[]) => ["-n", "19", cmd, ...args];
+  const goHint = "check that `go` works and the Go module proxy is reachable (GOPROXY)";
+  const staticEnv = { ...goEnv, CGO_ENABLED: "0" };
+
+  // pause: the real pause.c of the Kubernetes release, static.
+  log(`[images] pause: k8s.io/kubernetes@${versions.kubernetes} build/pause/linux/pause.c`);
+  const dl = JSON.parse(
+    await run("nice", nice("go", ["mod", "download", "-json", `k8s.io/kubernetes@${versions.kubernetes}`]), {
+      cwd: work,
+      env: goEnv,
+      hint: goHint,
+    }),
+  ) as { Dir?: string };
+  const pauseC = join(dl.Dir ?? "", "build", "pause", "linux", "pause.c");
+  if (!dl.Dir || !existsSync(pauseC)) {
+    throw new ImagesBuildError(
+      `no build/pause/linux/pause.c in k8s.io/kubernetes@${versions.kubernetes}`,
+      goHint,
+    );
+  }
+  await run(
+    "nice",
+    nice("gcc", [
+      "-Os",
+      "-Wall",
+      "-Werror",
+      "-static",
+      `-DVERSION=v${versions.pauseTag}-khw`,
+      "-o",
+      join(bin, "pause"),
+      pauseC,
+    ]),
+    { env: goEnv, hint: "install gcc and the static C library (apt-get install -y gcc libc6-dev)" },
+  );
+  await run("strip", [join(bin, "pause")], { hint: "install binutils" });
+
+  // The stand-ins.
+  log("[images] httpd and toolbox stand-ins (Go, CGO_ENABLED=0)");
+  writeFileSync(join(src, "go.mod"), GO_MOD);
+  writeFileSync(join(src, "httpd", "main.go"), HTTPD_GO);
+  writeFileSync(join(src, "toolbox", "main.go"), TOOLBOX_GO);
+  for (const cmd of ["httpd", "toolbox"]) {
+    await run("nice", nice("go", ["build", "-ldflags=-s -w", "-o", join(bin, cmd), `./${cmd}`]), {
+      cwd: src,
+      env: staticEnv,
+      hint: goHint,
+    });
+  }
+
+  // CoreDNS from its module.
+  log(`[images] coredns: go install github.com/coredns/coredns@v${versions.coredns} (cold: minutes)`);
+  await run(
+    "nice",
+    nice("go", ["install", "-ldflags=-s -w", `github.com/coredns/coredns@v${versions.coredns}`]),
+    { cwd: work, env: { ...staticEnv, GOBIN: bin }, hint: goHint },
+  );
+
+  const file = (p: string) => readFileSync(join(bin, p));
+  const specs: Record<string, Omit<ImageSpec, "ref">> = {
+    pause: { files: [{ path: "/pause", data: file("pause") }], entrypoint: ["/pause"], user: "65535:65535" },
+    httpd: {
+      files: [{ path: "/usr/sbin/nginx", data: file("httpd") }],
+      entrypoint: ["/usr/sbin/nginx"],
+      cmd: ["-g", "daemon off;"],
+      exposedPorts: ["80/tcp"],
+    },
+    toolbox: {
+      files: [{ path: "/bin/toolbox", data: file("toolbox") }],
+      symlinks: ["sleep", "nslookup", "hostname", "true"].map((n) => ({
+        path: `/bin/${n}`,
+        target: "toolbox",
+      })),
+      cmd: ["sleep", "3600"],
+    },
+    coredns: {
+      files: [{ path: "/coredns", data: file("coredns") }],
+      entrypoint: ["/coredns"],
+      exposedPorts: ["53/tcp", "53/udp", "9153/tcp"],
+    },
+  };
+  const manifest: CacheManifest = { versions, goVersion, images: [] };
+  for (const w of wanted) {
+    const spec = specs[w.name];
+    if (!spec) throw new ImagesBuildError(`no recipe for image ${w.name}`, "this is a bug in @khw/images");
+    const a = imageArchive({ ...spec, ref: w.ref });
+    writeFileSync(join(work, w.file), a.tarball);
+    manifest.images.push({ ...w, sha256: sha256(a.tarball), configDigest: a.configDigest });
+    log(`[images] ${w.ref} → ${w.file} (${(a.tarball.length / 1e6).toFixed(1)} MB)`);
+  }
+  writeFileSync(join(work, IMAGES_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  rmSync(src, { recursive: true, force: true });
+  rmSync(bin, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(work, dir);
+  return manifest;
+}

@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { createTar, readTar } from "./_tar";
+import { imageArchive } from "./image";
+import { labImages } from "./images";
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+describe("imageArchive", () => {
+  const spec = {
+    ref: "registry.k8s.io/pause:3.10",
+    files: [{ path: "/pause", data: Buffer.from("#!pause\n") }],
+    symlinks: [{ path: "/bin/sleep", target: "toolbox" }],
+    entrypoint: ["/pause"],
+    user: "65535:65535",
+  };
+
+  it("writes a docker-archive: manifest.json naming the config and layer by digest, tagged with the ref", () => {
+    const a = imageArchive(spec);
+    const entries = readTar(a.tarball);
+    const byPath = new Map(entries.map((e) => [e.path, e]));
+    const manifest = JSON.parse(byPath.get("manifest.json")?.data?.toString() ?? "null");
+    expect(manifest).toHaveLength(1);
+    expect(manifest[0].RepoTags).toEqual(["registry.k8s.io/pause:3.10"]);
+    const config = byPath.get(manifest[0].Config)?.data;
+    const layer = byPath.get(manifest[0].Layers[0])?.data;
+    if (!config || !layer) throw new Error("config or layer missing");
+    expect(`sha256:${sha(config)}`).toBe(a.configDigest);
+    expect(manifest[0].Config).toBe(`${sha(config)}.json`);
+    expect(manifest[0].Layers[0]).toBe(`${sha(layer)}/layer.tar`);
+    const cfg = JSON.parse(config.toString());
+    expect(cfg).toMatchObject({
+      architecture: "amd64",
+      os: "linux",
+      config: { Entrypoint: ["/pause"], User: "65535:65535" },
+    });
+    expect(cfg.rootfs).toEqual({ type: "layers", diff_ids: [`sha256:${sha(layer)}`] });
+    const files = readTar(layer);
+    expect(files.map((f) => f.path)).toEqual(["bin/", "etc/", "tmp/", "pause", "bin/sleep"]);
+    expect(files.find((f) => f.path === "pause")).toMatchObject({ mode: 0o755, type: "file" });
+    expect(files.find((f) => f.path === "bin/sleep")).toMatchObject({ type: "symlink", linkname: "toolbox" });
+    expect(files.find((f) => f.path === "tmp/")?.mode).toBe(0o1777);
+  });
+
+  it("is deterministic", () => {
+    expect(sha(imageArchive(spec).tarball)).toBe(sha(imageArchive(spec).tarball));
+  });
+
+  it("refuses references without registry or tag", () => {
+    expect(() => imageArchive({ ...spec, ref: "pause" })).toThrow(/fully qualified/);
+    expect(() => imageArchive({ ...spec, ref: "registry.k8s.io/pause" })).toThrow(/fully qualified/);
+  });
+});
+
+describe("tar", () => {
+  it("round-trips files, dirs, symlinks and long paths in 512-byte blocks", () => {
+    const long = `${"d".repeat(90)}/${"e".repeat(60)}/file`;
+    const tar = createTar([
+      { path: "a/", mode: 0o755, type: "dir" },
+      { path: "a/b", mode: 0o644, type: "file", data: Buffer.from("x".repeat(700)) },
+      { path: "a/l", mode: 0o777, type: "symlink", linkname: "b" },
+      { path: long, mode: 0o600, type: "file", data: Buffer.from("y") },
+    ]);
+    expect(tar.length % 512).toBe(0);
+    const back = readTar(tar);
+    expect(back.map((e) => e.path)).toEqual(["a/", "a/b", "a/l", long]);
+    expect(back[1]?.data?.toString()).toBe("x".repeat(700));
+  });
+});
+
+describe("labImages", () => {
+  it("tags the images as khw's manifests and containerd 2.1's default sandbox name them", () => {
+    const refs = Object.fromEntries(labImages().map((i) => [i.name, i.ref]));
+    expect(refs).toEqual({
+      pause: "registry.k8s.io/pause:3.10",
+      httpd: "docker.io/library/nginx:1.27",
+      toolbox: "docker.io/library/busybox:1.28",
+      coredns: "registry.k8s.io/coredns/coredns:v1.11.3",
+    });
+    expect(labImages().map((i) => i.file)).toEqual([
+      "pause_3.10.tar",
+      "nginx_1.27.tar",
+      "busybox_1.28.tar",
+      "coredns_coredns_v1.11.3.tar",
+    ]);
+  });
+});

@@ -1,0 +1,69 @@
+import { BUSYBOX_IMAGE, COREDNS_IMAGE_REPOSITORY, NGINX_IMAGE } from "@khw/addons";
+
+export type LabImageName = "pause" | "httpd" | "toolbox" | "coredns";
+
+/** One image the lab imports into containerd on its workers (tagged as khw's manifests and containerd expect). */
+export interface LabImage {
+  name: LabImageName;
+  /** The reference it is tagged with (what the pod specs / containerd's sandbox setting name). */
+  ref: string;
+  /** File name of its docker-archive tarball in the output directory. */
+  file: string;
+  /** What it really is (it is never the upstream image of that name). */
+  description: string;
+}
+
+export interface LabImageVersions {
+  /** Tag of the sandbox image; containerd 2.1's default `sandbox` is registry.k8s.io/pause:3.10. */
+  pauseTag: string;
+  /** k8s.io/kubernetes module version whose build/pause/linux/pause.c is compiled. */
+  kubernetes: string;
+  /** CoreDNS version (github.com/coredns/coredns@v<version>), as in the spec's versions.coredns. */
+  coredns: string;
+}
+
+export const DEFAULT_LAB_IMAGE_VERSIONS: LabImageVersions = {
+  pauseTag: "3.10",
+  kubernetes: "v1.34.4",
+  coredns: "1.11.3",
+};
+
+const fileName = (ref: string) =>
+  `${ref
+    .replace(/^[^/]+\//, "")
+    .replace(/[/:]/g, "_")
+    .replace(/^library_/, "")}.tar`;
+
+/** The lab's images for a version set: names, references (tags) and tarball names. */
+export function labImages(versions: LabImageVersions = DEFAULT_LAB_IMAGE_VERSIONS): LabImage[] {
+  const pause = `registry.k8s.io/pause:${versions.pauseTag}`;
+  const coredns = `${COREDNS_IMAGE_REPOSITORY}:v${versions.coredns}`;
+  return [
+    {
+      name: "pause",
+      ref: pause,
+      file: fileName(pause),
+      description: `the pod sandbox: pause.c of k8s.io/kubernetes@${versions.kubernetes}, compiled statically with gcc`,
+    },
+    {
+      name: "httpd",
+      ref: NGINX_IMAGE,
+      file: fileName(NGINX_IMAGE),
+      description:
+        "a static Go HTTP server on :80 standing in for nginx (the smoke test's image tag); `nginx -v` prints `nginx version: khw-lab-httpd/1.0 (… not nginx)`",
+    },
+    {
+      name: "toolbox",
+      ref: BUSYBOX_IMAGE,
+      file: fileName(BUSYBOX_IMAGE),
+      description:
+        "a Go multi-call binary standing in for busybox: sleep, nslookup (busybox's output format), hostname, true",
+    },
+    {
+      name: "coredns",
+      ref: coredns,
+      file: fileName(coredns),
+      description: `CoreDNS built from github.com/coredns/coredns@v${versions.coredns} (CGO_ENABLED=0), entrypoint /coredns`,
+    },
+  ];
+}

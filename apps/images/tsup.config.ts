@@ -1,0 +1,3 @@
+import { khwTsupConfig } from "../../tsup.shared";
+
+export default khwTsupConfig();
