@@ -55,8 +55,6 @@ export interface UploadResult {
   /** False when the host already had the same content, mode and owner: nothing was written. */
   changed: boolean;
   size: number;
-  /** Hex SHA-256 of the content. */
-  sha256: string;
 }
 
 export interface DownloadOptions {

@@ -244,7 +244,7 @@ export class RecordingExecutor implements Executor {
       sha256,
       changed,
     });
-    return { path: spec.path, changed, size: content.length, sha256 };
+    return { path: spec.path, changed, size: content.length };
   }
 
   async download(host: HostTarget, path: string, options: DownloadOptions = {}): Promise<Buffer> {

@@ -127,6 +127,8 @@ const SFTP_IN_FLIGHT = 32;
 /** After a command's deadline, how long the host's own `timeout` gets before we give up on the channel. */
 const KILL_GRACE_MS = 2000;
 const CHANNEL_OPEN_ATTEMPTS = 5;
+/** Sources up to this size are hashed in parallel with the host's check (see upload). */
+const EAGER_HASH_BYTES = 8 * 1024 * 1024;
 
 class ChannelOpenError extends Error {}
 
@@ -242,10 +244,10 @@ export class SshExecutor implements Executor {
         return result;
       };
 
-      // Hash the local bytes while the host describes its file: a re-run that finds everything
-      // unchanged waits for one of the two hashes, not both.
-      const localSha = source.sha256();
-      localSha.catch(() => {});
+      // The local bytes are hashed only when the host has a file of the same size. Small sources
+      // are hashed while the host answers (a re-run that finds everything unchanged waits for one
+      // hash, not two); big ones only when needed, so a changed binary costs no hashing at all.
+      if (source.size <= EAGER_HASH_BYTES) source.sha256().catch(() => {});
       const pre = await script(
         PRECHECK_SCRIPT,
         [spec.path, String(source.size), spec.mkdirs === false ? "0" : "1"],
@@ -253,7 +255,7 @@ export class SshExecutor implements Executor {
       );
       const state = parsePrecheck(pre.stdout);
       if (state?.sha256 !== undefined && state.size === source.size) {
-        const sha = await localSha;
+        const sha = await source.sha256();
         if (state.sha256 === sha) {
           const metaSame =
             (state.mode & 0o7777) === mode &&
@@ -267,7 +269,7 @@ export class SshExecutor implements Executor {
             host.name,
             `upload ${spec.path}: ${metaSame ? "unchanged" : "mode/owner updated"}`,
           );
-          return { path: spec.path, changed: !metaSame, size: source.size, sha256: sha };
+          return { path: spec.path, changed: !metaSame, size: source.size };
         }
       }
 
@@ -282,10 +284,8 @@ export class SshExecutor implements Executor {
       } else {
         written = `${dir}/.${base}.khw-${tag}`;
       }
-      let sha: string;
       try {
         await this.#sftpWrite(conn, sftp, written, source);
-        sha = await localSha;
       } catch (err) {
         // Best effort: the temp name never is the destination, so nothing partial is visible there.
         if (!conn.closed) sftp.unlink(written, () => {});
@@ -303,7 +303,7 @@ export class SshExecutor implements Executor {
         host.name,
         `upload ${spec.path}: written (${source.size} bytes, mode ${formatMode(mode)})`,
       );
-      return { path: spec.path, changed: true, size: source.size, sha256: sha };
+      return { path: spec.path, changed: true, size: source.size };
     } finally {
       await source.close();
     }
@@ -670,10 +670,12 @@ export class SshExecutor implements Executor {
     // collect() attaches its listeners inside the exec callback, synchronously: a fast command's
     // exit-status can arrive in the same TCP read as the channel confirmation.
     return new Promise<RawResult>((resolve, reject) => {
+      // Taken before the request leaves: the host's `timeout` starts later than this.
+      const started = performance.now();
       try {
         conn.client.exec(command, (err, channel) => {
           if (err) reject(new ChannelOpenError(err.message));
-          else collect(name, conn, channel, shown, options).then(resolve, reject);
+          else collect(name, conn, channel, shown, options, started).then(resolve, reject);
         });
       } catch (err) {
         reject(new ChannelOpenError((err as Error).message));
@@ -964,6 +966,7 @@ function collect(
   channel: ClientChannel,
   shown: string,
   options: RunOptions,
+  started: number,
 ): Promise<RawResult> {
   return new Promise<RawResult>((resolve, reject) => {
     const stdout: Buffer[] = [];
@@ -1036,7 +1039,12 @@ function collect(
         exited = true;
         code = closeCode;
       }
-      if (deadlinePassed && (code === 137 || code === null)) {
+      // The host's `timeout -s KILL` started after our clock did, so its kill (exit 137) always
+      // lands at or after our deadline — even when this close is handled before our timer fires.
+      const pastDeadline =
+        deadlinePassed ||
+        (options.timeoutMs !== undefined && performance.now() - started >= options.timeoutMs);
+      if (pastDeadline && (code === 137 || code === null)) {
         reject(timeoutError(out, err));
         return;
       }
