@@ -40,5 +40,7 @@ export const bundleCommandHandlers = {
   fetch: fetchBundle,
   verify: verifyBundle,
 } as const;
+export type { BuildRuntimeOptions, RuntimeFile, RuntimeVersions } from "./runtime";
+export { buildRuntime, CNI_PLUGINS, runtimeLayout, runtimePresent } from "./runtime";
 export type { BundleServer, ServeBundleOptions } from "./serve";
 export { serveBundle } from "./serve";

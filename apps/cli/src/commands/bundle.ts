@@ -1,10 +1,15 @@
+import { copyFile, mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import {
   BundleError,
   buildBundle,
+  buildRuntime,
   bundleCacheDir,
   defaultBundlesDir,
+  defaultCacheRoot,
   fetchBundle,
   formatBundleIssues,
+  runtimeLayout,
   verifyBundle,
 } from "@khw/bundle";
 import type { Command } from "commander";
@@ -22,6 +27,11 @@ interface VersionOpts {
 
 /** The versions to bundle: flags win, else the spec's (./cluster.yaml or the built-in default). */
 function versionsOf(io: Io, opts: VersionOpts) {
+  return versionsAndRuntimeOf(io, opts).versions;
+}
+
+/** The versions to bundle (flags win, else the spec's) and the workers' runtime versions from the spec. */
+function versionsAndRuntimeOf(io: Io, opts: VersionOpts) {
   const spec = loadSpecFile(io.cwd, opts.file, { allowDefault: true }).spec;
   if (spec.binaries.arch !== "amd64") {
     throw new CliError(
@@ -31,9 +41,16 @@ function versionsOf(io: Io, opts: VersionOpts) {
     );
   }
   return {
-    kubernetesVersion: opts.kubernetes ?? spec.versions.kubernetes,
-    etcdVersion: opts.etcd ?? spec.versions.etcd,
-    arch: "amd64" as const,
+    versions: {
+      kubernetesVersion: opts.kubernetes ?? spec.versions.kubernetes,
+      etcdVersion: opts.etcd ?? spec.versions.etcd,
+      arch: "amd64" as const,
+    },
+    runtime: {
+      containerdVersion: spec.versions.containerd,
+      runcVersion: spec.versions.runc,
+      cniPluginsVersion: spec.versions.cniPlugins,
+    },
   };
 }
 
@@ -69,17 +86,35 @@ export function registerBundle(program: Command, io: Io): void {
     )
     .action(async (opts: VersionOpts) => {
       const c = colors(io);
-      const v = versionsOf(io, opts);
+      const { versions: v, runtime } = versionsAndRuntimeOf(io, opts);
+      const onLog = (l: string) => io.stderr(`${c.dim(l)}\n`);
+      const t0 = performance.now();
       const r = await bundleAction(() =>
-        buildBundle({
-          ...v,
-          ...(opts.out ? { out: opts.out } : {}),
+        buildBundle({ ...v, ...(opts.out ? { out: opts.out } : {}), force: opts.force, onLog }),
+      );
+      // The workers' container runtime goes into the same bundle (cache first, then any --out copy).
+      const root = defaultCacheRoot(io.env);
+      const built = await bundleAction(() =>
+        buildRuntime({
+          ...runtime,
+          dir: r.cacheDir,
+          goModCache: join(root, "go", "mod"),
+          goBuildCache: join(root, "go", "build"),
           force: opts.force,
-          onLog: (l) => io.stderr(`${c.dim(l)}\n`),
+          onLog,
         }),
       );
+      if (r.dir !== r.cacheDir) {
+        for (const f of Object.values(runtimeLayout(runtime))) {
+          for (const p of [f.path, f.checksumPath]) {
+            await mkdir(dirname(join(r.dir, p)), { recursive: true });
+            await copyFile(join(r.cacheDir, p), join(r.dir, p));
+          }
+        }
+      }
+      const cached = r.cached && !built;
       io.stdout(
-        `${c.green("✓")} bundle ${r.cached ? "(cached) " : ""}in ${r.dir} (${r.seconds.toFixed(0)} s)\n`,
+        `${c.green("✓")} bundle ${cached ? "(cached) " : ""}in ${r.dir} (${((performance.now() - t0) / 1000).toFixed(0)} s): Kubernetes ${v.kubernetesVersion}, etcd ${v.etcdVersion}, containerd ${runtime.containerdVersion}, runc ${runtime.runcVersion}, CNI plugins ${runtime.cniPluginsVersion}\n`,
       );
     });
 
