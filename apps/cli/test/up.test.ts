@@ -168,6 +168,40 @@ describe("khw up through the recording executor", () => {
     }
   });
 
+  it("--dry-run --json: the plan per host from what the hosts have (diffs for text, none for secrets); nothing changes", async () => {
+    expect((await khw(dir, ["up"], env)).code).toBe(0);
+    const sched = "/var/lib/kubernetes/kube-scheduler.kubeconfig";
+    const before = hosts.recorder.file("master-2", sched)!;
+    hosts.recorder.setFile("master-2", sched, {
+      ...before,
+      content: Buffer.from(`${before.content}# edited by hand\n`),
+    });
+    hosts.recorder.setFile("worker-1", "/var/lib/kubernetes/pki/worker-1.key", {
+      ...before,
+      content: Buffer.from("x"),
+      mode: 0o600,
+    });
+    const from = hosts.recorder.ops.length;
+    const r = await khw(dir, ["up", "--dry-run", "--json"], env);
+    expect(r.code, r.stderr).toBe(0);
+    const plan = r.stdout
+      .split("\n")
+      .filter((l) => l.includes('"type":"plan"'))
+      .map((l) => JSON.parse(l) as { host: string; phase: string; what: string; diff?: string });
+    expect(plan.map((p) => `${p.host} ${p.what}`).sort()).toEqual(
+      [
+        `master-2 update ${sched} (mode 644)`,
+        "master-2 systemctl restart kube-scheduler",
+        "worker-1 update /var/lib/kubernetes/pki/worker-1.key (mode 600)",
+        "worker-1 systemctl restart kubelet",
+      ].sort(),
+    );
+    expect(plan.find((p) => p.what.includes(sched))!.diff).toContain("-# edited by hand");
+    expect(plan.find((p) => p.what.includes("worker-1.key"))!.diff).toBeUndefined();
+    expect(hosts.changesSince(from)).toEqual([]);
+    expect(hosts.recorder.file("master-2", sched)!.content.toString()).toContain("# edited by hand");
+  });
+
   it("restarts only what changed: one SAN more re-issues the apiserver cert and restarts only kube-apiserver", async () => {
     expect((await khw(dir, ["up"], env)).code).toBe(0);
     const spec = readFileSync(join(dir, "cluster.yaml"), "utf8").replace(

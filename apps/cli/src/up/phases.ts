@@ -48,6 +48,8 @@ export type Step =
       probe?: boolean;
       /** For probes: the output must match, else the step fails with `fail` as the message. */
       expect?: RegExp;
+      /** For --dry-run: a read-only script that prints `changed …` for what `script` would do. */
+      dryRun?: string;
       fail?: { message: string; hint: string };
     }
   /** daemon-reload when owed, enable, restart the services owed a restart, start inactive ones. */
@@ -214,6 +216,7 @@ export const PHASES: readonly PhaseDefinition[] = [
         script:
           "command -v haproxy >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null " +
           "|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null; }; echo changed haproxy; }",
+        dryRun: 'command -v haproxy >/dev/null 2>&1 || echo "changed install haproxy"',
       },
       ...uploads(ctx, "loadbalancer", node),
       {
@@ -379,6 +382,7 @@ function podRoutes(cluster: Cluster, node: ClusterNode): Step[] {
       name: `route ${w.podCIDR} via ${w.address}`,
       script:
         'if ! ip -4 route show "$1" | grep -q "via $2 "; then ip -4 route replace "$1" via "$2"; echo "changed route $1"; fi',
+      dryRun: 'ip -4 route show "$1" | grep -q "via $2 " || echo "changed route $1 via $2"',
       args: [w.podCIDR!, w.address],
     }));
 }
@@ -386,15 +390,20 @@ function podRoutes(cluster: Cluster, node: ClusterNode): Step[] {
 /** The kubelet serving CSRs of tls-bootstrap workers stay Pending: approve those whose requestor is the node itself. */
 function approveServingCsrs(cluster: Cluster): Step {
   const nodes = cluster.workers.filter((w) => w.kubeletCredentials === "tls-bootstrap").map((w) => w.name);
+  const script = (approve: string) =>
+    [
+      `${kubectl} get csr -o jsonpath='{range .items[?(@.spec.signerName=="kubernetes.io/kubelet-serving")]}{.metadata.name} {.spec.username} {.status.conditions[0].type}{"\\n"}{end}' 2>/dev/null |`,
+      'while read -r name user state; do [ -z "$name" ] && continue; [ -n "$state" ] && continue;',
+      '  for n in "$@"; do if [ "$user" = "system:node:$n" ]; then',
+      `    ${approve}; fi; done; done`,
+    ].join("\n");
   return {
     kind: "run",
     name: "approve kubelet-serving CSRs of tls-bootstrap workers",
-    script: [
-      `${kubectl} get csr -o jsonpath='{range .items[?(@.spec.signerName=="kubernetes.io/kubelet-serving")]}{.metadata.name} {.spec.username} {.status.conditions[0].type}{"\\n"}{end}' |`,
-      'while read -r name user state; do [ -z "$name" ] && continue; [ -n "$state" ] && continue;',
-      '  for n in "$@"; do if [ "$user" = "system:node:$n" ]; then',
-      `    ${kubectl} certificate approve "$name" >/dev/null && echo "changed approved $name for $n"; fi; done; done`,
-    ].join("\n"),
+    script: script(
+      `${kubectl} certificate approve "$name" >/dev/null && echo "changed approved $name for $n"`,
+    ),
+    dryRun: script('echo "changed approve $name for $n"'),
     args: nodes,
   };
 }

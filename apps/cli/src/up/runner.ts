@@ -295,8 +295,19 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
         }
         case "run": {
           if (dryRun && !step.probe) {
-            result.plan.push({ host: node.name, phase: phase.name, what: `run: ${step.name}` });
-            return { changes: 0 };
+            if (step.dryRun === undefined) {
+              result.plan.push({ host: node.name, phase: phase.name, what: `run (if needed): ${step.name}` });
+              return { changes: 0 };
+            }
+            const would = await probe.shell(host, step.dryRun, {
+              sudo: true,
+              args: step.args ?? [],
+              check: false,
+            });
+            const lines = would.stdout.split("\n").filter((l) => l.startsWith("changed "));
+            for (const l of lines)
+              result.plan.push({ host: node.name, phase: phase.name, what: `${step.name}: ${l.slice(8)}` });
+            return { changes: lines.length };
           }
           const ex = step.probe ? probe : executor;
           const r = await ex.shell(host, step.script, {

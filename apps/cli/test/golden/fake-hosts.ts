@@ -148,6 +148,26 @@ export class FakeHosts implements Executor {
             return { stdout: out.map((l) => `${l}\n`).join("") };
           },
         },
+        {
+          // --dry-run reads what the hosts have: `stat` of every path khw would write
+          command: (op) => op.kind === "shell" && op.script.includes("stat -c"),
+          result: (op) => ({
+            stdout: (op.kind === "shell" ? op.args : [])
+              .flatMap((p) => {
+                const f = this.recorder.file(op.host, p);
+                return f ? [`${f.mode.toString(8)} ${f.owner} ${f.group} ${p}\n`] : [];
+              })
+              .join(""),
+          }),
+        },
+        {
+          command: (op) => op.kind === "exec" && op.argv[0] === "sha256sum",
+          result: (op) => {
+            const path = op.kind === "exec" ? op.argv[1]! : "";
+            const f = this.recorder.file(op.host, path);
+            return f ? { stdout: `${sha(f.content)}  ${path}\n` } : { code: 1, stderr: "No such file" };
+          },
+        },
         { command: /endpoint health/, result: { stdout: "https://127.0.0.1:2379 is healthy: successfully committed proposal\n" } },
         { command: /get --raw \/readyz/, result: { stdout: "ok" } },
         { command: /numberReady|readyReplicas/, result: { stdout: "2/2" } },
