@@ -1,3 +1,4 @@
 import { khwVitestConfig } from "../../vitest.shared";
 
-export default khwVitestConfig();
+// Real tools (kubectl, systemd-analyze, etcd, the release binaries) are slow on a loaded 2-core machine.
+export default khwVitestConfig({ testTimeout: 120_000 });
