@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { BASE_RECIPE, baseRecipeHash, debianSources } from "./base-image";
 
 describe("base image recipe", () => {
@@ -29,8 +29,18 @@ describe("base image recipe", () => {
 });
 
 describe("debianSources", () => {
+  const dirs: string[] = [];
+  const tempApt = () => {
+    const dir = mkdtempSync(join(tmpdir(), "khw-apt-"));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
   it("takes the machine's deb822 and one-line sources for the suite only", () => {
-    const apt = mkdtempSync(join(tmpdir(), "khw-apt-"));
+    const apt = tempApt();
     mkdirSync(join(apt, "sources.list.d"));
     writeFileSync(
       join(apt, "sources.list.d", "debian.sources"),
@@ -63,7 +73,7 @@ describe("debianSources", () => {
   });
 
   it("falls back to Debian's own mirrors", () => {
-    const apt = mkdtempSync(join(tmpdir(), "khw-apt-"));
+    const apt = tempApt();
     expect(debianSources("bookworm", apt)[0]).toBe("deb http://deb.debian.org/debian bookworm main");
   });
 });
