@@ -29,7 +29,8 @@ exit 0`;
  * After the bytes are on the host in a temp file: set owner and mode, then rename over the
  * destination (atomic within one directory). With a staging file (uploads through sudo, where the
  * login user cannot write the destination directory) the temp file is created next to the
- * destination first. Any failure removes the temp (and staging) file.
+ * destination first, and staging files older than an hour (left by a cut connection) are removed.
+ * Any failure removes the temp (and staging) file.
  * Args: temp path (empty with staging), destination, mode (octal), chown spec (may be empty), staging path.
  */
 export const FINALIZE_SCRIPT = `t=$1 p=$2 m=$3 o=$4 s=$5
@@ -40,6 +41,8 @@ if [ -n "$s" ]; then
   t=$(mktemp -- "$d/.$b.khw-XXXXXXXX") || fail
   cat -- "$s" > "$t" || fail
   rm -f -- "$s"
+  # staging files an interrupted upload left behind (older than an hour: never a running upload's)
+  find "\${s%/*}" -maxdepth 1 -name '.khw-upload-*' -mmin +60 -type f -delete 2>/dev/null
 fi
 if [ -n "$o" ]; then chown -- "$o" "$t" || fail; fi
 chmod -- "$m" "$t" || fail

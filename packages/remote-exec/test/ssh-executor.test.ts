@@ -221,6 +221,36 @@ describe.skipIf(!HAS_SUDO)("sudo for a non-root user (vagrant)", () => {
     expect(up.hint).toContain("NOPASSWD");
   });
 
+  it("a cut during a sudo upload leaves the destination alone; stale staging files are cleaned later", async () => {
+    const proxy = await startCutProxy(sshd.host, sshd.port);
+    const file = join(dir, "known_hosts_proxy4");
+    await writeFile(file, sshd.hostPublicKeys.map((k) => `[127.0.0.1]:${proxy.port} ${k}`).join("\n") + "\n");
+    const e = new SshExecutor({ knownHostsFile: file, retry: { attempts: 1 } });
+    const target: HostTarget = { ...vagrant, name: "cut-sudo", port: proxy.port };
+    const path = join(dir, "root-only", "cut-sudo.bin");
+    await writeFile(path, "old\n");
+    try {
+      await e.connect(target);
+      proxy.onBytesUp(proxy.bytesUp() + 4 * 1024 * 1024, () => proxy.cut());
+      const err = await rejection(
+        e.upload(target, { path, content: Buffer.alloc(32 * 1024 * 1024, 2), sudo: true }),
+      );
+      expect(err.code).toBe("CONNECTION_LOST");
+      expect(await readFile(path, "utf8")).toBe("old\n");
+      const home = sshd.home("vagrant");
+      const stale = readdirSync(home).filter((f) => f.startsWith(".khw-upload-"));
+      expect(stale).toHaveLength(1); // the partial staging file, never moved into place
+      // an hour later, the next sudo upload removes it
+      await run("touch", ["-d", "2 hours ago", join(home, stale[0]!)]);
+      await e.upload(target, { path, content: "new\n", sudo: true });
+      expect(await readFile(path, "utf8")).toBe("new\n");
+      expect(readdirSync(home).filter((f) => f.startsWith(".khw-upload-"))).toEqual([]);
+    } finally {
+      await e.close();
+      await proxy.close();
+    }
+  });
+
   it("fails an upload without sudo with a hint", async () => {
     const err = await rejection(ex.upload(vagrant, { path: join(dir, "root-only", "x"), content: "x" }));
     expect(err.code).toBe("UPLOAD_FAILED");
