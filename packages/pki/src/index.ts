@@ -72,6 +72,7 @@ export {
   privateKeyObject,
   privateKeyPem,
   publicKeyPem,
+  type RsaKeyGeneration,
 } from "./keys";
 export {
   type ApplyOptions,

@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from "node:crypto";
 import type { KeyAlgorithm } from "@khw/spec";
+import { rsaKeyFromPrimes } from "./_rsa";
 import { PkiError } from "./errors";
 
 export type { KeyAlgorithm } from "@khw/spec";
@@ -28,38 +29,22 @@ function unsupported(algorithm: unknown): PkiError {
   );
 }
 
+/** How RSA keys are generated: from two native primes (default, ~2-3x less CPU) or by OpenSSL's RSA key generation. */
+export type RsaKeyGeneration = "primes" | "openssl";
+
 /**
  * Generates a private key with Node's native crypto (OpenSSL), off the main thread: calls run in
  * parallel on libuv's thread pool, so generating all keys at once spreads them over the cores.
- * Returns PKCS#8 PEM.
+ * RSA keys are assembled from two primes made by OpenSSL's prime generator unless `rsa: "openssl"`
+ * (see README). Resolves to the KeyObject.
  */
-export function generatePrivateKey(algorithm: KeyAlgorithm): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const done = (err: Error | null, _pub: string, priv: string) => (err ? reject(err) : resolve(priv));
-    const encoding = {
-      publicKeyEncoding: { type: "spki", format: "pem" },
-      privateKeyEncoding: { type: "pkcs8", format: "pem" },
-    } as const;
-    switch (algorithm) {
-      case "rsa-2048":
-      case "rsa-4096":
-        generateKeyPair(
-          "rsa",
-          { modulusLength: algorithm === "rsa-2048" ? 2048 : 4096, publicExponent: 0x10001, ...encoding },
-          done,
-        );
-        return;
-      case "ecdsa-p256":
-        generateKeyPair("ec", { namedCurve: "prime256v1", ...encoding }, done);
-        return;
-      default:
-        reject(unsupported(algorithm));
-    }
-  });
-}
-
-/** {@link generatePrivateKey}, but resolving to the KeyObject (no PEM round trip). */
-export function generatePrivateKeyObject(algorithm: KeyAlgorithm): Promise<KeyObject> {
+export function generatePrivateKeyObject(
+  algorithm: KeyAlgorithm,
+  options: { rsa?: RsaKeyGeneration } = {},
+): Promise<KeyObject> {
+  if ((algorithm === "rsa-2048" || algorithm === "rsa-4096") && options.rsa !== "openssl") {
+    return rsaKeyFromPrimes(algorithm === "rsa-2048" ? 2048 : 4096);
+  }
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, _pub: KeyObject, priv: KeyObject) => (err ? reject(err) : resolve(priv));
     if (algorithm === "rsa-2048" || algorithm === "rsa-4096") {
@@ -74,6 +59,14 @@ export function generatePrivateKeyObject(algorithm: KeyAlgorithm): Promise<KeyOb
       reject(unsupported(algorithm));
     }
   });
+}
+
+/** {@link generatePrivateKeyObject} as PKCS#8 PEM. */
+export async function generatePrivateKey(
+  algorithm: KeyAlgorithm,
+  options: { rsa?: RsaKeyGeneration } = {},
+): Promise<string> {
+  return privateKeyPem(await generatePrivateKeyObject(algorithm, options));
 }
 
 /** The default provider: a fresh native key per request. */

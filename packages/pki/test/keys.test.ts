@@ -1,4 +1,4 @@
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
 import {
   catalogueFromCluster,
   fixedKeyProvider,
@@ -30,10 +30,24 @@ describe("native key generation", () => {
       expect(text).toContain(
         alg === "ecdsa-p256" ? "NIST CURVE: P-256" : `Private-Key: (${alg.slice(4)} bit`,
       );
+      expect(openssl(["pkey", "-check", "-noout"], pem)).toContain("Key is valid");
       if (alg !== "rsa-4096") expect(keyAlgorithmOf(await generatePrivateKeyObject(alg))).toBe(alg);
     },
     120_000,
   );
+
+  it("RSA keys assembled from native primes pass OpenSSL's consistency check and sign; OpenSSL's own keygen stays available", async () => {
+    const keys = await Promise.all([1, 2, 3, 4, 5].map(() => generatePrivateKey("rsa-2048")));
+    expect(new Set(keys).size).toBe(5);
+    for (const pem of keys) {
+      expect(openssl(["rsa", "-check", "-noout"], pem)).toContain("RSA key ok");
+      expect(openssl(["pkey", "-noout", "-text"], pem)).toContain("publicExponent: 65537 (0x10001)");
+      const sig = sign("sha256", Buffer.from("data"), pem);
+      expect(verify("sha256", Buffer.from("data"), createPublicKey(pem), sig)).toBe(true);
+    }
+    const classic = await generatePrivateKey("rsa-2048", { rsa: "openssl" });
+    expect(openssl(["rsa", "-check", "-noout"], classic)).toContain("RSA key ok");
+  }, 120_000);
 
   it("rejects an unknown algorithm with a typed error", async () => {
     await expect(generatePrivateKey("dsa-1024" as KeyAlgorithm)).rejects.toMatchObject({
