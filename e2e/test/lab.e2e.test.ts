@@ -57,7 +57,7 @@ async function startTimes(): Promise<Record<string, string>> {
 
 describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
   beforeAll(async () => {
-    release = await acquireLabLock();
+    release = await acquireLabLock({ purpose: "e2e", waitForNetwork: true });
     let t0 = performance.now();
     const bundle = await buildBundle({ kubernetesVersion: "v1.34.4", etcdVersion: "v3.6.16" });
     timings["bundle (cached: " + bundle.cached + ")"] = (performance.now() - t0) / 1000;

@@ -70,6 +70,38 @@ mkdir -p "$R/etc/systemd/journald.conf.d"
 printf '[Journal]\\nRuntimeMaxUse=16M\\nSystemMaxUse=32M\\n' > "$R/etc/systemd/journald.conf.d/khw-lab.conf"
 mkdir -p "$R/root/.ssh"
 chmod 0700 "$R/root/.ssh"
+# Lab-only, for the kubelet (real hosts never get this): a container has no /dev/kmsg (the kubelet's
+# OOM watcher reads it: point it at the console), and /proc/sys is read-only inside it while the
+# kubelet sets a few kernel sysctls at start: a oneshot unit binds per-host files over exactly those,
+# so the kubelet's writes land in files and never change the machine's kernel.
+echo 'L /dev/kmsg - - - - /dev/console' > "$R/etc/tmpfiles.d/khw-lab-kmsg.conf"
+cat > "$R/usr/local/sbin/khw-lab-sysctl-shadow" <<'SCRIPT'
+#!/bin/sh
+set -e
+mkdir -p /run/khw-lab-sysctl
+for k in vm/overcommit_memory kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys kernel/keys/root_maxbytes; do
+  f=/run/khw-lab-sysctl/$(echo "$k" | tr / _)
+  [ -e "$f" ] || cat "/proc/sys/$k" > "$f" 2>/dev/null || echo 0 > "$f"
+  mountpoint -q "/proc/sys/$k" || mount --bind "$f" "/proc/sys/$k"
+done
+SCRIPT
+chmod 0755 "$R/usr/local/sbin/khw-lab-sysctl-shadow"
+cat > "$R/etc/systemd/system/khw-lab-sysctl-shadow.service" <<'UNIT'
+[Unit]
+Description=khw lab: give the kubelet writable stand-ins for the kernel sysctls it sets
+Before=kubelet.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/khw-lab-sysctl-shadow
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -sf /etc/systemd/system/khw-lab-sysctl-shadow.service "$R/etc/systemd/system/multi-user.target.wants/khw-lab-sysctl-shadow.service"
+mkdir -p "$R/etc/khw-lab"
+echo 'nameserver 198.18.0.1' > "$R/etc/khw-lab/resolv.conf"
 `;
 
 export interface BaseRecipe {

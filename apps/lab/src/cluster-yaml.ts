@@ -42,12 +42,36 @@ export function labClusterSpec(spec: LabSpecInput, facts: LabClusterFacts): Clus
         ...node,
         address,
         ssh: { host: address, port: 22, user: "root", identityFile: facts.identityFile },
+        ...(node.role === "worker"
+          ? {
+              kubelet: {
+                ...(node.kubelet ?? {}),
+                extraConfig: { ...LAB_KUBELET_CONFIG, ...(node.kubelet?.extraConfig ?? {}) },
+              },
+            }
+          : {}),
       };
     }),
+    // Weave Net's images cannot be pulled here (no registry): the lab uses the guide's original pod
+    // network, the bridge CNI plugin with static routes between the workers.
+    addons: { ...((spec.addons ?? {}) as Record<string, unknown>), podNetwork: "bridge-routes" },
     binaries: { ...binaries, source: "mirror", mirror: facts.mirrorUrl },
     ssh: { hostKeyChecking: "strict", knownHostsFile: facts.knownHostsFile },
   };
 }
+
+/**
+ * Lab-only KubeletConfiguration fields (written into the lab's cluster.yaml, visible there, never part
+ * of khw's defaults): inside a systemd-nspawn host the cgroup v1 controllers are read-only, so the
+ * kubelet may not create its QoS cgroups nor enforce node allocatable; and the host has no resolver,
+ * so pods get the lab's resolv.conf (a nameserver on the bridge, never 127.0.0.1, which would make
+ * CoreDNS forward to itself).
+ */
+export const LAB_KUBELET_CONFIG = {
+  cgroupsPerQOS: false,
+  enforceNodeAllocatable: [],
+  resolvConf: "/etc/khw-lab/resolv.conf",
+} as const;
 
 /** cluster.yaml for the lab, validated by @khw/spec (a spec the lab cannot host is refused here). */
 export function renderLabClusterYaml(spec: LabSpecInput, facts: LabClusterFacts): string {

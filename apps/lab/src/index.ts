@@ -6,7 +6,13 @@ export {
   debianSources,
   ensureBaseImage,
 } from "./base-image";
-export { defaultLabSpec, type LabSpecInput, labClusterSpec, renderLabClusterYaml } from "./cluster-yaml";
+export {
+  defaultLabSpec,
+  LAB_KUBELET_CONFIG,
+  type LabSpecInput,
+  labClusterSpec,
+  renderLabClusterYaml,
+} from "./cluster-yaml";
 export { isLabError, LabError, type LabErrorCode } from "./errors";
 export { findLeftovers, knownLabNames, type LabDownOptions, type LabDownReport, labDown } from "./lab-down";
 export { acquireLabLock, LAB_LOCK_FILE, type LabLockOptions } from "./lab-lock";
