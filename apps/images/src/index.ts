@@ -20,4 +20,4 @@ export {
   type LabImageVersions,
   labImages,
 } from "./images";
-export { LAB_RUNC_WRAPPER, LAB_RUNC_WRAPPER_PATH } from "./lab-runtime";
+export { LAB_RUNC_PATH, LAB_RUNC_WRAPPER, LAB_RUNC_WRAPPER_PATH } from "./lab-runtime";
