@@ -205,6 +205,14 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
           "give every node its own address",
         );
       } else seenAddr.set(node.address, i);
+      if (contains(parseCidr("127.0.0.0/8")!, node.address)) {
+        warn(
+          `${p}.address`,
+          "loopback-address",
+          `${node.address} is a loopback address: other nodes cannot reach it and kube-apiserver refuses to advertise it`,
+          "use the node's address on the cluster network (loopback only suits single-machine tests of etcd)",
+        );
+      }
       if (contains(nat, node.address)) {
         err(
           `${p}.address`,

@@ -84,6 +84,14 @@ describe("derived facts for an unusual spec", () => {
     expect(c.workers[0]!.kubeletExtraConfig).toEqual({ cgroupsPerQOS: false });
     expect(c.controlPlanes[0]!.kubeletExtraConfig).toBeUndefined();
   });
+  it("warns (only) about loopback node addresses", () => {
+    const { warnings } = loadCluster({
+      nodes: [{ name: "solo", role: "controlplane", address: "127.0.0.11" }],
+    });
+    expect(warnings.map((w) => [w.path, w.code, w.severity])).toEqual([
+      ["nodes[0].address", "loopback-address", "warning"],
+    ]);
+  });
   it("talks to the only control plane when there is no load balancer", () => {
     const { cluster: one } = loadCluster({
       nodes: [{ name: "solo", role: "controlplane", address: "172.20.0.5" }],
