@@ -87,6 +87,7 @@ describe("derived facts for an unusual spec", () => {
   it("warns (only) about loopback node addresses", () => {
     const { warnings } = loadCluster({
       nodes: [{ name: "solo", role: "controlplane", address: "127.0.0.11" }],
+      addons: { dns: false },
     });
     expect(warnings.map((w) => [w.path, w.code, w.severity])).toEqual([
       ["nodes[0].address", "loopback-address", "warning"],
