@@ -86,15 +86,18 @@ export function mergeKubeconfig(
     (options.setCurrentContext ?? true) || before === undefined || before === ""
       ? incoming.currentContext
       : before;
-  for (const [k, v] of Object.entries(existing)) {
-    if (k in lists || k === "current-context") continue;
-    merged[k] = v;
-  }
+  // Known keys in the renderer's fixed order, then any other top-level keys as the file had them:
+  // merging into the result again gives the same bytes (idempotent), whatever order the file had.
+  merged["apiVersion"] = existing["apiVersion"] ?? "v1";
+  merged["kind"] = existing["kind"] ?? "Config";
   merged["clusters"] = lists["clusters"];
   merged["contexts"] = lists["contexts"];
   merged["current-context"] = after;
-  if (!("preferences" in merged)) merged["preferences"] = {};
+  merged["preferences"] = existing["preferences"] ?? {};
   merged["users"] = lists["users"];
+  for (const [k, v] of Object.entries(existing)) {
+    if (!(k in merged)) merged[k] = v;
+  }
   return {
     yaml: stringify(merged, YAML_OPTIONS),
     added,

@@ -95,6 +95,13 @@ describe("mergeKubeconfig", () => {
     expect(twice.replaced).toEqual([]);
   });
 
+  it("is idempotent from an empty file and whatever key order the file had", () => {
+    for (const start of ["", "preferences: {}\nusers: []\napiVersion: v1\nkind: Config\nclusters: []\n"]) {
+      const once = mergeKubeconfig(start, ours()).yaml;
+      expect(mergeKubeconfig(once, ours()).yaml).toBe(once);
+    }
+  });
+
   it("refuses a file that is not a kubeconfig instead of overwriting it", () => {
     expect(() => mergeKubeconfig("- just\n- a list\n", ours())).toThrow(
       expect.objectContaining({ code: "INVALID_KUBECONFIG" }),
