@@ -1,0 +1,63 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readTar } from "./_tar";
+import { buildLabImages, IMAGES_MANIFEST } from "./build";
+import { defaultImagesCacheDir, imagesCacheKey } from "./cache";
+import { DEFAULT_LAB_IMAGE_VERSIONS } from "./images";
+
+/** Runs when the default image set is cached (a warm build takes seconds) or KHW_IMAGES_BUILD=1 (cold: ~14 min). */
+function goVersion(): string | undefined {
+  try {
+    return execFileSync("go", ["env", "GOVERSION"], { encoding: "utf8" }).trim();
+  } catch {
+    return undefined;
+  }
+}
+const gv = goVersion();
+const cached =
+  gv !== undefined &&
+  existsSync(join(defaultImagesCacheDir(), imagesCacheKey(DEFAULT_LAB_IMAGE_VERSIONS, gv), IMAGES_MANIFEST));
+const reason =
+  gv === undefined
+    ? "no Go toolchain"
+    : !cached && process.env["KHW_IMAGES_BUILD"] !== "1"
+      ? "the image set is not cached and a cold build takes ~14 min: set KHW_IMAGES_BUILD=1"
+      : undefined;
+
+describe.skipIf(reason !== undefined)(`buildLabImages${reason ? ` (skipped: ${reason})` : ""}`, () => {
+  it("writes the four image tarballs with their tags, entrypoints and a manifest; the second call is a cache hit", async () => {
+    const out = mkdtempSync(join(tmpdir(), "khw-images-"));
+    try {
+      const first = await buildLabImages({ outDir: out });
+      const second = await buildLabImages({ outDir: out });
+      expect(second.cached).toBe(true);
+      expect(first.images.map((i) => i.ref)).toEqual([
+        "registry.k8s.io/pause:3.10",
+        "docker.io/library/nginx:1.27",
+        "docker.io/library/busybox:1.28",
+        "registry.k8s.io/coredns/coredns:v1.11.3",
+      ]);
+      const entry = (file: string) => {
+        const outer = readTar(readFileSync(join(out, file)));
+        const manifest = JSON.parse(outer.find((e) => e.path === "manifest.json")?.data?.toString() ?? "[]");
+        const config = JSON.parse(outer.find((e) => e.path === manifest[0].Config)?.data?.toString() ?? "{}");
+        const layer = readTar(outer.find((e) => e.path === manifest[0].Layers[0])?.data ?? Buffer.alloc(0));
+        return { tags: manifest[0].RepoTags, config: config.config, files: layer.map((f) => f.path) };
+      };
+      expect(entry("pause_3.10.tar")).toMatchObject({ config: { Entrypoint: ["/pause"] } });
+      expect(entry("pause_3.10.tar").files).toContain("pause");
+      expect(entry("nginx_1.27.tar")).toMatchObject({
+        tags: ["docker.io/library/nginx:1.27"],
+        config: { Entrypoint: ["/usr/sbin/nginx"] },
+      });
+      expect(entry("busybox_1.28.tar").files).toEqual(expect.arrayContaining(["bin/nslookup", "bin/sleep"]));
+      expect(entry("coredns_coredns_v1.11.3.tar")).toMatchObject({ config: { Entrypoint: ["/coredns"] } });
+      expect(JSON.parse(readFileSync(join(out, IMAGES_MANIFEST), "utf8")).images).toHaveLength(4);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 1_800_000);
+});
