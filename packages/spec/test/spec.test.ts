@@ -75,11 +75,12 @@ describe("derived facts for an unusual spec", () => {
     expect(cluster.nodes[0]!.ssh).toEqual({ host: "172.20.0.11", port: 22, user: "root" });
   });
   it("carries a worker's extra KubeletConfiguration fields", () => {
-    const spec = structuredClone(threeMasters) as typeof threeMasters & { nodes: Record<string, unknown>[] };
-    spec.nodes[3] = {
-      ...spec.nodes[3],
+    const nodes: Record<string, unknown>[] = structuredClone(threeMasters.nodes);
+    nodes[3] = {
+      ...nodes[3],
       kubelet: { credentials: "tls-bootstrap", extraConfig: { cgroupsPerQOS: false } },
     };
+    const spec = { ...threeMasters, nodes };
     const { cluster: c } = loadCluster(spec);
     expect(c.workers[0]!.kubeletExtraConfig).toEqual({ cgroupsPerQOS: false });
     expect(c.controlPlanes[0]!.kubeletExtraConfig).toBeUndefined();
