@@ -33,6 +33,9 @@ const etcdTls = (host: string) => [
   `--cert=${join(out, host, "etc/etcd/etcd-server.crt")}`,
   `--key=${join(out, host, "etc/etcd/etcd-server.key")}`,
 ];
+// Kubernetes objects read back as JSON: walked by field, as kubectl -o json prints them.
+// biome-ignore lint/suspicious/noExplicitAny: parsed API objects
+type Any = any;
 const kubectl = (...args: string[]) =>
   local("kubectl", ["--kubeconfig", join(out, "admin/admin.kubeconfig"), ...args]);
 
@@ -211,7 +214,7 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
       "every worker registered",
       async () => {
         const r = await kubectl("get", "nodes", "-o", "json");
-        const items = r.code === 0 ? (JSON.parse(r.stdout).items as Array<Record<string, any>>) : [];
+        const items = r.code === 0 ? (JSON.parse(r.stdout).items as Array<Record<string, Any>>) : [];
         return items.length === hosts.workers.length ? items : undefined;
       },
       120,
@@ -230,7 +233,7 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
     const csrs = JSON.parse((await kubectl("get", "csr", "-o", "json")).stdout).items as Array<
       Record<string, any>
     >;
-    const approved = (c: Record<string, any>) =>
+    const approved = (c: Record<string, Any>) =>
       (c["status"]?.conditions ?? []).some((x: { type: string }) => x.type === "Approved") &&
       c["status"]?.certificate;
     const client = csrs.filter((c) => c["spec"].signerName === "kubernetes.io/kube-apiserver-client-kubelet");
