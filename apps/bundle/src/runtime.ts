@@ -108,7 +108,7 @@ export async function buildRuntime(o: BuildRuntimeOptions): Promise<boolean> {
         env: { ...env, ...extra },
         onLine: (l) => log(`[runtime] ${l}`),
         code: "GO_FAILED",
-        hint: "check that the Go module proxy is reachable (go env GOPROXY) and that gcc is installed (runc needs cgo)",
+        hint: "check that the Go module proxy is reachable (go env GOPROXY) and that gcc and libseccomp-dev are installed (runc needs cgo and libseccomp.a)",
       });
     await writeFile(join(work, "go.mod"), "module khw.local/runtime\n\ngo 1.24\n");
     log(
@@ -156,13 +156,15 @@ export async function buildRuntime(o: BuildRuntimeOptions): Promise<boolean> {
       ],
       { CGO_ENABLED: "0" },
     );
-    log("[runtime] building runc (cgo)");
+    log("[runtime] building runc (cgo, seccomp, static)");
     await goRun(
       [
         "build",
         "-trimpath",
+        "-tags",
+        "seccomp urfave_cli_no_docs netgo osusergo",
         "-ldflags",
-        `-s -w -X main.version=${o.runcVersion}`,
+        `-s -w -X main.version=${o.runcVersion} -extldflags "-static"`,
         "-o",
         `${out}/runc`,
         "github.com/opencontainers/runc",
