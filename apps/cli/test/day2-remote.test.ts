@@ -410,7 +410,7 @@ function healthyCluster(): RecordingExecutor {
     .respond(/ exec "\$1" -- nginx -v/, { stdout: "nginx version: nginx/1.27.3\n" })
     .respond(/port-forward/, { stdout: "code=200\nForwarding from 127.0.0.1:18080 -> 80\n" })
     .respond(/for ip in/, { stdout: "192.168.56.21 200\n192.168.56.22 200\n" })
-    .respond(/nslookup kubernetes/, {
+    .respond(/nslookup kubernetes\.default/, {
       stdout:
         "Server:    10.96.0.10\n\nName:      kubernetes\nAddress 1: 10.96.0.1 kubernetes.default.svc.cluster.local\n",
     })
@@ -447,6 +447,12 @@ describe("khw smoke", () => {
     expect(etcd.kind === "shell" && etcd.args).toEqual([
       "/registry/secrets/khw-smoke/kubernetes-the-hard-way",
     ]);
+    // etcdctl 3.6 warns on stderr about ETCDCTL_API=3, which 2>&1 would put in front of the value
+    expect(etcd.kind === "shell" && etcd.script).not.toContain("ETCDCTL_API");
+    expect(etcd.kind === "shell" && etcd.script).toContain("/usr/local/bin/etcdctl --endpoints=");
+    // the busybox pod lives in khw-smoke: a bare `kubernetes` would search kubernetes.khw-smoke.svc…
+    const dns = commands("master-1").find((c) => c.kind === "shell" && /nslookup/.test(c.script))!;
+    expect(dns.kind === "shell" && dns.script).toContain("exec busybox -- nslookup kubernetes.default 2>&1");
     const np = commands("master-1").find((c) => c.kind === "shell" && /for ip in/.test(c.script))!;
     expect(np.kind === "shell" && np.args).toEqual(["30080", "192.168.56.21", "192.168.56.22"]);
     expect(commands("master-1").at(-1)!.command).toContain("delete namespace khw-smoke");
@@ -466,7 +472,7 @@ describe("khw smoke", () => {
         .respond(/ exec "\$1" -- nginx -v/, { stdout: "nginx version: nginx/1.27.3\n" })
         .respond(/port-forward/, { stdout: "code=000\nerror: unable to upgrade connection: Forbidden\n" })
         .respond(/for ip in/, { stdout: "192.168.56.21 200\n192.168.56.22 000\n" })
-        .respond(/nslookup kubernetes/, { stdout: "nslookup: can't resolve 'kubernetes'\n" })
+        .respond(/nslookup kubernetes\.default/, { stdout: "nslookup: can't resolve 'kubernetes.default'\n" })
         .respond(/consecutive=/, { stdout: "consecutive=0 tries=40\n" })
         .respond(/get lease/, { stdout: "kube-controller-manager=master-1_3f2a\nkube-scheduler=\n" }),
     );

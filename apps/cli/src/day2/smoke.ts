@@ -174,10 +174,11 @@ export async function runSmoke(
   if (!objectsOk) set("encryption-at-rest", "could-not-run", notApplied);
   else {
     const key = `/registry/secrets/${SMOKE_NAMESPACE}/${SMOKE_TEST_SECRET}`;
+    // No ETCDCTL_API=3: etcdctl 3.6 warns about it on stderr, which 2>&1 would put in front of the value.
     const e = await sh(
       [
         `if [ ! -x ${ETCDCTL} ]; then echo "no-etcdctl"; exit 0; fi`,
-        `ETCDCTL_API=3 ${ETCDCTL} --endpoints=https://127.0.0.1:2379 --cacert=${PKI_PATHS.etcdCa} --cert=${PKI_PATHS.etcdServer} --key=${PKI_PATHS.etcdServerKey} get "$1" --print-value-only 2>&1 | head -c 64 | tr -c '[:print:]' '.'`,
+        `${ETCDCTL} --endpoints=https://127.0.0.1:2379 --cacert=${PKI_PATHS.etcdCa} --cert=${PKI_PATHS.etcdServer} --key=${PKI_PATHS.etcdServerKey} get "$1" --print-value-only 2>&1 | head -c 64 | tr -c '[:print:]' '.'`,
       ].join("\n"),
       [key],
       30,
@@ -318,21 +319,22 @@ export async function runSmoke(
   else if (!objectsOk) set("dns", "could-not-run", notApplied);
   else if (cluster.workers.length === 0) set("dns", "could-not-run", "the spec has no workers to run pods");
   else {
+    // kubernetes.default: the pod's namespace is khw-smoke, where a bare `kubernetes` never reaches the API Service.
     const d = await sh(
       `${KUBECTL} -n ${SMOKE_NAMESPACE} wait --for=condition=Ready pod/busybox --timeout="$1"s 2>&1 || exit 3\n` +
-        `${KUBECTL} -n ${SMOKE_NAMESPACE} exec busybox -- nslookup kubernetes 2>&1`,
+        `${KUBECTL} -n ${SMOKE_NAMESPACE} exec busybox -- nslookup kubernetes.default 2>&1`,
       [String(options.timeoutSeconds)],
       options.timeoutSeconds + 60,
     );
     const ip = cluster.network.apiServiceIP;
     if (d.code === 3) set("dns", "could-not-run", `pod busybox not ready: ${tail(d.stdout, 2)}`);
     else if (new RegExp(`Address( 1)?:\\s+${ip.replace(/\./g, "\\.")}(\\s|$)`, "m").test(d.stdout)) {
-      set("dns", "pass", `kubernetes resolves to ${ip}`);
+      set("dns", "pass", `kubernetes.default resolves to ${ip}`);
     } else {
       set(
         "dns",
         "fail",
-        `nslookup kubernetes: ${tail(d.stdout, 4)}`,
+        `nslookup kubernetes.default: ${tail(d.stdout, 4)}`,
         "CoreDNS pods running? (`kubectl -n kube-system get pods -l k8s-app=kube-dns`); a loop with systemd-resolved needs resolvConf /run/systemd/resolve/resolv.conf",
       );
     }
