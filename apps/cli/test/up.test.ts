@@ -168,6 +168,46 @@ describe("khw up through the recording executor", () => {
     }
   });
 
+  it("rbac waits (bounded, polling) until every tls-bootstrap worker has a serving CSR, then approves", async () => {
+    const { cluster } = loadCluster(defaultClusterSpecInput());
+    makeFakeBundle(cluster, join(dir, "bundle"));
+    let polls = 0;
+    hosts = new FakeHosts(cluster, {
+      rules: [
+        {
+          // worker-2's kubelet submits its serving CSR only on the third poll
+          command: /serving-csr-missing=/,
+          result: () => ({
+            stdout: ++polls < 3 ? "serving-csr-missing=worker-2\n" : "serving-csr-missing=\n",
+          }),
+        },
+      ],
+    });
+    const r = await khw(dir, ["up"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(polls).toBe(3);
+    const scripts = hosts.recorder.ops.flatMap((op) => (op.kind === "shell" ? [op.script] : []));
+    const wait = scripts.findIndex((sc) => sc.includes("serving-csr-missing="));
+    const approve = scripts.findIndex((sc) => sc.includes("certificate approve"));
+    expect(wait).toBeGreaterThanOrEqual(0);
+    expect(approve).toBeGreaterThan(wait);
+    // only the tls-bootstrap worker is waited for
+    expect(scripts[wait]).toContain("set -- worker-2\n");
+    expect(scripts[wait]).not.toContain("worker-1");
+  });
+
+  it("rbac fails with a hint when a tls-bootstrap worker never submits its serving CSR", async () => {
+    const { cluster } = loadCluster(defaultClusterSpecInput());
+    makeFakeBundle(cluster, join(dir, "bundle"));
+    hosts = new FakeHosts(cluster, {
+      rules: [{ command: /serving-csr-missing=/, result: { stdout: "serving-csr-missing=worker-2\n" } }],
+    });
+    const r = await khw(dir, ["up"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[rbac]");
+    expect(r.stderr).toContain("serving-csr-missing=worker-2");
+  });
+
   it("--dry-run --json: the plan per host from what the hosts have (diffs for text, none for secrets); nothing changes", async () => {
     expect((await khw(dir, ["up"], env)).code).toBe(0);
     const sched = "/var/lib/kubernetes/kube-scheduler.kubeconfig";

@@ -1,4 +1,5 @@
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
+import { shellQuote } from "@khw/remote-exec";
 import { API_PORT, type BinaryArtifact, binaryArtifacts, type Cluster, type ClusterNode } from "@khw/spec";
 import { SERVICE_CATALOGUE } from "@khw/systemd-units";
 import {
@@ -316,7 +317,7 @@ export const PHASES: readonly PhaseDefinition[] = [
     steps: (ctx) => [
       ...manifestSteps(ctx, "rbac"),
       ...(ctx.cluster.workers.some((w) => w.kubeletCredentials === "tls-bootstrap")
-        ? [approveServingCsrs(ctx.cluster)]
+        ? [waitServingCsrs(ctx.cluster), approveServingCsrs(ctx.cluster)]
         : []),
     ],
   },
@@ -385,6 +386,34 @@ function podRoutes(cluster: Cluster, node: ClusterNode): Step[] {
       dryRun: 'ip -4 route show "$1" | grep -q "via $2 " || echo "changed route $1 via $2"',
       args: [w.podCIDR!, w.address],
     }));
+}
+
+/**
+ * A tls-bootstrap kubelet submits its serving CSR only after its client certificate is issued, which can
+ * be seconds after this phase starts: wait (bounded, 90 s) until every tls-bootstrap worker has one, or
+ * already serves (its kubelet answers through the apiserver: the CSR may be garbage-collected by now).
+ */
+function waitServingCsrs(cluster: Cluster): Step {
+  const nodes = cluster.workers.filter((w) => w.kubeletCredentials === "tls-bootstrap").map((w) => w.name);
+  return {
+    kind: "wait",
+    name: "kubelet-serving CSRs of tls-bootstrap workers submitted",
+    script: [
+      `set -- ${nodes.map(shellQuote).join(" ")}`,
+      `csrs=$(${kubectl} get csr -o jsonpath='{range .items[?(@.spec.signerName=="kubernetes.io/kubelet-serving")]}{.spec.username}{"\\n"}{end}' 2>/dev/null)`,
+      'missing=""',
+      'for n in "$@"; do',
+      '  if printf "%s\\n" "$csrs" | grep -qxF "system:node:$n"; then continue; fi',
+      `  if ${kubectl} get --raw "/api/v1/nodes/$n/proxy/healthz" >/dev/null 2>&1; then continue; fi`,
+      '  missing="$missing $n"',
+      "done",
+      'echo "serving-csr-missing=$(echo $missing)"',
+    ].join("\n"),
+    expect: /^serving-csr-missing=$/m,
+    attempts: 45,
+    intervalMs: 2000,
+    hint: "the kubelet of each listed worker has not asked for a serving certificate: is it running and bootstrapped (`journalctl -u kubelet`, `kubectl get csr`)? `khw up --only rbac` approves it later",
+  };
 }
 
 /** The kubelet serving CSRs of tls-bootstrap workers stay Pending: approve those whose requestor is the node itself. */

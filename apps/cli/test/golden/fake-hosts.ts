@@ -172,6 +172,7 @@ export class FakeHosts implements Executor {
         { command: /get --raw \/readyz/, result: { stdout: "ok" } },
         { command: /numberReady|readyReplicas/, result: { stdout: "2/2" } },
         { command: /get nodes --no-headers/, result: { stdout: `ready=${workers}\n` } },
+        { command: /serving-csr-missing=/, result: { stdout: "serving-csr-missing=\n" } },
         { command: /ip_forward/, result: { stdout: "net/ipv4/ip_forward=1\nnet/bridge/bridge-nf-call-iptables=1\n" } },
       ],
     });
