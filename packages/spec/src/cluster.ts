@@ -35,6 +35,10 @@ export interface ClusterNode {
   kubeletCredentials?: KubeletCredentials;
   /** Workers only: KubeletConfiguration fields the spec sets over khw's. */
   kubeletExtraConfig?: Record<string, unknown>;
+  /** Workers only: containerd's runc BinaryName when the spec sets one (the lab's wrapper). */
+  containerdRuncBinary?: string;
+  /** Workers only: KubeProxyConfiguration fields the spec sets over khw's. */
+  kubeProxyExtraConfig?: Record<string, unknown>;
   /** Workers only: this node's slice of the pod CIDR (used by the bridge-routes pod network). */
   podCIDR?: string;
 }
@@ -245,6 +249,16 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
         );
       }
     }
+    for (const key of Object.keys(node.kubeProxy?.extraConfig ?? {})) {
+      if (key === "apiVersion" || key === "kind") {
+        err(
+          `${p}.kubeProxy.extraConfig.${key}`,
+          "reserved-key",
+          `${key} is set by khw`,
+          `remove ${key} from extraConfig`,
+        );
+      }
+    }
     if (node.kubelet && node.role !== "worker") {
       err(
         `${p}.kubelet`,
@@ -383,6 +397,12 @@ function toClusterNode(node: NodeSpec): ClusterNode {
     ...(node.role === "worker" ? { kubeletCredentials: node.kubelet?.credentials ?? "certificate" } : {}),
     ...(node.role === "worker" && node.kubelet?.extraConfig
       ? { kubeletExtraConfig: node.kubelet.extraConfig }
+      : {}),
+    ...(node.role === "worker" && node.containerd?.runcBinary
+      ? { containerdRuncBinary: node.containerd.runcBinary }
+      : {}),
+    ...(node.role === "worker" && node.kubeProxy?.extraConfig
+      ? { kubeProxyExtraConfig: node.kubeProxy.extraConfig }
       : {}),
   };
 }

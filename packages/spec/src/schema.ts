@@ -66,6 +66,24 @@ export const NodeSchema = z
       })
       .optional()
       .meta({ description: "Workers only." }),
+    containerd: z
+      .strictObject({
+        runcBinary: z.string().regex(/^\//, "must be an absolute path").optional().meta({
+          description:
+            "containerd's runc BinaryName (default /usr/local/sbin/runc); the lab points it at a wrapper for hosts whose cgroups are read-only.",
+        }),
+      })
+      .optional()
+      .meta({ description: "Workers only." }),
+    kubeProxy: z
+      .strictObject({
+        extraConfig: z.record(z.string(), z.unknown()).optional().meta({
+          description:
+            "KubeProxyConfiguration fields set over khw's (top-level keys replace khw's), e.g. the lab's conntrack.maxPerCore: 0.",
+        }),
+      })
+      .optional()
+      .meta({ description: "Workers only." }),
   })
   .meta({ description: "One host of the cluster." });
 
@@ -118,6 +136,13 @@ export const BinariesSchema = z.strictObject({
     .optional()
     .meta({ description: "Directory in the official layout, relative to cluster.yaml." }),
   arch: z.enum(["amd64", "arm64"]).default("amd64"),
+  images: z
+    .array(z.strictObject({ ref: z.string().min(1), path: z.string().min(1) }))
+    .optional()
+    .meta({
+      description:
+        "Image tarballs (docker-archive) under the mirror, imported into containerd (namespace k8s.io) on every worker when the reference is missing: air-gapped installs and the lab.",
+    }),
 });
 
 export const AddonsSchema = z.strictObject({

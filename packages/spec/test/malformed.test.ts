@@ -296,6 +296,15 @@ const cases: [string, Mutate, string, string, string][] = [
     "kind is set by khw",
   ],
   [
+    "kube-proxy extraConfig overrides apiVersion",
+    (s) => {
+      node(s, 2).kubeProxy = { extraConfig: { apiVersion: "v1" } };
+    },
+    "nodes[2].kubeProxy.extraConfig.apiVersion",
+    "reserved-key",
+    "apiVersion is set by khw",
+  ],
+  [
     "bad kubelet credentials",
     (s) => {
       node(s, 2).kubelet = { credentials: "token" };

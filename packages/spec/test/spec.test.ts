@@ -85,6 +85,31 @@ describe("derived facts for an unusual spec", () => {
     expect(c.workers[0]!.kubeletExtraConfig).toEqual({ cgroupsPerQOS: false });
     expect(c.controlPlanes[0]!.kubeletExtraConfig).toBeUndefined();
   });
+  it("carries a worker's containerd runc binary and extra KubeProxyConfiguration fields; none by default", () => {
+    const nodes: Record<string, unknown>[] = structuredClone(threeMasters.nodes);
+    nodes[3] = {
+      ...nodes[3],
+      containerd: { runcBinary: "/usr/local/sbin/runc-lab" },
+      kubeProxy: { extraConfig: { conntrack: { maxPerCore: 0 } } },
+    };
+    const spec = {
+      ...threeMasters,
+      nodes,
+      binaries: { images: [{ ref: "docker.io/library/busybox:1.28", path: "khw-images/busybox.tar" }] },
+    };
+    const { cluster: c } = loadCluster(spec);
+    expect(c.workers[0]!.containerdRuncBinary).toBe("/usr/local/sbin/runc-lab");
+    expect(c.workers[0]!.kubeProxyExtraConfig).toEqual({ conntrack: { maxPerCore: 0 } });
+    expect(c.spec.binaries.images).toEqual([
+      { ref: "docker.io/library/busybox:1.28", path: "khw-images/busybox.tar" },
+    ]);
+    const { cluster: plain } = loadCluster(threeMasters);
+    for (const n of plain.nodes) {
+      expect(n.containerdRuncBinary).toBeUndefined();
+      expect(n.kubeProxyExtraConfig).toBeUndefined();
+    }
+    expect(plain.spec.binaries.images).toBeUndefined();
+  });
   it("warns (only) about loopback node addresses", () => {
     const { warnings } = loadCluster({
       nodes: [{ name: "solo", role: "controlplane", address: "127.0.0.11" }],
