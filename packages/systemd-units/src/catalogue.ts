@@ -126,7 +126,11 @@ export const FILE_CATALOGUE: readonly FileDefinition[] = [
     audience: "worker",
     path: PATHS.containerdConfig,
     mode: 0o644,
-    render: ({ cluster }) => containerdConfig({ containerdVersion: cluster.spec.versions.containerd }),
+    render: ({ cluster, node }) =>
+      containerdConfig({
+        containerdVersion: cluster.spec.versions.containerd,
+        ...(node.containerdRuncBinary ? { runcBinary: node.containerdRuncBinary } : {}),
+      }),
   },
   {
     id: "cni-bridge",
@@ -163,7 +167,11 @@ export const FILE_CATALOGUE: readonly FileDefinition[] = [
     audience: "worker",
     path: PATHS.kubeProxyConfig,
     mode: 0o644,
-    render: ({ cluster }) => kubeProxyConfig({ clusterCIDR: cluster.network.podCIDR }),
+    render: ({ cluster, node }) =>
+      kubeProxyConfig({
+        clusterCIDR: cluster.network.podCIDR,
+        ...(node.kubeProxyExtraConfig ? { extraConfig: node.kubeProxyExtraConfig } : {}),
+      }),
   },
 ];
 

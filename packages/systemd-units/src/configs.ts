@@ -131,14 +131,29 @@ export function kubeletConfig(i: KubeletConfigInput): string {
   return yaml({ ...base, ...(i.extraConfig ?? {}) });
 }
 
-/** KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1): iptables mode, the pod CIDR as clusterCIDR. */
-export function kubeProxyConfig(i: { clusterCIDR: string }): string {
+/**
+ * KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1): iptables mode, the pod CIDR as clusterCIDR.
+ * `extraConfig` (a worker's `kubeProxy.extraConfig`, e.g. the lab's conntrack.maxPerCore: 0) is set over
+ * khw's fields (top-level keys replace khw's); apiVersion and kind stay khw's.
+ */
+export function kubeProxyConfig(i: { clusterCIDR: string; extraConfig?: Record<string, unknown> }): string {
+  for (const key of ["apiVersion", "kind"]) {
+    if (i.extraConfig && key in i.extraConfig) {
+      throw new UnitsError(
+        "INVALID_ARGUMENT",
+        `extraConfig.${key}`,
+        "is set by khw",
+        `remove ${key} from extraConfig`,
+      );
+    }
+  }
   return yaml({
     apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
     kind: "KubeProxyConfiguration",
     clientConnection: { kubeconfig: PATHS.kubeconfigs.kubeProxy },
     clusterCIDR: i.clusterCIDR,
     mode: "iptables",
+    ...(i.extraConfig ?? {}),
   });
 }
 
@@ -146,9 +161,10 @@ const tomlString = (s: string) => JSON.stringify(s);
 
 /**
  * containerd's config.toml, config version 3 (containerd 2.x): runc with `SystemdCgroup = true` (matching the
- * kubelet's cgroupDriver: systemd; a mismatch crash-loops every pod) and the CNI directories.
+ * kubelet's cgroupDriver: systemd; a mismatch crash-loops every pod) and the CNI directories. `runcBinary`
+ * (a worker's `containerd.runcBinary`; the lab's wrapper) replaces /usr/local/sbin/runc as BinaryName.
  */
-export function containerdConfig(i: { containerdVersion: string }): string {
+export function containerdConfig(i: { containerdVersion: string; runcBinary?: string }): string {
   const v = parseVersion(i.containerdVersion, "versions.containerd");
   if (v.major < 2) {
     throw new UnitsError(
@@ -172,7 +188,8 @@ export function containerdConfig(i: { containerdVersion: string }): string {
     `  runtime_type = "io.containerd.runc.v2"`,
     "",
     `[${runtime}.containerd.runtimes.runc.options]`,
-    `  BinaryName = ${tomlString("/usr/local/sbin/runc")}`,
+    `  BinaryName = ${tomlString(i.runcBinary ?? "/usr/local/sbin/runc")}`,
+    // stays with a runcBinary wrapper too: the kubelet keeps cgroupDriver systemd (the lab's wrapper drops --systemd-cgroup)
     "  SystemdCgroup = true",
     "",
     `[${runtime}.cni]`,
