@@ -155,11 +155,16 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
 
   it("both apiservers are ready, and exactly one controller-manager and one scheduler lead", async () => {
     for (const m of hosts.masters) {
-      const r = await onHost(
-        workdir,
-        m,
-        "kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig get --raw /readyz",
-      );
+      // An apiserver restarted by the HA test above needs a few seconds for its post-start hooks.
+      const r = await until(`${m}'s apiserver ready`, async () => {
+        const x = await onHost(
+          workdir,
+          m,
+          "kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig get --raw /readyz",
+          true,
+        );
+        return x.code === 0 ? x : undefined;
+      });
       expect(r.stdout.trim()).toBe("ok");
     }
     expect((await kubectl("get", "--raw", "/readyz")).stdout.trim()).toBe("ok");
