@@ -262,6 +262,7 @@ export const PHASES: readonly PhaseDefinition[] = [
           hint: "another file in /etc/sysctl.d overrides /etc/sysctl.d/k8s.conf, or br_netfilter is not loaded",
         },
       },
+      ...imageImports(ctx.cluster),
       ...(ctx.cluster.spec.addons.podNetwork === "bridge-routes" ? podRoutes(ctx.cluster, node) : []),
     ],
   },
@@ -372,6 +373,28 @@ function rolloutWait(kind: string, name: string, jsonpath: string, hint: string)
     intervalMs: 2000,
     hint,
   };
+}
+
+/**
+ * binaries.images: image tarballs under the mirror, fetched and imported into containerd's k8s.io
+ * namespace on each worker when the reference is missing (the kubelet retries a sandbox whose image is
+ * missing, so importing after the services start is enough). Only with a mirror (the lab writes both).
+ */
+export function imageImports(cluster: Cluster): Step[] {
+  const mirror = cluster.spec.binaries.source === "mirror" ? cluster.spec.binaries.mirror : undefined;
+  if (!mirror) return [];
+  const base = mirror.replace(/\/+$/, "");
+  return (cluster.spec.binaries.images ?? []).map((img) => ({
+    kind: "run" as const,
+    name: `image ${img.ref}`,
+    script:
+      'if /usr/local/bin/ctr -n k8s.io images ls -q | grep -qxF "$2"; then exit 0; fi; ' +
+      'f=$(mktemp) && curl -fsS --retry 3 -o "$f" "$1" && /usr/local/bin/ctr -n k8s.io images import "$f" >/dev/null; ' +
+      'rc=$?; rm -f "$f"; [ $rc -eq 0 ] && echo "changed image $2"; exit $rc',
+    dryRun:
+      '/usr/local/bin/ctr -n k8s.io images ls -q 2>/dev/null | grep -qxF "$2" || echo "changed image $2"',
+    args: [`${base}/${img.path.replace(/^\/+/, "")}`, img.ref],
+  }));
 }
 
 /** Static routes to the other workers' pod CIDRs (the original guide's pod network). */
