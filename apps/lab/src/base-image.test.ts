@@ -1,6 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LAB_RUNC_WRAPPER, LAB_RUNC_WRAPPER_PATH } from "@khw/images";
 import { afterAll, describe, expect, it } from "vitest";
 import { BASE_RECIPE, baseRecipeHash, debianSources } from "./base-image";
 
@@ -25,6 +27,21 @@ describe("base image recipe", () => {
     ]) {
       expect(BASE_RECIPE.customize).toContain(needle);
     }
+  });
+});
+
+describe("base image: lab-only containerd pieces", () => {
+  it("puts containerd's store on a tmpfs and installs the runc wrapper verbatim; the script parses", () => {
+    const script = BASE_RECIPE.customize;
+    expect(script).toContain("Where=/var/lib/containerd");
+    expect(script).toContain("Type=tmpfs");
+    expect(script).toContain("local-fs.target.wants/var-lib-containerd.mount");
+    const m = /cat > "\$R(\S+)" <<'SCRIPT'\n([\s\S]*?)SCRIPT\nchmod 0755 "\$R\1"/.exec(
+      script.slice(script.indexOf("var-lib-containerd.mount")),
+    );
+    expect(m?.[1]).toBe(LAB_RUNC_WRAPPER_PATH);
+    expect(m?.[2]).toBe(LAB_RUNC_WRAPPER);
+    execFileSync("sh", ["-n", "-c", script]);
   });
 });
 

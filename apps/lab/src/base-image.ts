@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { LAB_RUNC_WRAPPER, LAB_RUNC_WRAPPER_PATH } from "@khw/images";
 import { runOk } from "./_exec";
 import { defaultCacheDir } from "./_paths";
 import { LabError } from "./errors";
@@ -102,6 +103,28 @@ UNIT
 ln -sf /etc/systemd/system/khw-lab-sysctl-shadow.service "$R/etc/systemd/system/multi-user.target.wants/khw-lab-sysctl-shadow.service"
 mkdir -p "$R/etc/khw-lab"
 echo 'nameserver 198.18.0.1' > "$R/etc/khw-lab/resolv.conf"
+# Lab-only, for containerd (real hosts never get this): the host's root is an overlayfs, on which
+# containerd's overlayfs snapshots cannot live, so its store is a tmpfs; and containerd runs runc through
+# a wrapper (rootless, no cgroups, no keyring, no negative OOM score: see @khw/images LAB-PODS.md).
+cat > "$R/etc/systemd/system/var-lib-containerd.mount" <<'UNIT'
+[Unit]
+Description=khw lab: containerd's store on a tmpfs (overlayfs snapshots cannot sit on the host's overlay root)
+Before=containerd.service
+
+[Mount]
+What=tmpfs
+Where=/var/lib/containerd
+Type=tmpfs
+Options=mode=0711,size=2G
+
+[Install]
+WantedBy=local-fs.target
+UNIT
+mkdir -p "$R/etc/systemd/system/local-fs.target.wants"
+ln -sf /etc/systemd/system/var-lib-containerd.mount "$R/etc/systemd/system/local-fs.target.wants/var-lib-containerd.mount"
+cat > "$R${LAB_RUNC_WRAPPER_PATH}" <<'SCRIPT'
+${LAB_RUNC_WRAPPER}SCRIPT
+chmod 0755 "$R${LAB_RUNC_WRAPPER_PATH}"
 `;
 
 export interface BaseRecipe {

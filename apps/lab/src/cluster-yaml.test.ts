@@ -1,6 +1,13 @@
+import { LAB_RUNC_WRAPPER_PATH } from "@khw/images";
 import { parseClusterYaml } from "@khw/spec";
 import { describe, expect, it } from "vitest";
-import { defaultLabSpec, renderLabClusterYaml } from "./cluster-yaml";
+import {
+  defaultLabSpec,
+  LAB_IMAGES_DIR,
+  LAB_KUBE_PROXY_CONFIG,
+  labImageRefs,
+  renderLabClusterYaml,
+} from "./cluster-yaml";
 import { labHosts } from "./topology";
 
 const facts = (spec = defaultLabSpec()) => ({
@@ -52,6 +59,42 @@ describe("the lab's cluster.yaml", () => {
     ]);
     expect(spec.network.podCIDR).toBe("10.200.0.0/16");
     expect(spec.binaries.bundleDir).toBeUndefined();
+  });
+
+  it("workers get the lab-only runc wrapper and kube-proxy conntrack setting; images only when the mirror has them", () => {
+    const { spec, cluster } = parseClusterYaml(renderLabClusterYaml(defaultLabSpec(), facts()));
+    for (const w of cluster.workers) {
+      expect(w.containerdRuncBinary).toBe(LAB_RUNC_WRAPPER_PATH);
+      expect(w.kubeProxyExtraConfig).toEqual(LAB_KUBE_PROXY_CONFIG);
+    }
+    for (const n of cluster.nodes.filter((x) => x.role !== "worker")) {
+      expect(n.containerdRuncBinary).toBeUndefined();
+      expect(n.kubeProxyExtraConfig).toBeUndefined();
+    }
+    expect(spec.binaries.images).toBeUndefined();
+    const withImages = parseClusterYaml(
+      renderLabClusterYaml(defaultLabSpec(), { ...facts(), images: labImageRefs() }),
+    ).spec;
+    expect(withImages.binaries.images).toEqual(labImageRefs());
+    expect(labImageRefs().length).toBeGreaterThan(0);
+    expect(labImageRefs().every((i) => i.path.startsWith(`${LAB_IMAGES_DIR}/`))).toBe(true);
+  });
+
+  it("keeps a user's own containerd and kube-proxy settings over the lab's", () => {
+    const user = defaultLabSpec();
+    user.nodes = user.nodes.map((n) =>
+      n.name === "worker-1"
+        ? {
+            ...n,
+            containerd: { runcBinary: "/opt/runc" },
+            kubeProxy: { extraConfig: { conntrack: { maxPerCore: 8 } } },
+          }
+        : n,
+    );
+    const { cluster } = parseClusterYaml(renderLabClusterYaml(user, facts(user)));
+    const w1 = cluster.workers.find((w) => w.name === "worker-1")!;
+    expect(w1.containerdRuncBinary).toBe("/opt/runc");
+    expect(w1.kubeProxyExtraConfig).toEqual({ conntrack: { maxPerCore: 8 } });
   });
 
   it("is byte-stable", () => {

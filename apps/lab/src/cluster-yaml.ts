@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { buildLabImages, IMAGES_MANIFEST, LAB_RUNC_WRAPPER_PATH, labImages } from "@khw/images";
 import {
   type ClusterSpec,
   type ClusterSpecInput,
@@ -19,6 +22,11 @@ export interface LabClusterFacts {
   identityFile: string;
   knownHostsFile: string;
   mirrorUrl: string;
+  /**
+   * binaries.images for the workers (labImageRefs()) when the mirror serves the lab's image tarballs
+   * (`khw lab up` builds them into <mirror>/khw-images); without them no image is imported.
+   */
+  images?: Array<{ ref: string; path: string }>;
 }
 
 /** The default topology: @khw/spec's default spec (the Vagrant lab of the guide). */
@@ -48,6 +56,11 @@ export function labClusterSpec(spec: LabSpecInput, facts: LabClusterFacts): Clus
                 ...(node.kubelet ?? {}),
                 extraConfig: { ...LAB_KUBELET_CONFIG, ...(node.kubelet?.extraConfig ?? {}) },
               },
+              containerd: { runcBinary: LAB_RUNC_WRAPPER_PATH, ...(node.containerd ?? {}) },
+              kubeProxy: {
+                ...(node.kubeProxy ?? {}),
+                extraConfig: { ...LAB_KUBE_PROXY_CONFIG, ...(node.kubeProxy?.extraConfig ?? {}) },
+              },
             }
           : {}),
       };
@@ -55,7 +68,14 @@ export function labClusterSpec(spec: LabSpecInput, facts: LabClusterFacts): Clus
     // Weave Net's images cannot be pulled here (no registry): the lab uses the guide's original pod
     // network, the bridge CNI plugin with static routes between the workers.
     addons: { ...((spec.addons ?? {}) as Record<string, unknown>), podNetwork: "bridge-routes" },
-    binaries: { ...binaries, source: "mirror", mirror: facts.mirrorUrl },
+    // No registry either: the lab's images (built by @khw/images into the mirror's khw-images/) are
+    // imported into containerd on every worker.
+    binaries: {
+      ...binaries,
+      source: "mirror",
+      mirror: facts.mirrorUrl,
+      ...(facts.images?.length ? { images: facts.images } : {}),
+    },
     ssh: { hostKeyChecking: "strict", knownHostsFile: facts.knownHostsFile },
   };
 }
@@ -72,6 +92,40 @@ export const LAB_KUBELET_CONFIG = {
   enforceNodeAllocatable: [],
   resolvConf: "/etc/khw-lab/resolv.conf",
 } as const;
+
+/**
+ * Lab-only KubeProxyConfiguration fields: nf_conntrack_max is writable only from the machine's initial
+ * network namespace (kube-proxy crash-loops with "open /proc/sys/net/netfilter/nf_conntrack_max: permission
+ * denied"); maxPerCore 0 leaves the limit as it is.
+ */
+export const LAB_KUBE_PROXY_CONFIG = { conntrack: { maxPerCore: 0 } } as const;
+
+/** Where the lab's image tarballs live under the mirror's directory (`khw lab up` builds them there). */
+export const LAB_IMAGES_DIR = "khw-images";
+
+/** binaries.images of the lab: @khw/images' tarballs under the mirror's khw-images/. */
+export function labImageRefs(): Array<{ ref: string; path: string }> {
+  return labImages().map((i) => ({ ref: i.ref, path: `${LAB_IMAGES_DIR}/${i.file}` }));
+}
+
+/** Whether a mirror directory holds the lab's image tarballs (their manifest, written last). */
+export function hasLabImages(mirrorDir: string): boolean {
+  return existsSync(join(mirrorDir, LAB_IMAGES_DIR, IMAGES_MANIFEST));
+}
+
+/**
+ * Builds (or copies from @khw/images' cache) the lab's image tarballs into <mirrorDir>/khw-images, where
+ * the lab's mirror serves them to the workers' image import (binaries.images). Needs go and gcc on a
+ * cold cache.
+ */
+export async function prepareLabImages(options: {
+  mirrorDir: string;
+  onLog?: (line: string) => void;
+}): Promise<{ dir: string; cached: boolean; images: number }> {
+  const dir = join(options.mirrorDir, LAB_IMAGES_DIR);
+  const r = await buildLabImages({ outDir: dir, ...(options.onLog ? { onLog: options.onLog } : {}) });
+  return { dir, cached: r.cached, images: r.images.length };
+}
 
 /** cluster.yaml for the lab, validated by @khw/spec (a spec the lab cannot host is refused here). */
 export function renderLabClusterYaml(spec: LabSpecInput, facts: LabClusterFacts): string {

@@ -8,9 +8,14 @@ export {
 } from "./base-image";
 export {
   defaultLabSpec,
+  hasLabImages,
+  LAB_IMAGES_DIR,
+  LAB_KUBE_PROXY_CONFIG,
   LAB_KUBELET_CONFIG,
   type LabSpecInput,
   labClusterSpec,
+  labImageRefs,
+  prepareLabImages,
   renderLabClusterYaml,
 } from "./cluster-yaml";
 export { isLabError, LabError, type LabErrorCode } from "./errors";

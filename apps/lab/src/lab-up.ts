@@ -17,7 +17,13 @@ import { MIRROR_SCRIPT } from "./_mirror-script";
 import { cgroupLayout, defaultCacheDir } from "./_paths";
 import { cmdline, ipv4Addresses, isAlive, isMountPoint, linkExists, mounts, signal } from "./_system";
 import { baseImagePaths, ensureBaseImage } from "./base-image";
-import { defaultLabSpec, type LabSpecInput, renderLabClusterYaml } from "./cluster-yaml";
+import {
+  defaultLabSpec,
+  hasLabImages,
+  type LabSpecInput,
+  labImageRefs,
+  renderLabClusterYaml,
+} from "./cluster-yaml";
 import { LabError } from "./errors";
 import { labDown, NSPAWN_RUN_DIR, NSPAWN_TMPFS_TAG } from "./lab-down";
 import { assertPrerequisites } from "./preflight";
@@ -99,11 +105,13 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   const knownHostsFile = join(workdir, "known_hosts");
   const clusterYaml = join(workdir, "cluster.yaml");
   const mirrorUrl = `http://${LAB_GATEWAY}:${LAB_MIRROR_PORT}`;
+  const servedDir = resolve(options.mirrorDir ?? join(stateDir, "mirror"));
   const yamlText = renderLabClusterYaml(spec, {
     hosts,
     identityFile: ".khw-lab/id_ed25519",
     knownHostsFile: "known_hosts",
     mirrorUrl,
+    ...(hasLabImages(servedDir) ? { images: labImageRefs() } : {}),
   });
   if (existsSync(clusterYaml) && !options.force && readFileSync(clusterYaml, "utf8") !== yamlText) {
     throw new LabError("LAB_CLUSTER_YAML_EXISTS", `${clusterYaml} exists and describes other hosts.`, {
