@@ -1,5 +1,5 @@
 import { bundleCacheDir, defaultBundlesDir } from "@khw/bundle";
-import { isLabError, type LabSpecInput, labDown, labSsh, labStatus, labUp } from "@khw/lab";
+import { isLabError, type LabSpecInput, labDown, labSsh, labStatus, labUp, prepareLabImages } from "@khw/lab";
 import { ClusterSpecSchema, defaultClusterSpecInput } from "@khw/spec";
 import type { Command } from "commander";
 import { CliError, EXIT } from "../errors";
@@ -35,39 +35,63 @@ export function registerLab(program: Command, io: Io): void {
       "--mirror-dir <dir>",
       "bundle directory the lab's mirror serves (default: the cached bundle of the spec's versions)",
     )
+    .option(
+      "--no-images",
+      "do not build the lab's container images into <mirror-dir>/khw-images (the workers then import none)",
+    )
     .option("--json", "print the result as JSON", false)
-    .action(async (opts: { file?: string; force: boolean; mirrorDir?: string; json: boolean }) => {
-      const c = colors(io);
-      const spec = opts.file
-        ? loadSpecFile(io.cwd, opts.file, { allowDefault: false }).spec
-        : defaultClusterSpecInput();
-      const versions = ClusterSpecSchema.shape.versions.parse(spec.versions ?? {});
-      const mirrorDir =
-        opts.mirrorDir ??
-        bundleCacheDir(
-          { kubernetesVersion: versions.kubernetes, etcdVersion: versions.etcd },
-          defaultBundlesDir(io.env),
+    .action(
+      async (opts: { file?: string; force: boolean; mirrorDir?: string; images: boolean; json: boolean }) => {
+        const c = colors(io);
+        const spec = opts.file
+          ? loadSpecFile(io.cwd, opts.file, { allowDefault: false }).spec
+          : defaultClusterSpecInput();
+        const versions = ClusterSpecSchema.shape.versions.parse(spec.versions ?? {});
+        const mirrorDir =
+          opts.mirrorDir ??
+          bundleCacheDir(
+            { kubernetesVersion: versions.kubernetes, etcdVersion: versions.etcd },
+            defaultBundlesDir(io.env),
+          );
+        // The lab has no registry: its images (pause, nginx/busybox stand-ins, CoreDNS) are built offline into
+        // the directory the mirror serves, and cluster.yaml lists them for the workers' image import.
+        if (opts.images) {
+          try {
+            const im = await prepareLabImages({
+              mirrorDir,
+              onLog: (l) => {
+                if (!opts.json) io.stderr(`${c.dim(l)}\n`);
+              },
+            });
+            if (!opts.json) io.stderr(`${c.dim(`[images] ${im.images} image tarballs in ${im.dir}`)}\n`);
+          } catch (e) {
+            // Without them the lab still comes up; pods just cannot start (no image).
+            io.stderr(
+              `${c.yellow("!")} the lab's images could not be built (${e instanceof Error ? e.message : String(e)}): the workers import none\n`,
+            );
+          }
+        }
+        const r = await labAction(() =>
+          labUp({
+            workdir: io.cwd,
+            spec: spec as LabSpecInput,
+            force: opts.force,
+            mirrorDir,
+            onLog: (l) => {
+              if (!opts.json) io.stderr(`${c.dim(l)}\n`);
+            },
+          }),
         );
-      const r = await labAction(() =>
-        labUp({
-          workdir: io.cwd,
-          spec: spec as LabSpecInput,
-          force: opts.force,
-          mirrorDir,
-          onLog: (l) => {
-            if (!opts.json) io.stderr(`${c.dim(l)}\n`);
-          },
-        }),
-      );
-      if (opts.json) {
-        io.stdout(`${JSON.stringify(r)}\n`);
-        return;
-      }
-      io.stdout(
-        `${c.green("✓")} lab "${r.labName}" ${r.started ? "is up" : "was already up"}: ${r.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}\n` +
-          `  wrote ${r.clusterYaml} and ${r.knownHostsFile}; mirror ${r.mirrorUrl}\n  next: khw up\n`,
-      );
-    });
+        if (opts.json) {
+          io.stdout(`${JSON.stringify(r)}\n`);
+          return;
+        }
+        io.stdout(
+          `${c.green("✓")} lab "${r.labName}" ${r.started ? "is up" : "was already up"}: ${r.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}\n` +
+            `  wrote ${r.clusterYaml} and ${r.knownHostsFile}; mirror ${r.mirrorUrl}\n  next: khw up\n`,
+        );
+      },
+    );
 
   lab
     .command("down")
