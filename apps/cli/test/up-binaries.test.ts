@@ -1,6 +1,7 @@
 // Binaries: the same download-verify-cache code for a mirror URL (a real HTTP server on loopback,
 // @khw/bundle's serveBundle) and a bundle directory; checksums from the published checksum files.
-import { appendFileSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BundleServer, serveBundle } from "@khw/bundle";
 import { binaryArtifacts, loadCluster } from "@khw/spec";
@@ -40,6 +41,33 @@ describe("ensureArtifact", () => {
       expect(readFileSync(first.file)).toEqual(readFileSync(join(work.dir, "bundle", a.path)));
       const again = await ensureArtifact(cluster, a, { cacheDir, baseDir: work.dir });
       expect(again.cached, a.id).toBe(true);
+    }
+  });
+
+  it("a file that changed in the mirror (a rebuilt bundle) is fetched again, not served from the cache", async () => {
+    const { cluster } = loadCluster({ nodes });
+    const dir = join(work.dir, "bundle-rebuilt");
+    makeFakeBundle(cluster, dir);
+    const mirror = await serveBundle(dir);
+    try {
+      const spec = { nodes, binaries: { source: "mirror" as const, mirror: mirror.url.replace(/\/$/, "") } };
+      const { cluster: c } = loadCluster(spec);
+      const cacheDir = join(work.dir, "cache-rebuilt");
+      const kubelet = binaryArtifacts(c).find((a) => a.id === "kubelet")!;
+      expect((await ensureArtifact(c, kubelet, { cacheDir, baseDir: work.dir })).cached).toBe(false);
+      // the bundle is rebuilt: same path, new bytes, new checksum file
+      const bytes = Buffer.from("a rebuilt kubelet\n");
+      writeFileSync(join(dir, kubelet.path), bytes);
+      const old = readFileSync(join(dir, kubelet.checksum.path), "utf8");
+      const oldDigest = /^([0-9a-f]{64})/.exec(old.trim())![1]!;
+      const newDigest = createHash("sha256").update(bytes).digest("hex");
+      writeFileSync(join(dir, kubelet.checksum.path), old.replaceAll(oldDigest, newDigest));
+      const again = await ensureArtifact(c, kubelet, { cacheDir, baseDir: work.dir });
+      expect(again.cached).toBe(false);
+      expect(again.sha256).toBe(newDigest);
+      expect(readFileSync(again.file)).toEqual(bytes);
+    } finally {
+      await mirror.close();
     }
   });
 

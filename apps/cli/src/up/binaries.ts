@@ -90,6 +90,19 @@ export async function ensureArtifact(
   const file = join(options.cacheDir, artifact.path);
   const sumFile = join(options.cacheDir, artifact.checksum.path);
   let sumText = existsSync(sumFile) ? readFileSync(sumFile, "utf8") : undefined;
+  // A mirror or bundle can change under the same path (a rebuilt bundle, e.g. a new runc): its checksum
+  // file (small) is read again on every run, the cached one only used when it cannot be. Official
+  // release files never change, so their cached checksum file is kept.
+  if (cluster.spec.binaries.source !== "official") {
+    const fresh = await fetchBytes(cluster, artifact.checksum.path, options.baseDir).then(
+      (b) => b.toString("utf8"),
+      () => undefined,
+    );
+    if (fresh !== undefined && expectedDigest(artifact, fresh) !== undefined && fresh !== sumText) {
+      sumText = fresh;
+      writeFileAtomic(sumFile, fresh);
+    }
+  }
   if (sumText === undefined || expectedDigest(artifact, sumText) === undefined) {
     sumText = (await fetchBytes(cluster, artifact.checksum.path, options.baseDir)).toString("utf8");
     if (expectedDigest(artifact, sumText) === undefined) {
