@@ -35,7 +35,7 @@ export const SMOKE_TESTS = [
   { id: "exec", title: "kubectl exec works" },
   { id: "port-forward", title: "kubectl port-forward works" },
   { id: "nodeport", title: "a NodePort Service answers on every worker" },
-  { id: "dns", title: "busybox resolves `kubernetes` to the API service IP" },
+  { id: "dns", title: "busybox resolves `kubernetes.default` to the API service IP" },
   { id: "ha", title: "with one apiserver stopped, kubectl through the load balancer still works" },
   { id: "leader-election", title: "one controller-manager and one scheduler hold the leader leases" },
 ] as const;
