@@ -320,6 +320,17 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
     expect(await startTimes()).toEqual(before);
   });
 
+  it("khw smoke: every smoke test of the guide passes (pods, logs, exec, port-forward, NodePort, DNS, HA)", async () => {
+    const r = await khw(workdir, ["smoke", "--json"]);
+    timings["khw smoke"] = r.seconds;
+    const report = JSON.parse(r.stdout) as { tests: Array<{ id: string; outcome: string; detail: string }> };
+    console.log(`khw smoke: ${report.tests.map((t) => `${t.id}=${t.outcome}`).join(" ")}`);
+    expect(
+      report.tests.filter((t) => t.outcome !== "pass").map((t) => `${t.id}: ${t.outcome}: ${t.detail}`),
+    ).toEqual([]);
+    expect(r.code).toBe(0);
+  });
+
   it("khw reset leaves the hosts as they were", async () => {
     const r = await khw(workdir, ["reset", "--yes"]);
     expect(r.code, r.stderr).toBe(0);
