@@ -3,8 +3,6 @@ import { dirname, join, relative } from "node:path";
 import type { GeneratedFile } from "@khw/spec";
 import { expect } from "vitest";
 
-const GOLDEN = join(import.meta.dirname, "golden");
-
 function walk(dir: string): string[] {
   let out: string[] = [];
   let names: string[];
@@ -20,33 +18,39 @@ function walk(dir: string): string[] {
   return out;
 }
 
-/** Compares every file with test/golden/<spec>/<host>/<path> (UPDATE_GOLDEN=1 rewrites them), and flags stale ones. */
-export function expectGolden(spec: string, files: GeneratedFile[]): void {
-  const root = join(GOLDEN, spec);
-  const update = process.env["UPDATE_GOLDEN"] === "1";
-  if (update) rmSync(root, { recursive: true, force: true });
-  const expected = new Set<string>();
-  for (const f of files) {
-    const p = join(root, f.host, f.path);
-    expected.add(p);
-    if (update) {
-      mkdirSync(dirname(p), { recursive: true });
-      writeFileSync(p, f.contents);
-    } else {
-      let golden: string;
-      try {
-        golden = readFileSync(p, "utf8");
-      } catch {
-        throw new Error(
-          `no golden file ${relative(GOLDEN, p)}: run with UPDATE_GOLDEN=1 and review the diff`,
-        );
+/** A checker comparing every file with <golden dir>/<spec>/<host>/<path> (UPDATE_GOLDEN=1 rewrites them), and flags stale ones. */
+export function goldenChecker(goldenDir: string): (spec: string, files: GeneratedFile[]) => void {
+  const GOLDEN = goldenDir;
+  return (spec, files) => {
+    const root = join(GOLDEN, spec);
+    const update = process.env["UPDATE_GOLDEN"] === "1";
+    if (update) rmSync(root, { recursive: true, force: true });
+    const expected = new Set<string>();
+    for (const f of files) {
+      const p = join(root, f.host, f.path);
+      expected.add(p);
+      if (update) {
+        mkdirSync(dirname(p), { recursive: true });
+        writeFileSync(p, f.contents);
+      } else {
+        let golden: string;
+        try {
+          golden = readFileSync(p, "utf8");
+        } catch {
+          throw new Error(
+            `no golden file ${relative(GOLDEN, p)}: run with UPDATE_GOLDEN=1 and review the diff`,
+          );
+        }
+        expect(f.contents, relative(GOLDEN, p)).toBe(golden);
       }
-      expect(f.contents, relative(GOLDEN, p)).toBe(golden);
     }
-  }
-  const stale = walk(root).filter((p) => !expected.has(p));
-  expect(
-    stale.map((p) => relative(GOLDEN, p)),
-    "golden files nobody generates",
-  ).toEqual([]);
+    const stale = walk(root).filter((p) => !expected.has(p));
+    expect(
+      stale.map((p) => relative(GOLDEN, p)),
+      "golden files nobody generates",
+    ).toEqual([]);
+  };
 }
+
+/** This package's golden files (test/golden). */
+export const expectGolden = goldenChecker(join(import.meta.dirname, "golden"));
