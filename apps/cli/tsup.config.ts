@@ -1,3 +1,29 @@
+import { copyFileSync, readFileSync } from "node:fs";
+import { defineConfig } from "tsup";
 import { khwTsupConfig } from "../../tsup.shared";
 
-export default khwTsupConfig(["src/index.ts", "src/bin.ts"]);
+const specVersion = (
+  JSON.parse(readFileSync("../../packages/spec/package.json", "utf8")) as { version: string }
+).version;
+
+// One build: ESM only, code-split, so bin.js and index.js share their chunks and each command's
+// modules are a chunk loaded when that command runs. The libraries and third-party modules are
+// bundled in (start-up: Node resolves and reads one file per chunk, not hundreds of small modules);
+// ssh2 stays external (an optional native binding). The Vagrantfile ships beside it for
+// `khw init --vagrant`.
+const base = khwTsupConfig(["src/index.ts", "src/bin.ts"]);
+export default defineConfig({
+  ...base,
+  format: ["esm"],
+  splitting: true,
+  noExternal: [/^(?!ssh2$|cpu-features$|node:).*/],
+  external: ["ssh2", "cpu-features", "readline/promises"],
+  define: { __KHW_SPEC_VERSION__: JSON.stringify(specVersion) },
+  banner: {
+    // CommonJS modules bundled into ESM (node-forge, yaml) call require for Node's built-ins.
+    js: "import { createRequire as __khwCreateRequire } from 'node:module'; const require = __khwCreateRequire(import.meta.url);",
+  },
+  onSuccess: async () => {
+    copyFileSync("../../Vagrantfile", "dist/Vagrantfile");
+  },
+});

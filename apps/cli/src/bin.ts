@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-import { processIo } from "./io";
-import { main } from "./main";
+import * as nodeModule from "node:module";
+import { VERSION } from "./version";
 
-main(process.argv.slice(2), processIo()).then((code) => {
-  process.exitCode = code;
-});
+// Node ≥ 22.1 caches compiled code between runs (start-up); Node 20 has no such API.
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+
+const argv = process.argv.slice(2);
+if (argv.length === 1 && argv[0] === "--version") {
+  // The one line scripts call most: no command tree to load for it.
+  process.stdout.write(`${VERSION}\n`);
+} else {
+  const [{ processIo }, { main }] = await Promise.all([import("./io"), import("./main")]);
+  process.exitCode = await main(argv, processIo());
+}

@@ -7,6 +7,8 @@ export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   isTTY: boolean;
+  /** `-v, --v=N` of the command line (0 when not given); set by main before a command runs. */
+  verbosity?: number;
 }
 
 export function processIo(): Io {

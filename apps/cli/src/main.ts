@@ -1,44 +1,111 @@
-import { formatIssues, SpecError } from "@khw/spec";
-import { Command, CommanderError } from "commander";
-import { registerBundle } from "./commands/bundle";
-import { registerDay2 } from "./commands/day2";
-import { registerGen } from "./commands/gen";
-import { registerInit } from "./commands/init";
-import { registerLab } from "./commands/lab";
-import { registerSchema } from "./commands/schema";
-import { registerUp } from "./commands/up";
-import { registerValidate } from "./commands/validate";
-import { CliError, EXIT } from "./errors";
+import type { SpecError } from "@khw/spec";
+import { Command, CommanderError, Option } from "commander";
+import { CliError, EXIT, UsageError } from "./errors";
 import { colors, type Io } from "./io";
 import { VERSION } from "./version";
 
-/** Builds the command tree. Each command registers itself; adding one is one line here. */
-export function buildProgram(io: Io): Command {
+type Register = (program: Command, io: Io) => void;
+
+/**
+ * Every top-level command and the module that registers it. A module is imported only when its
+ * command runs (or for `khw --help`, completion and suggestions), so `khw --version` loads no
+ * library and `khw validate` only @khw/spec: ssh2, node-forge and zod load only where they are used.
+ * Adding a command is one line here; a test checks the names against what the modules register.
+ */
+export const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Register> }[] = [
+  { names: ["init"], load: async () => (await import("./commands/init")).registerInit },
+  { names: ["validate"], load: async () => (await import("./commands/validate")).registerValidate },
+  { names: ["schema"], load: async () => (await import("./commands/schema")).registerSchema },
+  { names: ["gen"], load: async () => (await import("./commands/gen")).registerGen },
+  { names: ["up"], load: async () => (await import("./commands/up")).registerUp },
+  {
+    names: ["diagram", "kubeconfig", "certs", "status", "smoke", "reset"],
+    load: async () => (await import("./commands/day2")).registerDay2,
+  },
+  { names: ["lab"], load: async () => (await import("./commands/lab")).registerLab },
+  { names: ["bundle"], load: async () => (await import("./commands/bundle")).registerBundle },
+  { names: ["version"], load: async () => (await import("./commands/version")).registerVersion },
+  { names: ["completion"], load: async () => (await import("./commands/completion")).registerCompletion },
+];
+
+/** `-v, --v=N`: log verbosity (0–10), as kubectl and kubeadm take it, accepted on every command. */
+function verbosityOption(): Option {
+  return new Option(
+    "-v, --v <level>",
+    "log verbosity: 0 (default) … 10; 2 and up echo the run's log on stderr",
+  ).argParser((value: string) => {
+    const v = value.replace(/^=/, "");
+    if (!/^\d+$/.test(v) || Number(v) > 10)
+      throw new UsageError(`-v: the level must be 0 … 10, got '${value}'`);
+    return Number(v);
+  });
+}
+
+/** The command named on the line (skipping the global flags), or undefined. */
+function commandWord(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") return undefined;
+    if (a === "-v" || a === "--v") {
+      i++; // its value
+      continue;
+    }
+    if (!a.startsWith("-")) return a;
+  }
+  return undefined;
+}
+
+/** Gives every command (and sub-command) the same output, error handling and verbosity flag. */
+function configureTree(cmd: Command, io: Io, isRoot: boolean): void {
+  cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} });
+  cmd.showSuggestionAfterError(true);
+  if (!isRoot && !cmd.options.some((o) => o.long === "--v")) cmd.addOption(verbosityOption());
+  for (const sub of cmd.commands) configureTree(sub, io, false);
+}
+
+/**
+ * Builds the command tree for `argv`: only the module of the command named on the line, or all of them
+ * when none is named (help), the name is unknown (suggestions) or completion needs the whole tree.
+ */
+export async function buildProgram(io: Io, argv: readonly string[] = []): Promise<Command> {
   const program = new Command("khw")
     .description(
       "Kubernetes the hard way, by one command: every certificate, kubeconfig and unit explicit, pushed over SSH.",
     )
-    .version(VERSION, "-v, --version")
-    .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} });
-  registerInit(program, io);
-  registerValidate(program, io);
-  registerSchema(program, io);
-  registerGen(program, io);
-  registerUp(program, io);
-  registerDay2(program, io);
-  registerLab(program, io);
-  registerBundle(program, io);
-  for (const cmd of program.commands)
-    cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} });
+    .version(VERSION, "--version", "print khw's version (`khw version -o yaml` adds the pinned components)")
+    .addOption(verbosityOption())
+    .showHelpAfterError(false);
+  const word = commandWord(argv);
+  const onlyVersion = word === undefined && argv.includes("--version");
+  const chosen = COMMANDS.find((c) => word !== undefined && c.names.includes(word));
+  const wanted = onlyVersion ? [] : chosen && word !== "completion" ? [chosen] : COMMANDS;
+  const registers = await Promise.all(wanted.map((c) => c.load()));
+  for (const register of registers) register(program, io);
+  const { applyExamples } = onlyVersion ? { applyExamples: undefined } : await import("./help-examples");
+  applyExamples?.(program);
+  configureTree(program, io, true);
+  program.hook("preAction", (_root, action) => {
+    let level = 0;
+    for (let c: Command | null = action; c; c = c.parent) level = Math.max(level, Number(c.opts()["v"] ?? 0));
+    io.verbosity = level;
+  });
   return program;
+}
+
+function isSpecError(e: unknown): e is SpecError {
+  // By shape, not instanceof: main loads no @khw/spec (zod) unless a command does.
+  return (
+    e instanceof Error &&
+    (e as { code?: unknown }).code === "INVALID_SPEC" &&
+    Array.isArray((e as { issues?: unknown }).issues)
+  );
 }
 
 /** Runs khw with argv (without node and script) and returns the exit code. Never throws. */
 export async function main(argv: string[], io: Io): Promise<number> {
   const c = colors(io);
-  const program = buildProgram(io);
   try {
+    const program = await buildProgram(io, argv);
     await program.parseAsync(argv, { from: "user" });
     return EXIT.ok;
   } catch (e) {
@@ -49,12 +116,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
         e.code === "commander.help"
       )
         return EXIT.ok;
+      const word = commandWord(argv);
       io.stderr(
-        `${c.red("error:")} ${e.message.replace(/^error: /, "")}\n(run \`khw ${argv[0] && !argv[0].startsWith("-") ? `${argv[0]} ` : ""}--help\` for usage)\n`,
+        `${c.red("error:")} ${e.message.replace(/^error: /, "")}\n(run \`khw ${word && COMMANDS.some((x) => x.names.includes(word)) ? `${word} ` : ""}--help\` for usage)\n`,
       );
       return EXIT.usage;
     }
-    if (e instanceof SpecError) {
+    if (isSpecError(e)) {
+      const { formatIssues } = await import("@khw/spec");
       const errors = e.issues.filter((i) => i.severity === "error");
       io.stderr(
         `${c.red("error:")} ${e.file ?? "the cluster spec"} is invalid (${errors.length} problem${errors.length === 1 ? "" : "s"}):\n${formatIssues(e.issues, e.file)}\n`,

@@ -11,6 +11,7 @@ import { formatTable } from "../day2/table";
 import { CliError, EXIT, UsageError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
 import { colors, type Io } from "../io";
+import { OUTPUT_OPTION, outputFormat, printStructured } from "../output";
 import { currentSeams, readPkiDir, workdirPaths } from "../workdir";
 
 /** Registers the day-2 commands: diagram, kubeconfig, certs, status, smoke, reset. */
@@ -112,8 +113,10 @@ export function registerDay2(program: Command, io: Io): void {
       30,
     )
     .option("--json", "print the report as JSON", false)
-    .action((opts: { file?: string; warnDays: number; json: boolean }) => {
+    .option(...OUTPUT_OPTION)
+    .action(async (opts: { file?: string; warnDays: number; json: boolean; output?: string }) => {
       const c = colors(io);
+      const format = outputFormat(opts);
       const loaded = loadDay2Spec(io, opts.file);
       const paths = workdirPaths(loaded.baseDir);
       const files = readPkiDir(paths);
@@ -130,8 +133,8 @@ export function registerDay2(program: Command, io: Io): void {
         currentSeams().now(),
         opts.warnDays,
       );
-      if (opts.json) {
-        io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+      if (format) {
+        await printStructured(io, format, report);
       } else {
         const paint = (s: string) => (s === "valid" ? c.green(s) : s === "expiring" ? c.yellow(s) : c.red(s));
         const rows = report.certificates.map((r) => [

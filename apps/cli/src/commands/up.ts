@@ -4,6 +4,7 @@ import type { Executor } from "@khw/remote-exec";
 import type { Command } from "commander";
 import { CliError, UsageError } from "../errors";
 import { colors, type Io } from "../io";
+import { OUTPUT_OPTION, outputFormat, printStructured } from "../output";
 import { loadSpecFile } from "../spec-file";
 import { defaultCacheDir } from "../up/binaries";
 import type { EventSink, UpEvent } from "../up/events";
@@ -24,6 +25,7 @@ export interface UpOptions {
   concurrency: string;
   dryRun?: boolean;
   json?: boolean;
+  output?: string;
 }
 
 function parsePhaseList(text: string | undefined, flag: string): string[] | undefined {
@@ -57,7 +59,8 @@ export function registerUp(program: Command, io: Io): void {
     .option("--list", "list the phases and exit")
     .option("--concurrency <n>", "hosts of a phase at once", "5")
     .option("--dry-run", "show what would change on each host (diffs, commands, restarts); change nothing")
-    .option("--json", "one JSON event per line on stdout")
+    .option("--json", "one JSON event per line on stdout (with --list: the phases as JSON)")
+    .option(...OUTPUT_OPTION)
     .action(async (opts: UpOptions) => {
       await upCommand(io, opts);
     });
@@ -80,15 +83,30 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       }
     })();
     const width = Math.max(...PHASES.map((p) => p.name.length));
-    for (const p of PHASES) {
+    const rows = PHASES.map((p) => {
       const hosts = loaded
         ? p.hosts(loaded.cluster, { cluster: loaded.cluster, files: [], manifests: [], services: {} })
         : [];
-      const on = p.needsApi ? "via the API" : hosts.length ? hosts.map((h) => h.name).join(", ") : "";
+      return {
+        name: p.name,
+        description: p.description,
+        viaApi: !!p.needsApi,
+        hosts: hosts.map((h) => h.name),
+      };
+    });
+    const format = outputFormat(opts);
+    if (format) {
+      await printStructured(io, format, rows);
+      return;
+    }
+    for (const p of rows) {
+      const on = p.viaApi ? "via the API" : p.hosts.join(", ");
       io.stdout(`${p.name.padEnd(width)}  ${p.description}${on ? c.dim(`  [${on}]`) : ""}\n`);
     }
     return;
   }
+  if (opts.output !== undefined)
+    throw new UsageError("-o json|yaml goes with --list; a run streams events with --json");
   const phases = selectPhases(only, skip);
   if (phases.length === 0) throw new UsageError("--only/--skip leave no phase to run");
 
@@ -99,8 +117,12 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
 
   mkdirSync(workdir.paths.logs, { recursive: true });
   const logFile = join(workdir.paths.logs, `up-${seams.now().toISOString().replace(/[:.]/g, "-")}.log`);
-  const log = (line: string) =>
+  const log = (line: string) => {
     appendFileSync(logFile, `${line.endsWith("\n") ? line : `${line}\n`}`, { mode: 0o600 });
+    // -v=2 and up: the run's log on stderr too (the file keeps it either way).
+    if ((io.verbosity ?? 0) >= 2) io.stderr(`${c.dim(`I ${line.replace(/\n$/, "")}`)}\n`);
+  };
+  if ((io.verbosity ?? 0) >= 1) io.stderr(`${c.dim(`log: ${relative(io.cwd, logFile)}`)}\n`);
   log(`khw up ${opts.dryRun ? "--dry-run " : ""}phases: ${phases.map((p) => p.name).join(", ")}`);
 
   // Resuming after a failure or Ctrl-C: say so (every phase is checked again; nothing done twice).

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { renderArtifacts } from "../artifacts";
 import { CliError, EXIT, UsageError } from "../errors";
 import { colors, type Io } from "../io";
+import { OUTPUT_OPTION, outputFormat, printStructured } from "../output";
 import { currentSeams, readWorkdir, workdirPaths } from "../workdir";
 import { loadDay2Spec, SPEC_OPTION, wholeNumber } from "./options";
 import { openHosts } from "./remote";
@@ -77,8 +78,10 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
       30,
     )
     .option("--json", "print the report as JSON", false)
-    .action(async (opts: { file?: string; warnDays: number; json: boolean }) => {
+    .option(...OUTPUT_OPTION)
+    .action(async (opts: { file?: string; warnDays: number; json: boolean; output?: string }) => {
       const c = colors(io);
+      const format = outputFormat(opts);
       const loaded = loadDay2Spec(io, opts.file);
       const workdir = readWorkdir(loaded.baseDir, loaded.cluster);
       const artifacts = renderArtifacts(loaded.cluster, workdir);
@@ -89,7 +92,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
       } finally {
         await hosts.close();
       }
-      if (opts.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+      if (format) await printStructured(io, format, report);
       else {
         const rows: string[][] = [];
         for (const h of report.hosts) {

@@ -1,0 +1,69 @@
+import type { Command } from "commander";
+
+/**
+ * Examples shown at the end of every command's `--help`, by command path. A test checks that every
+ * command of the tree has some, so a new command without examples fails it.
+ */
+export const EXAMPLES: Record<string, readonly string[]> = {
+  "": [
+    "khw init && khw validate     # write the default spec (the Vagrant lab), check it",
+    "khw gen                      # every certificate, kubeconfig and unit into out/<host>/",
+    "khw up -v=2                  # bring the cluster up, echoing the run's log",
+    "khw completion bash > /etc/bash_completion.d/khw",
+  ],
+  init: [
+    "khw init                     # ./cluster.yaml with comments",
+    "khw init --vagrant           # and the Vagrantfile of the same five hosts beside it",
+    "khw init -o lab.yaml --force",
+  ],
+  validate: ["khw validate", "khw validate -f lab.yaml --json"],
+  schema: ["khw schema > cluster.schema.json"],
+  gen: ["khw gen", "khw gen -f lab.yaml -o /tmp/artifacts"],
+  up: [
+    "khw up --dry-run             # what would change on each host",
+    "khw up                       # preflight → … → smoke, resumable",
+    "khw up --only pki,kubeconfigs -v=2",
+    "khw up --list -o yaml",
+  ],
+  diagram: ["khw diagram -o cluster.svg", "khw diagram --format mermaid"],
+  kubeconfig: ["khw kubeconfig", "khw kubeconfig --print > admin.kubeconfig"],
+  certs: ["khw certs check-expiration", "khw certs renew --all"],
+  "certs check-expiration": [
+    "khw certs check-expiration",
+    "khw certs check-expiration --warn-days 90 -o yaml",
+  ],
+  "certs renew": ["khw certs renew kube-apiserver", "khw certs renew --all"],
+  status: ["khw status", "khw status -o json | jq '.hosts[].host'"],
+  smoke: ["khw smoke"],
+  reset: ["khw reset --yes"],
+  lab: ["khw lab up && khw up && khw smoke && khw lab down"],
+  "lab up": ["khw lab up", "khw lab up -f cluster.yaml --no-images"],
+  "lab down": ["khw lab down"],
+  "lab status": ["khw lab status --json"],
+  "lab ssh": ["khw lab ssh master-1", "khw lab ssh worker-1 -- systemctl status kubelet"],
+  bundle: ["khw bundle build && khw bundle verify"],
+  "bundle build": ["khw bundle build", "khw bundle build --kubernetes v1.34.4 -o ./bundle"],
+  "bundle fetch": ["khw bundle fetch -o ./bundle"],
+  "bundle verify": ["khw bundle verify", "khw bundle verify ./bundle"],
+  version: ["khw version", "khw version -o yaml"],
+  completion: [
+    "khw completion bash > /etc/bash_completion.d/khw",
+    "khw completion zsh > ~/.zsh/completions/_khw   # a directory on $fpath",
+    "khw completion fish > ~/.config/fish/completions/khw.fish",
+  ],
+};
+
+/** The path of a command below the root: "certs check-expiration". */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/** Adds an "Examples:" section to the help of every command of the tree that has examples. */
+export function applyExamples(cmd: Command): void {
+  const examples = EXAMPLES[commandPath(cmd)];
+  if (examples?.length)
+    cmd.addHelpText("after", `\nExamples:\n${examples.map((e) => `  ${e}`).join("\n")}\n`);
+  for (const sub of cmd.commands) applyExamples(sub);
+}

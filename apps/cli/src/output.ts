@@ -1,0 +1,29 @@
+import { UsageError } from "./errors";
+import type { Io } from "./io";
+
+export type OutputFormat = "json" | "yaml";
+
+/** `-o, --output json|yaml` of the read commands, beside their `--json`. */
+export const OUTPUT_OPTION = ["-o, --output <format>", "print the result as json or yaml"] as const;
+
+/** The structured format asked for (`--json` or `-o json|yaml`), or undefined for text. */
+export function outputFormat(opts: { json?: boolean; output?: string }): OutputFormat | undefined {
+  if (opts.output !== undefined) {
+    const f = opts.output.toLowerCase();
+    if (f !== "json" && f !== "yaml")
+      throw new UsageError(`-o: unknown output format '${opts.output}'`, "use -o json or -o yaml");
+    if (opts.json && f !== "json") throw new UsageError("--json and -o yaml contradict each other");
+    return f;
+  }
+  return opts.json ? "json" : undefined;
+}
+
+/** Prints a value as indented JSON or as YAML (the yaml library loads only here). */
+export async function printStructured(io: Io, format: OutputFormat, value: unknown): Promise<void> {
+  if (format === "json") {
+    io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+    return;
+  }
+  const { stringify } = await import("yaml");
+  io.stdout(stringify(value, { lineWidth: 0 }));
+}
