@@ -1,10 +1,38 @@
 #!/usr/bin/env node
 // Packs the package in the current directory and checks the tarball with publint and
-// arethetypeswrong, offline — the same bytes a user would install from npm.
+// arethetypeswrong, offline — the same bytes a user would install from npm — and what npm users
+// expect of it: the LICENSE, repository/homepage/bugs/keywords, `^` ranges for internal
+// dependencies, a changeset (or a changelog) for the next release.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+const problems = [];
+
+for (const field of ["repository", "homepage", "bugs", "keywords", "license"])
+  if (!pkg[field] || (Array.isArray(pkg[field]) && pkg[field].length === 0))
+    problems.push(`package.json has no ${field}`);
+if (!pkg.scripts?.prepack)
+  problems.push("package.json has no prepack script (a pack without a build ships no dist/)");
+for (const [dep, range] of Object.entries(pkg.dependencies ?? {}))
+  if (dep.startsWith("@khw/") && range !== "workspace:^")
+    problems.push(
+      `dependency ${dep} is '${range}': use 'workspace:^' (an exact pin forces a release of every dependent)`,
+    );
+
+const changesets = readdirSync(join(root, ".changeset")).filter(
+  (f) => f.endsWith(".md") && f !== "README.md",
+);
+const named = changesets.some((f) =>
+  readFileSync(join(root, ".changeset", f), "utf8")
+    .split("---")[1]
+    ?.includes(`"${pkg.name}"`),
+);
+if (!named && !existsSync("CHANGELOG.md")) problems.push("no changeset names this package (pnpm changeset)");
 
 const dir = mkdtempSync(join(tmpdir(), "khw-pack-"));
 try {
@@ -12,8 +40,26 @@ try {
   const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"));
   if (!tarball) throw new Error("pnpm pack produced no tarball");
   const file = join(dir, tarball);
+  const files = execFileSync("tar", ["tzf", file], { encoding: "utf8" }).split("\n").filter(Boolean);
+  if (!files.includes("package/LICENSE")) problems.push("the tarball has no LICENSE");
+  else {
+    execFileSync("tar", ["xzf", file, "-C", dir, "package/LICENSE"]);
+    if (readFileSync(join(dir, "package/LICENSE"), "utf8") !== readFileSync(join(root, "LICENSE"), "utf8"))
+      problems.push("the tarball's LICENSE differs from the repository's");
+  }
+  if (!files.some((f) => f.startsWith("package/dist/"))) problems.push("the tarball has no dist/");
   execFileSync("publint", ["run", file, "--strict"], { stdio: "inherit" });
-  execFileSync("attw", [file, "--format", "table-flipped"], { stdio: "inherit" });
+  // An ESM-only package (no "require" condition anywhere) is checked as one.
+  const esmOnly = !JSON.stringify(pkg.exports ?? {}).includes('"require"');
+  execFileSync("attw", [file, "--format", "table-flipped", ...(esmOnly ? ["--profile", "esm-only"] : [])], {
+    stdio: "inherit",
+  });
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+if (problems.length) {
+  process.stderr.write(
+    `${pkg.name}: ${problems.length} packaging problem(s):\n${problems.map((p) => `  - ${p}`).join("\n")}\n`,
+  );
+  process.exit(1);
 }

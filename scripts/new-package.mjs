@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Scaffolds a workspace package: `node scripts/new-package.mjs packages/foo "One-line description"`.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
 const [dir, description = ""] = process.argv.slice(2);
@@ -13,10 +13,17 @@ if (existsSync(dir)) {
   process.exit(1);
 }
 const name = `@khw/${basename(dir)}`;
+// Every published package carries the same repository metadata (scripts/check-pack.mjs checks it).
+const cli = JSON.parse(readFileSync("apps/cli/package.json", "utf8"));
+const repo = cli.repository.url.replace(/^git\+/, "").replace(/\.git$/, "");
 const pkg = {
   name,
   version: "0.0.0",
   description,
+  keywords: ["kubernetes", "kubernetes-the-hard-way"],
+  homepage: `${repo}/tree/main/${dir}#readme`,
+  bugs: cli.bugs,
+  repository: { ...cli.repository, directory: dir },
   license: "Apache-2.0",
   type: "module",
   sideEffects: false,
@@ -37,6 +44,7 @@ const pkg = {
     typecheck: "tsc -p tsconfig.json",
     test: "vitest run",
     "check:pack": "node ../../scripts/check-pack.mjs",
+    prepack: "node ../../scripts/prepack.mjs",
   },
   publishConfig: { access: "public" },
 };
@@ -48,6 +56,8 @@ const files = {
   "vitest.config.ts": `import { khwVitestConfig } from "../../vitest.shared";\n\nexport default khwVitestConfig();\n`,
   "README.md": `# ${name}\n\n${description}\n`,
   "src/index.ts": `export {};\n`,
+  LICENSE: readFileSync("LICENSE", "utf8"),
+  [`../../.changeset/${basename(dir)}-initial.md`]: `---\n"${name}": minor\n---\n\n${description}\n`,
 };
 mkdirSync(join(dir, "src"), { recursive: true });
 for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);

@@ -104,6 +104,16 @@ describe("help", () => {
       expect(r.stdout, path).toContain("Examples:");
     }
   });
+  it("loads only the module of the command on the line (start-up): none for --version", async () => {
+    expect((await buildProgram(quietIo(), ["--version"])).commands).toHaveLength(0);
+    expect(
+      (await buildProgram(quietIo(), ["validate", "-f", "x.yaml"])).commands.map((c) => c.name()),
+    ).toEqual(["validate"]);
+    expect(
+      (await buildProgram(quietIo(), ["-v", "3", "up", "--list"])).commands.map((c) => c.name()),
+    ).toEqual(["up"]);
+    expect((await buildProgram(quietIo(), ["status"])).commands.map((c) => c.name())).toContain("certs");
+  });
   it("the lazy command table names exactly the commands the modules register", async () => {
     const program = await buildProgram(quietIo());
     expect(program.commands.map((c) => c.name()).sort()).toEqual(COMMANDS.flatMap((c) => c.names).sort());

@@ -1,0 +1,193 @@
+// pnpm --filter @khw/cli bench [--runs N]   (part of `pnpm bench`)
+//
+// Whole processes, as users run them (the built CLI, dist/bin.js), interleaved run by run, medians
+// of wall and CPU (user + system, from /usr/bin/time) and their ratios:
+// 1. start-up: `khw --version` and `khw validate` against `node -e 0`;
+// 2. `khw gen` of the default cluster with ECDSA P-256 keys (PKI + every kubeconfig, unit and
+//    config written) against the guide's OpenSSL command sequence and cfssl for the same
+//    certificates. Every output is checked with `openssl verify` before it counts.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type CertificateSpec, catalogueFromCluster } from "@khw/pki";
+import { defaultClusterSpecInput, loadCluster, renderClusterYaml } from "@khw/spec";
+import { cfsslSequence, opensslSequence } from "../../../packages/pki/bench/_by-hand";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cliDir = join(here, "..");
+const args = process.argv.slice(2);
+const runsArg = args.indexOf("--runs");
+const RUNS = runsArg >= 0 ? Number(args[runsArg + 1]) : 11;
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+interface Job {
+  name: string;
+  argv: string[];
+  cwd: string;
+  /** Before each run, outside the clock. */
+  prepare?: () => void;
+  /** After each run, outside the clock: throws when the output is wrong. */
+  check?: () => void;
+}
+interface Sample {
+  wall: number;
+  cpu: number;
+}
+
+function timeOnce(job: Job): Sample {
+  job.prepare?.();
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %U %S", ...job.argv], {
+    cwd: job.cwd,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  if (r.status !== 0) throw new Error(`${job.name} failed (${r.status}):\n${r.stderr}`);
+  const last = r.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
+  job.check?.();
+  return { wall: last[0]!, cpu: last[1]! + last[2]! };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Runs the jobs in turn, run by run (A B C A B C …), after one warm-up each. */
+function interleaved(jobs: Job[], runs: number): Map<string, Sample[]> {
+  const out = new Map<string, Sample[]>(jobs.map((j) => [j.name, []]));
+  for (const j of jobs) timeOnce(j);
+  for (let r = 0; r < runs; r++) for (const j of jobs) out.get(j.name)!.push(timeOnce(j));
+  return out;
+}
+
+/** Per-pair ratios (run r of A over run r of B), then their median: robust to drift on a busy machine. */
+function ratio(a: Sample[], b: Sample[], key: keyof Sample): number {
+  return median(a.map((x, i) => x[key] / Math.max(b[i]![key], 0.001)));
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `| ${r.map((x, c) => x.padEnd(widths[c]!)).join(" | ")} |`;
+  return [line(rows[0]!), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n");
+}
+
+function ensureBuilt(): string {
+  // The bench times what users install: build dist/ when missing or stale (the prepack check).
+  execFileSync(process.execPath, [join(cliDir, "../../scripts/prepack.mjs")], {
+    cwd: cliDir,
+    stdio: "inherit",
+  });
+  return join(cliDir, "dist", "bin.js");
+}
+
+function main(): void {
+  const bin = ensureBuilt();
+  const scratch = mkdtempSync(join(tmpdir(), "khw-cli-bench-"));
+  try {
+    const specInput = defaultClusterSpecInput();
+    const ecdsa = { ...specInput, pki: { ...specInput.pki, keyAlgorithm: "ecdsa-p256" as const } };
+    const catalogue: CertificateSpec[] = catalogueFromCluster(loadCluster(ecdsa).cluster);
+    const gen = join(scratch, "gen");
+    mkdirSync(gen);
+    writeFileSync(join(gen, "cluster.yaml"), renderClusterYaml(ecdsa));
+    const validateYaml = join(scratch, "validate.yaml");
+    writeFileSync(validateYaml, renderClusterYaml(specInput));
+
+    const byHand = (name: string, script: (dir: string, c: CertificateSpec[]) => string): Job => {
+      const dir = join(scratch, name);
+      const path = join(scratch, `${name}.sh`);
+      return {
+        name,
+        argv: ["bash", path],
+        cwd: dir,
+        prepare: () => {
+          rmSync(dir, { recursive: true, force: true });
+          mkdirSync(dir);
+          writeFileSync(path, script(dir, catalogue));
+        },
+        check: () => verifyAll(dir, catalogue, name === "cfssl" ? "cfssl" : "openssl"),
+      };
+    };
+    const node = process.execPath;
+    const startup = interleaved(
+      [
+        { name: "node -e 0", argv: [node, "-e", "0"], cwd: scratch },
+        { name: "khw --version", argv: [node, bin, "--version"], cwd: scratch },
+        { name: "khw validate", argv: [node, bin, "validate", "-f", validateYaml], cwd: scratch },
+      ],
+      RUNS,
+    );
+    const hasCfssl = spawnSync("sh", ["-c", "command -v cfssl && command -v cfssljson"]).status === 0;
+    const genJobs: Job[] = [
+      {
+        name: "khw gen (ECDSA P-256)",
+        argv: [node, bin, "gen"],
+        cwd: gen,
+        prepare: () => {
+          for (const d of ["pki", "out", ".khw"]) rmSync(join(gen, d), { recursive: true, force: true });
+        },
+        check: () => verifyAll(join(gen, "pki"), catalogue, "khw"),
+      },
+      byHand("openssl", opensslSequence),
+      ...(hasCfssl ? [byHand("cfssl", cfsslSequence)] : []),
+    ];
+    if (!hasCfssl)
+      log("cfssl/cfssljson not on PATH: the cfssl column is left out (scripts/setup.sh installs them)");
+    const gens = interleaved(genJobs, RUNS);
+
+    const fmt = (x: number) => x.toFixed(3);
+    const row = (name: string, s: Sample[], base: Sample[] | undefined, baseName: string) => [
+      name,
+      fmt(median(s.map((x) => x.wall))),
+      fmt(median(s.map((x) => x.cpu))),
+      base ? `${ratio(s, base, "wall").toFixed(2)}× / ${ratio(s, base, "cpu").toFixed(2)}× ${baseName}` : "–",
+    ];
+    const n0 = startup.get("node -e 0")!;
+    const rows = [
+      ["command (whole process)", "wall s (median)", "cpu s (median)", "ratio wall / cpu"],
+      row("node -e 0", n0, undefined, ""),
+      row("khw --version", startup.get("khw --version")!, n0, "node -e 0"),
+      row("khw validate", startup.get("khw validate")!, n0, "node -e 0"),
+    ];
+    const khwGen = gens.get("khw gen (ECDSA P-256)")!;
+    const genRows = [
+      ["command (whole process)", "wall s (median)", "cpu s (median)", "ratio wall / cpu"],
+      row("khw gen (ECDSA P-256)", khwGen, undefined, ""),
+      row("openssl sequence", gens.get("openssl")!, undefined, ""),
+      ...(hasCfssl ? [row("cfssl", gens.get("cfssl")!, undefined, "")] : []),
+      row("khw gen vs openssl", khwGen, gens.get("openssl")!, "openssl"),
+      ...(hasCfssl ? [row("khw gen vs cfssl", khwGen, gens.get("cfssl")!, "cfssl")] : []),
+    ];
+    const [l1] = loadavg();
+    console.log(
+      `\n## khw CLI: start-up and \`khw gen\` (${RUNS} interleaved runs, Node ${process.version}, ${cpus().length} CPUs, load ${l1!.toFixed(1)})\n`,
+    );
+    console.log(table(rows));
+    console.log(`\n${catalogue.length} certificates, ECDSA P-256, the default cluster:\n`);
+    console.log(table(genRows));
+    console.log(
+      "\nBars: khw --version ≤ 80 ms wall; khw validate ≤ 1.5× node -e 0; khw gen ≤ 1.0× openssl and ≤ 1.0× cfssl. On a busy machine quote the CPU ratios.",
+    );
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Every certificate of the catalogue verifies against the CA with openssl. */
+function verifyAll(dir: string, catalogue: CertificateSpec[], tool: "khw" | "openssl" | "cfssl"): void {
+  const cert = (id: string) => join(dir, tool === "cfssl" ? `${id}.pem` : `${id}.crt`);
+  for (const c of catalogue) {
+    const file = cert(c.id);
+    if (!existsSync(file)) throw new Error(`${tool}: ${file} was not written`);
+    const out = execFileSync("openssl", ["verify", "-CAfile", cert("ca"), file], { encoding: "utf8" });
+    if (!out.includes(": OK")) throw new Error(`${tool}: ${c.id} does not verify: ${out}`);
+    if (tool !== "khw") continue;
+    if (!readFileSync(file, "utf8").includes("BEGIN CERTIFICATE"))
+      throw new Error(`${file} is no certificate`);
+  }
+}
+
+main();
