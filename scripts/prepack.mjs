@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `prepack` of every published package: a tarball is never packed from a missing or stale build.
-// Builds (`pnpm run build`) when dist/ is absent or older than any source or config file, then checks
+// Builds (turbo: the package and its workspace dependencies) when dist/ is absent or older than any source or config file, then checks
 // that every file package.json points at (main, module, types, exports, bin) exists — so `pnpm pack`
 // or `changeset publish` straight after a clone builds first instead of shipping README + package.json.
 import { execFileSync } from "node:child_process";
@@ -49,7 +49,14 @@ const built = oldest("dist");
 const missing = pointedAt(pkg).filter((f) => !existsSync(f));
 if (built === 0 || built < sources || missing.length > 0) {
   process.stderr.write(`${pkg.name}: building before packing (dist/ is missing or older than src/)\n`);
-  execFileSync("pnpm", ["run", "build"], { stdio: ["ignore", "inherit", "inherit"] });
+  // The package and the workspace packages it depends on (their .d.ts feed its own), through turbo.
+  execFileSync(
+    "pnpm",
+    ["exec", "turbo", "run", "build", `--filter=${pkg.name}...`, "--output-logs=errors-only"],
+    {
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
 }
 const still = pointedAt(pkg).filter((f) => !existsSync(f));
 if (still.length > 0) {

@@ -97,9 +97,8 @@ beforeAll(async () => {
     cwd: join(repo, "packages/spec"),
     env,
   });
-  const specTgz = readdirSync(join(tmp, "prepack")).find((f) => f.endsWith(".tgz"))!;
-  const specFiles = run("tar", ["tzf", join(tmp, "prepack", specTgz)]);
-  writeFileSync(join(tmp, "prepack-files.txt"), specFiles);
+  const packed = join(tmp, "prepack", readdirSync(join(tmp, "prepack")).find((f) => f.endsWith(".tgz"))!);
+  writeFileSync(join(tmp, "prepack-files.txt"), run("tar", ["tzf", packed]));
 
   // 3. The third-party packages the published ones need, from the local store into the registry.
   const dirs = publishedPackageDirs(repo);
@@ -183,6 +182,12 @@ describe("packing and publishing", () => {
     expect(files).toContain("package/dist/index.js");
     expect(files).toContain("package/dist/index.d.ts");
     expect(files).toContain("package/LICENSE");
+  });
+
+  it("@khw/addons' declarations import no kubernetes-types path (TS2307 under node16/nodenext)", () => {
+    const dts = readFileSync(join(consumer, "node_modules", "@khw", "addons", "dist", "index.d.ts"), "utf8");
+    expect(dts).not.toMatch(/from ['"]kubernetes-types/);
+    expect(dts).toMatch(/interface Deployment\b/);
   });
 
   it("published every package at the version changeset gave it, with LICENSE and metadata", async () => {
