@@ -423,6 +423,51 @@ describe("khw up through the recording executor", () => {
     });
   }
 
+  it("control planes one by one: master-2 is not touched until master-1's apiserver answers /readyz", async () => {
+    let polls = 0;
+    hosts.recorder.respondFirst(
+      (op) =>
+        op.kind === "shell" && op.script.includes("get --raw /readyz") && !op.script.includes("--server"),
+      () => ({ stdout: ++polls <= 3 ? "The connection to the server 127.0.0.1:6443 was refused\n" : "ok" }),
+      "master-1",
+    );
+    const r = await khw(dir, ["up", "--only", "etcd,control-plane"], env);
+    expect(r.code, r.stderr).toBe(0);
+    const ops = hosts.recorder.ops.map((op, i) => ({ i, op }));
+    const readyzOk = ops.filter(
+      ({ op }) => op.kind === "shell" && op.host === "master-1" && op.script.includes("get --raw /readyz"),
+    );
+    expect(readyzOk).toHaveLength(4);
+    const m2 = ops.find(
+      ({ op }) => op.kind === "upload" && op.host === "master-2" && op.path.includes("kube-apiserver"),
+    )!;
+    expect(m2.i).toBeGreaterThan(readyzOk.at(-1)!.i);
+  });
+
+  it("a control plane whose apiserver never gets ready stops the phase there: the next one is never restarted", async () => {
+    hosts.recorder.respondFirst(
+      /get --raw \/readyz/,
+      { stdout: "Error from server: etcdserver: request timed out\n" },
+      "master-1",
+    );
+    const r = await khw(dir, ["up"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "[control-plane] master-1: kube-apiserver /readyz not reached after 60 attempts",
+    );
+    expect(r.stderr).toContain("etcdserver: request timed out");
+    expect(hosts.active.has("master-1/kube-apiserver")).toBe(true);
+    expect(hosts.active.has("master-2/kube-apiserver")).toBe(false);
+    expect(
+      hosts.recorder
+        .opsFor("master-2")
+        .some((op) => op.kind === "upload" && op.path === "/etc/systemd/system/kube-apiserver.service"),
+    ).toBe(false);
+    const state = JSON.parse(readFileSync(join(dir, ".khw/state.json"), "utf8"));
+    expect(state.phases["control-plane"].status).toBe("failed");
+    expect(state.phases.workers).toBeUndefined();
+  });
+
   it("a restart owed when the run stopped is done by the next run even though no file changes", async () => {
     hosts.failWhen = (op) =>
       op.kind === "exec" && op.text.includes("restart --no-block etcd") && op.host === "master-2";
