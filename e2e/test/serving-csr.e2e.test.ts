@@ -1,11 +1,12 @@
 /**
  * Kubelet serving CSRs on real hosts: `khw up` approves a kubelet's own serving CSR, and leaves
- * pending (saying why) a CSR made with a node's own identity that asks for a name that is not the
- * node's (`kubernetes.default`), while approving a valid one from the same identity.
+ * pending (saying why) a CSR made with a tls-bootstrap node's own identity (its kubelet's client
+ * certificate) that asks for a name that is not the node's (`kubernetes.default`), while approving a
+ * valid one from the same identity. A check of the requestor's name alone approves both.
  *
  * Runs alone: pnpm --filter @khw/e2e exec vitest run test/serving-csr.e2e.test.ts
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBundle } from "@khw/bundle";
@@ -14,7 +15,7 @@ import { acquireLabLock, findLeftovers, labUnavailableReason } from "@khw/lab/te
 import { parseClusterYaml } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeKubeconfig, submitServingCsr } from "./_csr";
-import { khw, local, type Run, until } from "./_support";
+import { khw, local, onHost, type Run, until } from "./_support";
 
 const unavailable = labUnavailableReason();
 if (unavailable && process.env["CI"]) throw new Error(`the serving-CSR e2e cannot run in CI: ${unavailable}`);
@@ -60,12 +61,11 @@ describe.skipIf(unavailable !== undefined)("kubelet serving CSRs on a lab of rea
     timings["khw lab up"] = (performance.now() - t0) / 1000;
     const { cluster } = parseClusterYaml(readFileSync(join(workdir, "cluster.yaml"), "utf8"));
     apiUrl = cluster.api.url;
-    const preIssued = cluster.workers.find((w) => w.kubeletCredentials !== "tls-bootstrap");
-    if (!preIssued) throw new Error("the lab's spec has no worker with a pre-issued kubelet certificate");
-    worker = { name: preIssued.name, address: preIssued.address };
-    tlsBootstrapWorkers = cluster.workers
-      .filter((w) => w.kubeletCredentials === "tls-bootstrap")
-      .map((w) => w.name);
+    const bootstrapped = cluster.workers.filter((w) => w.kubeletCredentials === "tls-bootstrap");
+    if (bootstrapped.length === 0) throw new Error("the lab's spec has no tls-bootstrap worker");
+    // The forger is a tls-bootstrap worker: the one whose CSRs a check by name alone would approve.
+    worker = { name: bootstrapped[0]!.name, address: bootstrapped[0]!.address };
+    tlsBootstrapWorkers = bootstrapped.map((w) => w.name);
     up = await khw(workdir, ["up"]);
     timings["khw up (first)"] = up.seconds;
   }, 25 * 60_000);
@@ -104,10 +104,14 @@ describe.skipIf(unavailable !== undefined)("kubelet serving CSRs on a lab of rea
     "a CSR from a node's identity with an extra SAN kubernetes.default stays pending; a valid one is approved",
     async () => {
       const t0 = performance.now();
+      // The node's own credentials: the client certificate its kubelet obtained by TLS bootstrapping.
+      const pem = await onHost(workdir, worker.name, "cat /var/lib/kubelet/pki/kubelet-client-current.pem");
+      const credentials = join(workdir, `${worker.name}-kubelet-client.pem`);
+      writeFileSync(credentials, pem.stdout, { mode: 0o600 });
       const kubeconfig = nodeKubeconfig(workdir, worker.name, apiUrl, {
         ca: join(workdir, "pki/ca.crt"),
-        cert: join(workdir, `pki/${worker.name}.crt`),
-        key: join(workdir, `pki/${worker.name}.key`),
+        cert: credentials,
+        key: credentials,
       });
       const own = [`DNS:${worker.name}`, `IP:${worker.address}`];
       await submitServingCsr(workdir, kubeconfig, "khw-e2e-evil", worker.name, [
