@@ -290,6 +290,11 @@ describe("SSH failures and host keys, as a user sees them", () => {
       expect(r.stdout).toContain("[preflight] master-1: done");
       expect(r.stdout).toContain("[preflight] worker-1: done");
       expect(drop.connections()).toBe(3); // retried, then given up
+      // day-2 commands share the executor: the same host is one line there too
+      const status = await khw(d.dir, ["status"], env());
+      expect(status.code).toBe(1);
+      noCrash(status);
+      expect(status.stderr).toMatch(/error: lb: \[lb\] .*closed before the SSH handshake/);
     } finally {
       await drop.close();
       d.cleanup();
