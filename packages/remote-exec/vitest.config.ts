@@ -1,3 +1,7 @@
+import { mergeConfig } from "vitest/config";
 import { khwVitestConfig } from "../../vitest.shared";
 
-export default khwVitestConfig();
+// An unhandled rejection or uncaught exception fails the test it happened in.
+export default mergeConfig(khwVitestConfig(), {
+  test: { setupFiles: ["./test/fail-on-unhandled.ts"] },
+});

@@ -21,12 +21,54 @@ function useExecutor(r: RecordingExecutor, now?: Date) {
   setSeamsForTests({ keys: cachedKeys, executor: () => rec, ...(now ? { now: () => now } : {}) });
 }
 
+/**
+ * Scripts `rec`'s hosts as systemd hosts: a service is active after `restart`/`start` and inactive
+ * after `stop`/`disable --now` (never before it was started, unless `active` says so);
+ * `is-active` answers from that state, or `failed` for the `host/service` pairs listed in `fail`.
+ * Removing files and reloading units succeed. Anything else stays unscripted (fails loudly).
+ */
+function systemdHosts(
+  rec: RecordingExecutor,
+  options: { active?: string[]; fail?: string[] } = {},
+): RecordingExecutor {
+  const active = new Set(options.active ?? []);
+  const fail = new Set(options.fail ?? []);
+  const argv = (op: CommandOp) => (op.kind === "exec" ? op.argv : []);
+  return rec
+    .respond(
+      (op) => argv(op)[0] === "systemctl" && ["restart", "start"].includes(argv(op)[1]!),
+      (op) => {
+        active.add(`${op.host}/${argv(op).at(-1)}`);
+        return {};
+      },
+    )
+    .respond(
+      (op) => argv(op)[0] === "systemctl" && (argv(op)[1] === "stop" || argv(op)[2] === "--now"),
+      (op) => {
+        active.delete(`${op.host}/${argv(op).at(-1)}`);
+        return {};
+      },
+    )
+    .respond(
+      (op) => argv(op)[0] === "systemctl" && argv(op)[1] === "is-active",
+      (op) => {
+        const key = `${op.host}/${argv(op).at(-1)}`;
+        if (fail.has(key)) return { code: 3, stdout: "failed\n" };
+        return active.has(key) ? { stdout: "active\n" } : { code: 3, stdout: "inactive\n" };
+      },
+    )
+    .respond("systemctl daemon-reload", {})
+    .respond("systemctl reset-failed", {})
+    .respond((op) => argv(op)[0] === "rm", {})
+    .respond((op) => op.kind === "shell" && op.script === WORKER_CLEANUP_SCRIPT, {});
+}
+
 beforeEach(async () => {
   ({ dir, cleanup } = tempDir());
   setSeamsForTests({ keys: cachedKeys });
   const g = await khw(dir, ["gen"]);
   expect(g.code, g.stderr).toBe(0);
-  useExecutor(new RecordingExecutor());
+  useExecutor(systemdHosts(new RecordingExecutor()));
 });
 afterEach(() => {
   resetSeamsForTests();
@@ -151,13 +193,7 @@ describe("khw certs renew", () => {
   });
 
   it("a service that does not come back: exit 1 naming host and service; the owed restart stays in .khw/state.json", async () => {
-    useExecutor(
-      new RecordingExecutor().respond(
-        (op) => op.kind === "exec" && op.argv.join(" ") === "systemctl is-active kube-proxy",
-        { code: 3, stdout: "failed\n" },
-        "worker-1",
-      ),
-    );
+    useExecutor(systemdHosts(new RecordingExecutor(), { fail: ["worker-1/kube-proxy"] }));
     const r = await khw(dir, ["certs", "renew", "kube-proxy"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("[certs] worker-1: kube-proxy is failed after the restart");
@@ -171,7 +207,7 @@ describe("khw certs renew", () => {
   });
 
   it("an unreachable host: exit 1 with the host; pki/ already holds the new certificate", async () => {
-    useExecutor(new RecordingExecutor({ unreachable: ["worker-2"] }));
+    useExecutor(systemdHosts(new RecordingExecutor({ unreachable: ["worker-2"] })));
     const r = await khw(dir, ["certs", "renew", "kube-proxy"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("[certs] worker-2:");
@@ -385,7 +421,7 @@ describe("khw reset", () => {
   });
 
   it("--purge deletes the local PKI; a failing host is reported and exits 1", async () => {
-    useExecutor(new RecordingExecutor({ unreachable: ["worker-1"] }));
+    useExecutor(systemdHosts(new RecordingExecutor({ unreachable: ["worker-1"] })));
     const r = await khw(dir, ["reset", "--yes", "--purge"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("[reset] worker-1:");
@@ -399,7 +435,8 @@ describe("khw reset", () => {
 
 /** Canned answers of a working cluster, keyed by what each smoke script does. */
 function healthyCluster(): RecordingExecutor {
-  return new RecordingExecutor()
+  return systemdHosts(new RecordingExecutor(), { active: ["master-2/kube-apiserver"] })
+    .respond(/ delete namespace khw-smoke/, { stdout: 'namespace "khw-smoke" deleted\n' })
     .respond(/get --raw \/readyz/, { stdout: "ok" })
     .respond(/ apply -f /, { stdout: "namespace/khw-smoke created\n" })
     .respond(/etcdctl/, { stdout: "k8s:enc:aescbc:v1:key1:.....garbage" })
@@ -461,7 +498,7 @@ describe("khw smoke", () => {
 
   it("the text report says pass/fail/could-not-run per test with the fix", async () => {
     // rules are first-match-wins: put the failing answers first
-    const failing = new RecordingExecutor()
+    const failing = systemdHosts(new RecordingExecutor(), { active: ["master-2/kube-apiserver"] })
       .respond(/ logs "\$1"/, { code: 1, stderr: "Error from server (Forbidden): nodes/proxy is forbidden" })
       .respond(/etcdctl/, { stdout: "k8s\u0000\nv1\nSecret" });
     useExecutor(
@@ -517,6 +554,8 @@ describe("khw smoke", () => {
     useExecutor(
       new RecordingExecutor()
         .respond(/get --raw \/readyz/, { stdout: "ok" })
+        .respond(/ apply -f /, { stdout: "namespace/khw-smoke created\n" })
+        .respond(/ delete namespace khw-smoke/, { stdout: "" })
         .respond(/etcdctl/, { stdout: "k8s:enc:aescbc:v1:key1:xx" })
         .respond(/rollout status/, {
           stdout: "error: timed out waiting for the condition\nrc=1\nnginx-7d 0/1 ImagePullBackOff\npod=\n",
@@ -549,7 +588,7 @@ describe("khw smoke", () => {
   });
 
   it("a command that times out or loses its connection is a failed test, not a crash", async () => {
-    const timeout = new RecordingExecutor()
+    const timeout = systemdHosts(new RecordingExecutor())
       .respond(/rollout status/, () => {
         throw new RemoteExecError("TIMEOUT", "command timed out after 240 s", { host: "master-1" });
       })
@@ -557,6 +596,9 @@ describe("khw smoke", () => {
         throw new RemoteExecError("CONNECTION_LOST", "the connection dropped", { host: "master-1" });
       })
       .respond(/get --raw \/readyz/, { stdout: "ok" })
+      .respond(/ apply -f /, { stdout: "namespace/khw-smoke created\n" })
+      .respond(/ delete namespace khw-smoke/, { stdout: "" })
+      .respond(/etcdctl/, { stdout: "k8s:enc:aescbc:v1:key1:xx" })
       .respond(/get lease/, { stdout: "kube-controller-manager=master-1_a\nkube-scheduler=master-1_b\n" });
     useExecutor(timeout);
     const r = await khw(dir, ["smoke", "--json", "--no-ha"]);

@@ -4,10 +4,10 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type HostTarget, SshExecutor } from "@khw/remote-exec";
+import { fingerprintSha256, type HostTarget, SshExecutor } from "@khw/remote-exec";
 import { binaryArtifacts, loadCluster } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKey } from "../../../packages/remote-exec/test/sshd";
+import { generateKey, startCutProxy, startDropServer } from "../../../packages/remote-exec/test/sshd";
 import { installScript, remoteCachePath } from "../src/up/binaries";
 import { resetSeamsForTests } from "../src/workdir";
 import { makeFakeBundle } from "./golden/fake-hosts";
@@ -243,5 +243,190 @@ describe("khw up against real sshd hosts", () => {
     expect(await run()).toBe("");
     const out = await ssh.exec(target(1), ["/usr/local/bin/etcdctl"]);
     expect(out.stdout).toContain("fake");
+  });
+});
+
+describe("SSH failures and host keys, as a user sees them", () => {
+  /** A working dir of its own: cluster.yaml from `edit(spec())`, its own known_hosts (`knownHosts` lines). */
+  function own(edit: (text: string) => string, knownHosts?: string[]) {
+    const d = tempDir();
+    const text = edit(spec()).replaceAll("identityFile: id_ed25519", `identityFile: ${keyPath}`);
+    writeFileSync(join(d.dir, "cluster.yaml"), text);
+    if (knownHosts) writeFileSync(join(d.dir, "known_hosts"), knownHosts.map((l) => `${l}\n`).join(""));
+    return d;
+  }
+  const noCrash = (r: { stdout: string; stderr: string }) => {
+    expect(r.stderr).not.toContain("internal error");
+    expect(r.stderr + r.stdout).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m); // no stack frame
+  };
+  /** The host's ED25519 key as the real ssh-keyscan sees it: `ssh-ed25519 AAAA…`. */
+  const hostKeyOf = (i: number): string => {
+    const r = spawnSync("ssh-keyscan", ["-t", "ed25519", lab.hosts[i]!.address], { encoding: "utf8" });
+    const line = r.stdout.split("\n").find((l) => l.includes("ssh-ed25519"));
+    if (!line) throw new Error(`ssh-keyscan found no key: ${r.stderr}`);
+    return line.split(" ").slice(1, 3).join(" ");
+  };
+  const keyFingerprint = (line: string) => fingerprintSha256(Buffer.from(line.split(" ")[1]!, "base64"));
+
+  it("a host whose SSH connection drops before the handshake: its own failure line with the fix, the others finish, exit 1, no crash", {
+    timeout: 90_000,
+  }, async () => {
+    const drop = await startDropServer();
+    const d = own((t) =>
+      t.replace(
+        `address: ${lab.hosts[2]!.address}, ssh: { user: root,`,
+        `address: ${lab.hosts[2]!.address}, ssh: { host: 127.0.0.1, port: ${drop.port}, user: root,`,
+      ),
+    );
+    try {
+      const r = await khw(d.dir, ["up", "--only", "preflight"], env());
+      expect(r.code).toBe(1);
+      noCrash(r);
+      expect(r.stderr).toMatch(
+        /\[preflight\] lb: failed: \[lb\] root@127\.0\.0\.1:\d+: the connection was closed before the SSH handshake/,
+      );
+      expect(r.stderr).toContain("fix: something accepted the TCP connection and closed it");
+      // the other hosts were checked to the end
+      expect(r.stdout).toContain("[preflight] master-1: done");
+      expect(r.stdout).toContain("[preflight] worker-1: done");
+      expect(drop.connections()).toBe(3); // retried, then given up
+      // day-2 commands share the executor: the same host is one line there too
+      const status = await khw(d.dir, ["status"], env());
+      expect(status.code).toBe(1);
+      noCrash(status);
+      expect(status.stderr).toMatch(/error: lb: \[lb\] .*closed before the SSH handshake/);
+    } finally {
+      await drop.close();
+      d.cleanup();
+    }
+  });
+
+  it("a connection cut in the middle of uploads: that host fails with its own line, the other host's uploads finish, exit 1, no crash", {
+    timeout: 90_000,
+  }, async () => {
+    const proxy = await startCutProxy(lab.hosts[1]!.address, 22);
+    proxy.onBytesUp(12_000, () => proxy.cut()); // of ~23 kB the whole run sends
+    const d = own((t) =>
+      t.replace(
+        `address: ${lab.hosts[1]!.address}, ssh: { user: khw,`,
+        `address: ${lab.hosts[1]!.address}, ssh: { host: 127.0.0.1, port: ${proxy.port}, user: khw,`,
+      ),
+    );
+    try {
+      const r = await khw(d.dir, ["up", "--only", "pki,kubeconfigs"], env());
+      expect(r.code).toBe(1);
+      noCrash(r);
+      expect(r.stderr).toMatch(/\[pki\] worker-1: failed: \[worker-1\] .*(lost|closed|cut|reset)/i);
+      expect(r.stderr).toMatch(/fix: /);
+      expect(r.stdout).toContain("[pki] master-1: done");
+    } finally {
+      await proxy.close();
+      d.cleanup();
+    }
+  });
+
+  it("--dry-run with a changed host key fails like the real run, with khw status's words (both fingerprints, file:line, the fix)", async () => {
+    const other = await generateKey(work.dir, "impostor_host_key");
+    const d = own((t) => t, ["# pinned earlier", `${lab.hosts[0]!.address} ${other.publicKey}`]);
+    try {
+      const dry = await khw(d.dir, ["up", "--dry-run", "--only", "pki"], env());
+      expect(dry.code).toBe(1);
+      noCrash(dry);
+      const line = dry.stderr.split("\n").find((l) => l.includes("HOST KEY CHANGED"))!;
+      expect(line).toBeDefined();
+      expect(line).toContain(`${join(d.dir, "known_hosts")}:2`);
+      expect(line).toContain(other.fingerprint);
+      expect(line).toContain(keyFingerprint(hostKeyOf(0)));
+      expect(dry.stderr).toContain("ssh-keygen -R");
+      expect(dry.stderr).toContain("dry run: 1 host(s) would be refused by the real run (master-1)");
+      expect(dry.stdout + dry.stderr).not.toContain("planned as");
+      expect(dry.stdout).not.toContain("change(s)");
+      // the same words as khw status
+      const status = await khw(d.dir, ["status"], env());
+      expect(status.stderr).toContain(line.replace(/^error: /, "").replace(/^master-1: /, ""));
+      // and the real run refuses it too
+      const real = await khw(d.dir, ["up", "--only", "pki"], env());
+      expect(real.code).toBe(1);
+      expect(real.stderr).toContain("HOST KEY CHANGED");
+      expect(readFileSync(join(d.dir, "known_hosts"), "utf8")).not.toContain(hostKeyOf(0).split(" ")[1]!);
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  it("--dry-run under strict with an unknown host key fails naming the key and the fix; nothing is recorded", async () => {
+    const d = own((t) => `${t}ssh: { hostKeyChecking: strict }\n`, ["# empty"]);
+    try {
+      const dry = await khw(d.dir, ["up", "--dry-run", "--only", "pki,kubeconfigs"], env());
+      expect(dry.code).toBe(1);
+      noCrash(dry);
+      expect(dry.stderr).toMatch(
+        /unknown host key for 198\.18\.0\.\d+: ED25519 SHA256:\S+ is not in .*known_hosts; strict/,
+      );
+      expect(dry.stderr).toContain("ssh-keyscan");
+      expect(dry.stderr).toContain("would be refused by the real run (master-1, worker-1, lb)");
+      expect(readFileSync(join(d.dir, "known_hosts"), "utf8")).toBe("# empty\n");
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  it("accept-new: a dry run records no key (and says so); the real run says which key it recorded, where", async () => {
+    const d = own((t) => t);
+    try {
+      const dry = await khw(d.dir, ["up", "--dry-run", "--only", "pki"], env());
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stderr).toMatch(
+        /dry run: new host key of master-1 \(198\.18\.0\.\d+\): ED25519 SHA256:\S+; not recorded/,
+      );
+      expect(existsSync(join(d.dir, "known_hosts"))).toBe(false);
+      const real = await khw(d.dir, ["up", "--only", "preflight"], env());
+      const fp = keyFingerprint(hostKeyOf(0));
+      expect(real.stderr).toContain(
+        `recorded the host key of master-1 (${lab.hosts[0]!.address}) in ${join(d.dir, "known_hosts")}:`,
+      );
+      expect(real.stderr).toContain(`ED25519 ${fp} (ssh.hostKeyChecking: accept-new)`);
+      expect(real.stderr.match(/recorded the host key of/g)).toHaveLength(3);
+      expect(readFileSync(join(d.dir, "known_hosts"), "utf8").trim().split("\n")).toHaveLength(3);
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  it("insecure: every command that connects warns on stderr, once per host", async () => {
+    const d = own((t) => `${t}ssh: { hostKeyChecking: insecure }\n`);
+    try {
+      for (const argv of [["up", "--only", "preflight"], ["status"], ["up", "--dry-run", "--only", "pki"]]) {
+        const r = await khw(d.dir, argv, env());
+        noCrash(r);
+        const warned = r.stderr.match(
+          /warning: host key of (\S+) \(198\.18\.0\.\d+\) NOT verified \(ssh\.hostKeyChecking: insecure\)/g,
+        );
+        expect(warned, `${argv.join(" ")}\n${r.stderr}`).toHaveLength(3);
+      }
+      expect(existsSync(join(d.dir, "known_hosts"))).toBe(false);
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  it("--dry-run with a host that refuses connections: planned as empty, said loudly", async () => {
+    const d = own((t) =>
+      t.replace(
+        `address: ${lab.hosts[2]!.address}, ssh: { user: root,`,
+        `address: ${lab.hosts[2]!.address}, ssh: { host: 127.0.0.1, port: 1, user: root,`,
+      ),
+    );
+    try {
+      const dry = await khw(d.dir, ["up", "--dry-run", "--only", "pki,kubeconfigs"], env());
+      noCrash(dry);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stderr).toMatch(
+        /warning: lb is UNREACHABLE \(.*ECONNREFUSED.*\): its plan below assumes it has NONE of khw's files/,
+      );
+      expect(dry.stdout).toContain("not reached, planned as empty: lb");
+    } finally {
+      d.cleanup();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultClusterSpecInput, loadCluster, parseClusterYaml, renderClusterYaml } from "@khw/spec";
@@ -9,6 +10,47 @@ import { resetSeamsForTests, setSeamsForTests } from "../src/workdir";
 import { FakeHosts, makeFakeBundle } from "./golden/fake-hosts";
 import { fixedSeams, UNUSUAL_SPEC } from "./golden/fixtures";
 import { khw, tempDir } from "./helpers";
+
+/** A kubelet-serving CSR as `kubectl get csr -o json` lists it, with a real openssl request. */
+function servingCsr(
+  name: string,
+  node: string,
+  sans: string[],
+  over: { username?: string; approved?: boolean } = {},
+): object {
+  const pem = execFileSync(
+    "openssl",
+    [
+      "req",
+      "-new",
+      "-nodes",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-keyout",
+      "/dev/null",
+      "-subj",
+      `/O=system:nodes/CN=system:node:${node}`,
+      "-addext",
+      `subjectAltName=${sans.join(",")}`,
+    ],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  ).toString();
+  return {
+    apiVersion: "certificates.k8s.io/v1",
+    kind: "CertificateSigningRequest",
+    metadata: { name },
+    spec: {
+      request: Buffer.from(pem).toString("base64"),
+      signerName: "kubernetes.io/kubelet-serving",
+      usages: ["digital signature", "server auth"],
+      username: over.username ?? `system:node:${node}`,
+      groups: ["system:nodes", "system:authenticated"],
+    },
+    ...(over.approved ? { status: { conditions: [{ type: "Approved", status: "True" }] } } : {}),
+  };
+}
 
 let dir: string;
 let cleanup: () => void;
@@ -22,7 +64,7 @@ function writeSpec(): void {
   const { cluster } = loadCluster(input);
   makeFakeBundle(cluster, join(dir, "bundle"));
   writeFileSync(join(dir, "cluster.yaml"), renderClusterYaml(cluster.spec));
-  hosts = new FakeHosts(cluster);
+  hosts = new FakeHosts(cluster).readiness();
 }
 
 beforeEach(() => {
@@ -152,7 +194,7 @@ describe("khw up through the recording executor", () => {
       const { cluster } = parseClusterYaml(`${text}binaries: { source: bundle, bundleDir: bundle }\n`);
       writeFileSync(join(dir, "cluster.yaml"), renderClusterYaml(cluster.spec));
       makeFakeBundle(cluster, join(dir, "bundle"));
-      hosts = new FakeHosts(cluster);
+      hosts = new FakeHosts(cluster).readiness();
       const r = await khw(dir, ["up", "--json"], env);
       expect(r.code, r.stderr).toBe(0);
       const ev = events(r.stdout);
@@ -168,7 +210,7 @@ describe("khw up through the recording executor", () => {
     }
   });
 
-  it("rbac waits (bounded, polling) until every tls-bootstrap worker has a serving CSR, then approves", async () => {
+  it("rbac waits (bounded, polling) until every tls-bootstrap worker has a serving CSR, then reviews and approves", async () => {
     const { cluster } = loadCluster(defaultClusterSpecInput());
     makeFakeBundle(cluster, join(dir, "bundle"));
     let polls = 0;
@@ -182,18 +224,58 @@ describe("khw up through the recording executor", () => {
           }),
         },
       ],
-    });
+    }).readiness();
+    hosts.csrs.push(servingCsr("csr-w2", "worker-2", ["DNS:worker-2", "IP:192.168.56.22"]));
     const r = await khw(dir, ["up"], env);
     expect(r.code, r.stderr).toBe(0);
     expect(polls).toBe(3);
-    const scripts = hosts.recorder.ops.flatMap((op) => (op.kind === "shell" ? [op.script] : []));
-    const wait = scripts.findIndex((sc) => sc.includes("serving-csr-missing="));
-    const approve = scripts.findIndex((sc) => sc.includes("certificate approve"));
+    const ops = hosts.recorder.ops.flatMap((op) =>
+      op.kind === "shell" ? [op.script] : op.kind === "exec" ? [op.command] : [],
+    );
+    const wait = ops.findIndex((sc) => sc.includes("serving-csr-missing="));
+    const list = ops.findIndex((sc) => sc.endsWith(" get csr -o json"));
+    const approve = ops.findIndex((sc) => sc.includes("certificate approve csr-w2"));
     expect(wait).toBeGreaterThanOrEqual(0);
-    expect(approve).toBeGreaterThan(wait);
+    expect(list).toBeGreaterThan(wait);
+    expect(approve).toBeGreaterThan(list);
+    expect(hosts.approvedCsrs).toEqual(["csr-w2"]);
     // only the tls-bootstrap worker is waited for
-    expect(scripts[wait]).toContain("set -- worker-2\n");
-    expect(scripts[wait]).not.toContain("worker-1");
+    expect(ops[wait]).toContain("set -- worker-2\n");
+    expect(ops[wait]).not.toContain("worker-1");
+  });
+
+  it("rbac approves only serving CSRs the review accepts, and says why each other one stays pending", async () => {
+    hosts.csrs.push(
+      servingCsr("good", "worker-2", ["DNS:worker-2", "IP:192.168.56.22"]),
+      servingCsr("extra-san", "worker-2", ["DNS:worker-2", "IP:192.168.56.22", "DNS:kubernetes.default"]),
+      servingCsr("nat-ip", "worker-1", ["DNS:worker-1", "IP:192.168.56.21", "IP:10.0.2.15"]),
+      servingCsr("stranger", "intruder", ["DNS:intruder"]),
+      servingCsr("not-a-node", "worker-1", ["DNS:worker-1"], { username: "admin" }),
+      servingCsr("done", "worker-1", ["DNS:worker-1"], { approved: true }),
+    );
+    const r = await khw(dir, ["up"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(hosts.approvedCsrs).toEqual(["good"]);
+    const said = r.stdout + r.stderr;
+    expect(said).toMatch(
+      /kubelet-serving CSR extra-san from system:node:worker-2 left pending, not approved: DNS names not of worker-2: kubernetes\.default/,
+    );
+    expect(said).toMatch(/CSR nat-ip .*IP addresses not of worker-1 \(192\.168\.56\.21\): 10\.0\.2\.15/);
+    expect(said).toMatch(/CSR stranger .*intruder is not a node of this cluster/);
+    expect(said).toMatch(/CSR not-a-node from admin .*not by a node/);
+    expect(said).toContain("kubectl certificate deny extra-san");
+    expect(said).not.toMatch(/CSR (good|done) /);
+    // --dry-run plans the same, approving nothing
+    hosts.approvedCsrs.length = 0;
+    hosts.csrs.push(servingCsr("later", "worker-2", ["DNS:worker-2"]));
+    const dry = await khw(dir, ["up", "--dry-run"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain("[rbac] approve kubelet-serving CSR later of worker-2");
+    expect(dry.stdout).not.toContain("CSR good"); // approved by the run before
+    expect(dry.stderr + dry.stdout).toContain(
+      "kubelet-serving CSR extra-san from system:node:worker-2 left pending",
+    );
+    expect(hosts.approvedCsrs).toEqual([]);
   });
 
   it("rbac fails with a hint when a tls-bootstrap worker never submits its serving CSR", async () => {
@@ -201,7 +283,7 @@ describe("khw up through the recording executor", () => {
     makeFakeBundle(cluster, join(dir, "bundle"));
     hosts = new FakeHosts(cluster, {
       rules: [{ command: /serving-csr-missing=/, result: { stdout: "serving-csr-missing=worker-2\n" } }],
-    });
+    }).readiness();
     const r = await khw(dir, ["up"], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("[rbac]");
@@ -340,6 +422,51 @@ describe("khw up through the recording executor", () => {
       expect(hosts.changesSince(from)).toEqual([]);
     });
   }
+
+  it("control planes one by one: master-2 is not touched until master-1's apiserver answers /readyz", async () => {
+    let polls = 0;
+    hosts.recorder.respondFirst(
+      (op) =>
+        op.kind === "shell" && op.script.includes("get --raw /readyz") && !op.script.includes("--server"),
+      () => ({ stdout: ++polls <= 3 ? "The connection to the server 127.0.0.1:6443 was refused\n" : "ok" }),
+      "master-1",
+    );
+    const r = await khw(dir, ["up", "--only", "etcd,control-plane"], env);
+    expect(r.code, r.stderr).toBe(0);
+    const ops = hosts.recorder.ops.map((op, i) => ({ i, op }));
+    const readyzOk = ops.filter(
+      ({ op }) => op.kind === "shell" && op.host === "master-1" && op.script.includes("get --raw /readyz"),
+    );
+    expect(readyzOk).toHaveLength(4);
+    const m2 = ops.find(
+      ({ op }) => op.kind === "upload" && op.host === "master-2" && op.path.includes("kube-apiserver"),
+    )!;
+    expect(m2.i).toBeGreaterThan(readyzOk.at(-1)!.i);
+  });
+
+  it("a control plane whose apiserver never gets ready stops the phase there: the next one is never restarted", async () => {
+    hosts.recorder.respondFirst(
+      /get --raw \/readyz/,
+      { stdout: "Error from server: etcdserver: request timed out\n" },
+      "master-1",
+    );
+    const r = await khw(dir, ["up"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "[control-plane] master-1: kube-apiserver /readyz not reached after 60 attempts",
+    );
+    expect(r.stderr).toContain("etcdserver: request timed out");
+    expect(hosts.active.has("master-1/kube-apiserver")).toBe(true);
+    expect(hosts.active.has("master-2/kube-apiserver")).toBe(false);
+    expect(
+      hosts.recorder
+        .opsFor("master-2")
+        .some((op) => op.kind === "upload" && op.path === "/etc/systemd/system/kube-apiserver.service"),
+    ).toBe(false);
+    const state = JSON.parse(readFileSync(join(dir, ".khw/state.json"), "utf8"));
+    expect(state.phases["control-plane"].status).toBe("failed");
+    expect(state.phases.workers).toBeUndefined();
+  });
 
   it("a restart owed when the run stopped is done by the next run even though no file changes", async () => {
     hosts.failWhen = (op) =>

@@ -32,19 +32,33 @@ export class KnownHostsStore {
     return this.#entries;
   }
 
-  /** Appends `name key` (hashed if configured) and makes it known to this process at once. */
-  add(name: string, key: Buffer): Promise<void> {
+  /**
+   * Appends `name key` (hashed if configured) and makes it known to this process at once.
+   * Resolves with the line it is on.
+   */
+  add(name: string, key: Buffer): Promise<number> {
     const run = this.#chain.then(async () => {
       const entries = await this.entries();
-      if (checkHostKey(entries, name, key).status === "known") return;
+      const verdict = checkHostKey(entries, name, key);
+      if (verdict.status === "known") return verdict.entry.line;
       const line = formatKnownHostsLine(name, key, this.#hash ? randomBytes(20) : undefined);
       await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
       await appendFile(this.file, `${this.#endsWithNewline ? "" : "\n"}${line}\n`, { mode: 0o600 });
       this.#endsWithNewline = true;
       this.#lines += 1;
       entries.push(...parseKnownHosts(line).map((e) => ({ ...e, line: this.#lines })));
+      return this.#lines;
     });
-    this.#chain = run.catch(() => {});
+    this.#chain = run.then(
+      () => {},
+      () => {},
+    );
     return run;
+  }
+
+  /** Makes `name key` known to this process only (nothing written; line 0): a dry run's accept-new. */
+  async remember(name: string, key: Buffer): Promise<void> {
+    const entries = await this.entries();
+    entries.push(...parseKnownHosts(formatKnownHostsLine(name, key)).map((e) => ({ ...e, line: 0 })));
   }
 }

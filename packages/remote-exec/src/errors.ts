@@ -24,7 +24,12 @@ export type RemoteExecErrorCode =
   | "CLOSED"
   | "SKIPPED"
   /** The caller passed something unusable (bad path, bad mode, bad env name...). */
-  | "INVALID_ARGUMENT";
+  | "INVALID_ARGUMENT"
+  /**
+   * RecordingExecutor only: a command no rule answers. Thrown whatever `check` says, so a test never
+   * passes on an answer nobody scripted.
+   */
+  | "NOT_SCRIPTED";
 
 export interface RemoteExecErrorDetails {
   /** Host name (`HostTarget.name`) the failure belongs to. */

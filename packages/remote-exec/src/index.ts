@@ -45,6 +45,7 @@ export { isSecret, type MaybeSecret, Secret, secret } from "./secret.js";
 export { type BuiltCommand, buildCommand, type CommandSpec, shellJoin, shellQuote } from "./shell-quote.js";
 export {
   type HostKeyChecking,
+  type HostKeyEvent,
   type RetryOptions,
   SshExecutor,
   type SshExecutorOptions,

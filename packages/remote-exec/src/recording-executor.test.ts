@@ -9,7 +9,9 @@ const vagrant: HostTarget = { name: "worker-0", host: "127.0.0.1", port: 2222, u
 
 describe("RecordingExecutor", () => {
   it("records commands as they would be sent, with sudo only for non-root users", async () => {
-    const rec = new RecordingExecutor();
+    const rec = new RecordingExecutor()
+      .respond("systemctl", {})
+      .respond((op) => op.kind === "shell" && op.script === 'test -f "$1"', { code: 1 });
     await rec.exec(root, ["systemctl", "daemon-reload"], { sudo: true });
     await rec.exec(vagrant, ["systemctl", "enable", "--now", "kubelet"], { sudo: true });
     await rec.shell(vagrant, 'test -f "$1"', { args: ["/etc/x y"], check: false });
@@ -40,6 +42,28 @@ describe("RecordingExecutor", () => {
     const chunks: string[] = [];
     await rec.exec(root, ["kubectl", "version"], { onStdout: (c) => chunks.push(c) });
     expect(chunks).toEqual(["v1.32 on controller-0\n"]);
+  });
+
+  it("fails loudly on a command nobody scripted, whatever check says, naming it and how to script it", async () => {
+    const rec = new RecordingExecutor().respond("systemctl is-active", { stdout: "active\n" });
+    for (const check of [true, false]) {
+      const err = await rec.exec(vagrant, ["kubectl", "get", "--raw", "/readyz"], { sudo: true, check }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: "NOT_SCRIPTED", host: "worker-0" });
+      expect((err as Error).message).toContain("no answer for: sudo -n -- kubectl get --raw /readyz");
+      expect((err as { hint: string }).hint).toContain("respond(matcher");
+    }
+    await expect(rec.shell(root, "etcdctl endpoint health\nexit 0")).rejects.toThrow(
+      /no answer for: etcdctl endpoint health …/,
+    );
+    // scripted per test: first-match rules, or one placed before all others
+    rec.respondFirst("systemctl is-active", { code: 3, stdout: "inactive\n" }, "controller-0");
+    expect((await rec.exec(root, ["systemctl", "is-active", "etcd"], { check: false })).code).toBe(3);
+    expect((await rec.exec(vagrant, ["systemctl", "is-active", "etcd"])).stdout).toBe("active\n");
+    // the failed attempts are recorded too
+    expect(rec.describe().filter((l) => l.includes("readyz"))).toHaveLength(2);
   });
 
   it("tracks uploads: changed, then unchanged; files declared as present are respected", async () => {
@@ -74,7 +98,10 @@ describe("RecordingExecutor", () => {
   });
 
   it("never records secrets or upload contents", async () => {
-    const rec = new RecordingExecutor().respond("false", { code: 1, stderr: "no" });
+    const rec = new RecordingExecutor()
+      .respond("false", { code: 1, stderr: "no" })
+      .respond("curl", {})
+      .respond("true", {});
     await rec.exec(root, ["curl", "-H", secret("Authorization: Bearer tok123")], {
       env: { T: secret("tok123") },
     });
@@ -87,7 +114,7 @@ describe("RecordingExecutor", () => {
   });
 
   it("simulates unreachable hosts, and works with fanOut", async () => {
-    const rec = new RecordingExecutor({ unreachable: ["worker-0"] });
+    const rec = new RecordingExecutor({ unreachable: ["worker-0"] }).respond("true", {});
     const results = await fanOut([root, vagrant], (h) => rec.exec(h, ["true"]));
     expect(results.map((r) => r.ok)).toEqual([true, false]);
     expect(!results[1]!.ok && results[1]!.error.message).toContain("[worker-0]");

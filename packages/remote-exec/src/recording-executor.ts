@@ -85,7 +85,10 @@ export interface RecordedFile {
 }
 
 export interface RecordingExecutorOptions {
-  /** Canned results, checked in order; the first match wins. Unmatched commands succeed with no output. */
+  /**
+   * Canned results, checked in order; the first match wins. A command no rule matches fails with
+   * NOT_SCRIPTED (whatever `check` says), naming the command: nothing answers "ok" unless a test said so.
+   */
   rules?: readonly ResponseRule[] | undefined;
   /** Files the hosts already have, by host name then path (a string/bytes means mode 0644, root:root). */
   files?: Readonly<Record<string, Readonly<Record<string, string | Uint8Array | RecordedFile>>>> | undefined;
@@ -100,7 +103,9 @@ export interface RecordingExecutorOptions {
 
 /**
  * Performs nothing and records everything, with the same interface as `SshExecutor`: `khw up
- * --dry-run` prints `describe()`, tests assert on `ops`.
+ * --dry-run` prints `describe()`, tests assert on `ops`. Commands answer only what was scripted
+ * (`rules`, `respond`); anything else fails with NOT_SCRIPTED. Uploads and downloads work on the
+ * files it tracks.
  */
 export class RecordingExecutor implements Executor {
   readonly ops: RecordedOp[] = [];
@@ -122,6 +127,12 @@ export class RecordingExecutor implements Executor {
   /** Adds a canned result (after the existing rules). Returns `this` for chaining. */
   respond(command: ResponseRule["command"], result: ResponseRule["result"], host?: string): this {
     this.#rules.push({ command, result, host });
+    return this;
+  }
+
+  /** Adds a canned result checked before every existing rule (to override one answer in a test). */
+  respondFirst(command: ResponseRule["command"], result: ResponseRule["result"], host?: string): this {
+    this.#rules.unshift({ command, result, host });
     return this;
   }
 
@@ -279,7 +290,17 @@ export class RecordingExecutor implements Executor {
     const rule = this.#rules.find(
       (r) => (r.host === undefined || r.host === op.host) && matches(r.command, op),
     );
-    const canned = rule ? (typeof rule.result === "function" ? rule.result(op) : rule.result) : {};
+    if (!rule) {
+      throw new RemoteExecError(
+        "NOT_SCRIPTED",
+        `the recording executor has no answer for: ${op.kind === "shell" ? `${op.script.split("\n")[0]}${op.script.includes("\n") ? " …" : ""}` : op.command}`,
+        {
+          host: op.host,
+          hint: "script it in the test: respond(matcher, { code, stdout, stderr }) (a string, RegExp or function matcher)",
+        },
+      );
+    }
+    const canned = typeof rule.result === "function" ? rule.result(op) : rule.result;
     const result: ExecResult = {
       code: canned.code === undefined ? 0 : canned.code,
       stdout: canned.stdout ?? "",

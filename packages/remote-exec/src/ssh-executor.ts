@@ -90,11 +90,39 @@ export interface SshExecutorOptions {
   /** ssh2's protocol trace (packet types, no payloads), for `--verbose` debugging. */
   protocolDebug?: ((message: string) => void) | undefined;
   /**
+   * Under `accept-new`, write a new host key to the known_hosts file. Default true; false (a dry
+   * run) accepts it for this executor's connections only and reports it as `not-recorded`.
+   */
+  recordNewHostKeys?: boolean | undefined;
+  /**
+   * Told about every host key that was not checked against known_hosts: accepted unverified
+   * (`insecure`), recorded (`accept-new`), or accepted without recording (`recordNewHostKeys: false`).
+   * Once per host and executor. For the terminal: these are what a user must be able to see.
+   */
+  onHostKey?: ((event: HostKeyEvent) => void) | undefined;
+  /**
    * fsync each uploaded file before the rename, so it survives a power cut. Default false: the
    * rename already makes uploads all-or-nothing for every reader, ext4 flushes a file renamed over
    * an existing one, and a re-run re-uploads whatever differs (uploads compare sha256 first).
    */
   fsync?: boolean | undefined;
+}
+
+/** A host key that was accepted without being found in known_hosts (see `onHostKey`). */
+export interface HostKeyEvent {
+  kind: "not-verified" | "recorded" | "not-recorded";
+  /** The host's name (`HostTarget.name`). */
+  host: string;
+  /** The name known_hosts uses: `host` or `[host]:port`. */
+  knownHostsName: string;
+  /** `ED25519`, `RSA`, `ECDSA`. */
+  keyType: string;
+  /** `SHA256:…`, as `ssh-keygen -lf` prints it. */
+  fingerprint: string;
+  /** The known_hosts file (written to for `recorded`). */
+  file: string;
+  /** `recorded`: the line it was written to. */
+  line?: number | undefined;
 }
 
 interface Connection {
@@ -154,7 +182,8 @@ export class SshExecutor implements Executor {
   readonly #knownHosts: KnownHostsStore;
   readonly #pool = new Map<string, Promise<Connection>>();
   readonly #live = new Set<Connection>();
-  readonly #warnedInsecure = new Set<string>();
+  /** `kind knownHostsName` of the host-key events already reported. */
+  readonly #told = new Set<string>();
   #closed = false;
 
   constructor(options: SshExecutorOptions = {}) {
@@ -444,6 +473,7 @@ export class SshExecutor implements Executor {
       const client = new Client();
       let hostKeyError: RemoteExecError | undefined;
       let settled = false;
+      let ready = false;
       const conn: Connection = {
         key,
         name,
@@ -465,6 +495,7 @@ export class SshExecutor implements Executor {
       client.on("ready", () => {
         if (settled) return;
         settled = true;
+        ready = true;
         this.#live.add(conn);
         resolve(conn);
       });
@@ -490,12 +521,17 @@ export class SshExecutor implements Executor {
           );
           return;
         }
-        if (!conn.closed) {
+        // A connection that failed before it was ready was never pooled: its pool entry is the
+        // retry loop still running (or already rejected), which must not be touched from here.
+        if (ready && !conn.closed) {
           conn.closed = true;
           this.#live.delete(conn);
-          void this.#pool.get(key)?.then((c) => {
-            if (c === conn && this.#pool.get(key)) this.#pool.delete(key);
-          });
+          this.#pool.get(key)?.then(
+            (c) => {
+              if (c === conn && this.#pool.get(key)) this.#pool.delete(key);
+            },
+            () => {},
+          );
           if (!this.#closed)
             this.#log("warn", name, `connection to ${address} lost (${conn.lostReason ?? "closed"})`);
         }
@@ -561,18 +597,31 @@ export class SshExecutor implements Executor {
     const fingerprint = fingerprintSha256(key);
     const type = keyTypeOf(key);
     const label = `${keyTypeLabel(type)} ${fingerprint}`;
+    const file = this.#knownHosts.file;
+    const tell = (kind: HostKeyEvent["kind"], line?: number): void => {
+      if (this.#told.has(`${kind} ${knownName}`)) return;
+      this.#told.add(`${kind} ${knownName}`);
+      this.#opts.onHostKey?.({
+        kind,
+        host: name,
+        knownHostsName: knownName,
+        keyType: keyTypeLabel(type),
+        fingerprint,
+        file,
+        ...(line !== undefined ? { line } : {}),
+      });
+    };
     if (this.#checking === "insecure") {
-      if (!this.#warnedInsecure.has(knownName)) {
-        this.#warnedInsecure.add(knownName);
+      if (!this.#told.has(`not-verified ${knownName}`)) {
         this.#log(
           "warn",
           name,
           `host key of ${knownName} NOT verified (hostKeyChecking: insecure): ${label}`,
         );
       }
+      tell("not-verified");
       return;
     }
-    const file = this.#knownHosts.file;
     const verdict = checkHostKey(await this.#knownHosts.entries(), knownName, key);
     switch (verdict.status) {
       case "known":
@@ -598,8 +647,15 @@ export class SshExecutor implements Executor {
         );
       case "unknown": {
         if (this.#checking === "accept-new") {
-          await this.#knownHosts.add(knownName, key);
+          if (!(this.#opts.recordNewHostKeys ?? true)) {
+            await this.#knownHosts.remember(knownName, key);
+            this.#log("info", name, `new host key for ${knownName} accepted, NOT recorded: ${label}`);
+            tell("not-recorded");
+            return;
+          }
+          const line = await this.#knownHosts.add(knownName, key);
           this.#log("info", name, `recorded new host key for ${knownName} in ${file}: ${label}`);
+          tell("recorded", line);
           return;
         }
         const others =
@@ -929,6 +985,16 @@ function mapConnectError(
         hint: "is the host overloaded, or is something other than sshd listening?",
       });
     default:
+      if (/lost before handshake/i.test(err.message)) {
+        return new RemoteExecError(
+          "CONNECT_FAILED",
+          `${address}: the connection was closed before the SSH handshake (no SSH banner)`,
+          {
+            host: name,
+            hint: "something accepted the TCP connection and closed it: sshd refusing early (MaxStartups, host shutting down), a firewall or a proxy in the way",
+          },
+        );
+      }
       return new RemoteExecError(
         "CONNECT_FAILED",
         `${address}: ${err.code ?? ""}${err.code ? " " : ""}${err.message}`,

@@ -5,6 +5,7 @@ import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  type HostKeyEvent,
   type HostTarget,
   isRemoteExecError,
   type LogEntry,
@@ -21,6 +22,7 @@ import {
   run,
   type SshdHandle,
   startCutProxy,
+  startDropServer,
   startSshd,
 } from "./sshd.js";
 
@@ -518,6 +520,55 @@ describe("authentication and host keys", () => {
     }
   });
 
+  it("accept-new tells which key it recorded (host, type, fingerprint, file:line); a dry run records none", async () => {
+    const file = join(dir, "known_hosts_told");
+    await writeFile(file, "# two lines\n# before\n");
+    const told: HostKeyEvent[] = [];
+    const e = new SshExecutor({
+      knownHostsFile: file,
+      hostKeyChecking: "accept-new",
+      onHostKey: (x) => told.push(x),
+    });
+    try {
+      await e.connect(root);
+      await e.exec(root, ["true"]);
+    } finally {
+      await e.close();
+    }
+    expect(told).toEqual([
+      {
+        kind: "recorded",
+        host: "node-0",
+        knownHostsName: `[127.0.0.1]:${sshd.port}`,
+        keyType: "ED25519",
+        fingerprint: sshd.hostFingerprints[0],
+        file,
+        line: 3,
+      },
+    ]);
+    expect((await readFile(file, "utf8")).split("\n")[2]).toContain(sshd.hostPublicKeys[0]!.split(" ")[1]!);
+
+    // recordNewHostKeys: false (khw up --dry-run): connects, says so, writes nothing
+    const untouched = join(dir, "known_hosts_dry");
+    await writeFile(untouched, "# nothing yet\n");
+    const dry: HostKeyEvent[] = [];
+    const d = new SshExecutor({
+      knownHostsFile: untouched,
+      hostKeyChecking: "accept-new",
+      recordNewHostKeys: false,
+      onHostKey: (x) => dry.push(x),
+    });
+    try {
+      expect((await d.exec(root, ["echo", "read-only"])).stdout).toBe("read-only\n");
+    } finally {
+      await d.close();
+    }
+    expect(dry.map((x) => `${x.kind} ${x.host} ${x.fingerprint}`)).toEqual([
+      `not-recorded node-0 ${sshd.hostFingerprints[0]}`,
+    ]);
+    expect(await readFile(untouched, "utf8")).toBe("# nothing yet\n");
+  });
+
   it("changed host key → HOST_KEY_CHANGED, also under accept-new", async () => {
     const other = await generateKey(dir, "other_host_key");
     const file = join(dir, "known_hosts_changed");
@@ -555,6 +606,25 @@ describe("authentication and host keys", () => {
     ).toBe(true);
   });
 
+  it("insecure reports each host's unverified key once per executor (onHostKey)", async () => {
+    const told: HostKeyEvent[] = [];
+    const e = new SshExecutor({
+      knownHostsFile: join(dir, "does-not-exist"),
+      hostKeyChecking: "insecure",
+      onHostKey: (x) => told.push(x),
+    });
+    try {
+      await e.exec(root, ["true"]);
+      await e.exec({ ...root, name: "node-0-again" }, ["true"]);
+    } finally {
+      await e.close();
+    }
+    expect(told.map((x) => `${x.kind} ${x.host} ${x.keyType} ${x.fingerprint}`)).toEqual([
+      `not-verified node-0 ED25519 ${sshd.hostFingerprints[0]}`,
+    ]);
+    expect(existsSync(join(dir, "does-not-exist"))).toBe(false);
+  });
+
   it("unreachable port → CONNECT_FAILED after the configured attempts, naming the host", async () => {
     const attempts: LogEntry[] = [];
     const e = new SshExecutor({
@@ -570,6 +640,35 @@ describe("authentication and host keys", () => {
       expect(attempts.filter((l) => l.level === "warn" && l.message.includes("retrying"))).toHaveLength(2);
     } finally {
       await e.close();
+    }
+  });
+
+  it("a server that closes before the SSH banner → CONNECT_FAILED with a hint, retried, never an unhandled rejection", async () => {
+    // (an unhandled rejection here fails this test: see fail-on-unhandled.ts)
+    const drop = await startDropServer();
+    const e = new SshExecutor({ knownHostsFile: knownHosts, retry: { attempts: 3, initialDelayMs: 1 } });
+    try {
+      const target = { ...root, name: "dropper", port: drop.port };
+      for (const op of [
+        () => e.connect(target),
+        () => e.exec(target, ["true"]),
+        () => e.shell(target, "true"),
+        () => e.upload(target, { path: join(dir, "files", "never.txt"), content: "x" }),
+        () => e.download(target, "/etc/hostname"),
+      ]) {
+        const err = await rejection(op());
+        expect(err.code).toBe("CONNECT_FAILED");
+        expect(err.message).toMatch(
+          /^\[dropper\] root@127\.0\.0\.1:\d+: the connection was closed before the SSH handshake/,
+        );
+        expect(err.hint).toContain("MaxStartups");
+      }
+      expect(drop.connections()).toBe(15); // 5 operations × 3 attempts
+      // the same executor still works for the other hosts
+      expect((await e.exec(root, ["echo", "still here"])).stdout).toBe("still here\n");
+    } finally {
+      await e.close();
+      await drop.close();
     }
   });
 

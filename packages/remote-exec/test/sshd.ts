@@ -539,3 +539,34 @@ export async function startCutProxy(
     },
   };
 }
+
+// -------------------------------------------------------------------------------------------------
+// a server that accepts TCP connections and closes them before the SSH banner
+
+export interface DropServer {
+  port: number;
+  /** Connections accepted (and dropped) so far. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on 127.0.0.1 and closes every connection as soon as it is accepted, before any byte: what
+ * a client sees when sshd refuses early (MaxStartups), the host is shutting down, or a proxy drops it.
+ */
+export async function startDropServer(listenPort = 0): Promise<DropServer> {
+  let count = 0;
+  const server: Server = createServer((socket) => {
+    count++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listenPort, "127.0.0.1", resolve);
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    connections: () => count,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

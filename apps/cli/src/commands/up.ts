@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { Executor } from "@khw/remote-exec";
+import { type Executor, isRemoteExecError } from "@khw/remote-exec";
 import type { Command } from "commander";
 import { CliError, UsageError } from "../errors";
 import { colors, type Io } from "../io";
@@ -152,8 +152,16 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
 
   const real: Executor =
     seams.executor?.() ??
-    sshExecutorForSpec(loaded, (entry) =>
-      log(`ssh ${entry.level}${entry.host ? ` [${entry.host}]` : ""}: ${entry.message}`),
+    sshExecutorForSpec(
+      loaded,
+      (entry) => log(`ssh ${entry.level}${entry.host ? ` [${entry.host}]` : ""}: ${entry.message}`),
+      {
+        notify: (line) => {
+          log(line);
+          io.stderr(line.startsWith("warning:") ? `${c.yellow("warning:")}${line.slice(8)}` : line);
+        },
+        dryRun: !!opts.dryRun,
+      },
     );
   // Ctrl-C: stop launching steps, let the ones in flight finish, save state. A second Ctrl-C exits at once.
   const controller = new AbortController();
@@ -167,15 +175,32 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   process.once("SIGINT", onSigint);
   seams.interrupt?.addEventListener("abort", onSigint, { once: true });
   let result: UpResult;
+  let unreachable: string[] = [];
   try {
     let executor = real;
     if (opts.dryRun) {
-      const { recorder, unreachable } = await seededRecorder(artifacts, real, targets);
-      for (const h of unreachable) {
+      const { recorder, unreachable: down, refused } = await seededRecorder(artifacts, real, targets);
+      // What the real run would refuse (a changed or unknown host key, authentication, sudo), the
+      // dry run refuses too, with the same words as `khw status`: never planned around.
+      for (const p of refused) {
+        log(`dry run refused: ${p.host}: ${p.message}`);
         io.stderr(
-          `${c.yellow("warning:")} ${h} cannot be reached: planned as if it had none of khw's files\n`,
+          `${c.red("error:")} ${p.host}: ${p.message}${p.hint ? `\n  ${c.dim("fix:")} ${p.hint}` : ""}\n`,
         );
       }
+      if (refused.length > 0) {
+        throw new CliError(
+          "DRY_RUN_REFUSED",
+          `dry run: ${refused.length} host(s) would be refused by the real run (${refused.map((p) => p.host).join(", ")}); nothing was planned`,
+          "fix what is said above for each host, then run `khw up --dry-run` again",
+        );
+      }
+      for (const p of down) {
+        io.stderr(
+          `${c.yellow("warning:")} ${c.bold(`${p.host} is UNREACHABLE`)} (${p.message}): its plan below assumes it has NONE of khw's files and is not what a real run would do there${p.hint ? `\n  ${c.dim("fix:")} ${p.hint}` : ""}\n`,
+        );
+      }
+      unreachable = down.map((p) => p.host);
       executor = recorder;
     }
     result = await runUp({
@@ -195,6 +220,10 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       baseDir: loaded.baseDir,
       ...(seams.sleep ? { sleep: seams.sleep } : {}),
     });
+  } catch (e) {
+    // Whatever a host did (dropped, refused, timed out) is a failure of that host, never a crash.
+    if (isRemoteExecError(e)) throw new CliError("UP_FAILED", e.message.split("\n  hint: ")[0]!, e.hint);
+    throw e;
   } finally {
     process.removeListener("SIGINT", onSigint);
     process.removeListener("SIGINT", force);
@@ -206,7 +235,8 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
     if (!opts.json) {
       const byHost = new Map<string, typeof result.plan>();
       for (const p of result.plan) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
-      if (result.plan.length === 0) io.stdout(`${c.green("✓")} dry run: nothing would change\n`);
+      if (result.plan.length === 0 && unreachable.length === 0)
+        io.stdout(`${c.green("✓")} dry run: nothing would change\n`);
       for (const [host, items] of byHost) {
         io.stdout(`\n${c.bold(host)}: ${items.length} change(s)\n`);
         for (const i of items) {
@@ -214,8 +244,13 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
           if (i.diff) io.stdout(`${i.diff.replace(/^/gm, "    ")}\n`);
         }
       }
+      if (unreachable.length > 0)
+        io.stdout(
+          `\n${c.yellow("⚠")} not reached, planned as empty: ${unreachable.join(", ")} (see the warnings above)\n`,
+        );
     } else {
       for (const p of result.plan) io.stdout(`${JSON.stringify({ type: "plan", ...p })}\n`);
+      for (const h of unreachable) io.stdout(`${JSON.stringify({ type: "unreachable", host: h })}\n`);
     }
     return;
   }

@@ -19,7 +19,8 @@ export interface Hosts {
  */
 export function openHosts(io: Io, loaded: LoadedSpec): Hosts {
   const seam = currentSeams().executor;
-  const executor = seam ? seam() : sshExecutorForSpec(loaded);
+  // Host-key notices (insecure, keys recorded) go to the terminal for every command that connects.
+  const executor = seam ? seam() : sshExecutorForSpec(loaded, undefined, { notify: io.stderr });
   const targets = hostTargets(loaded, io.env);
   return {
     executor,

@@ -1,4 +1,10 @@
-import { type Executor, type HostTarget, type Logger, SshExecutor } from "@khw/remote-exec";
+import {
+  type Executor,
+  type HostKeyEvent,
+  type HostTarget,
+  type Logger,
+  SshExecutor,
+} from "@khw/remote-exec";
 import type { ClusterNode } from "@khw/spec";
 import { type LoadedSpec, specPath } from "../spec-file";
 
@@ -41,11 +47,38 @@ export function hostTargets(
   return new Map(loaded.cluster.nodes.map((n) => [n.name, hostTarget(loaded, n, env)]));
 }
 
+/** One line for the terminal about a host key that was not checked against known_hosts. */
+export function hostKeyNotice(e: HostKeyEvent): string {
+  const key = `${e.keyType} ${e.fingerprint}`;
+  switch (e.kind) {
+    case "not-verified":
+      return `warning: host key of ${e.host} (${e.knownHostsName}) NOT verified (ssh.hostKeyChecking: insecure): ${key}; anyone on the network path could pose as this host. Use accept-new or strict.`;
+    case "recorded":
+      return `recorded the host key of ${e.host} (${e.knownHostsName}) in ${e.file}${e.line ? `:${e.line}` : ""}: ${key} (ssh.hostKeyChecking: accept-new); compare it with the host's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub)`;
+    case "not-recorded":
+      return `dry run: new host key of ${e.host} (${e.knownHostsName}): ${key}; not recorded (the real run records it in ${e.file}, ssh.hostKeyChecking: accept-new)`;
+  }
+}
+
+export interface SshExecutorForSpecOptions {
+  /** Where host-key notices go (the terminal's stderr): insecure connections, keys recorded. */
+  notify?: (line: string) => void;
+  /** A dry run: new host keys are accepted for this run only, never written to known_hosts. */
+  dryRun?: boolean;
+}
+
 /** The SSH executor for a spec: its known_hosts file (relative to cluster.yaml) and host-key policy. */
-export function sshExecutorForSpec(loaded: Pick<LoadedSpec, "baseDir" | "spec">, logger?: Logger): Executor {
+export function sshExecutorForSpec(
+  loaded: Pick<LoadedSpec, "baseDir" | "spec">,
+  logger?: Logger,
+  options: SshExecutorForSpecOptions = {},
+): Executor {
+  const notify = options.notify;
   return new SshExecutor({
     knownHostsFile: specPath(loaded, loaded.spec.ssh.knownHostsFile),
     hostKeyChecking: loaded.spec.ssh.hostKeyChecking,
     ...(logger ? { logger } : {}),
+    ...(options.dryRun ? { recordNewHostKeys: false } : {}),
+    ...(notify ? { onHostKey: (e: HostKeyEvent) => notify(`${hostKeyNotice(e)}\n`) } : {}),
   });
 }

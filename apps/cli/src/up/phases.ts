@@ -68,7 +68,13 @@ export type Step =
   /** Place a manifest on the applying host and `kubectl apply` it when it changed (or the apply is owed). */
   | { kind: "apply"; manifest: Manifest }
   /** Write the admin's own kubeconfig into the working directory (local). */
-  | { kind: "admin-kubeconfig" };
+  | { kind: "admin-kubeconfig" }
+  /**
+   * Kubelet serving CSRs (no controller approves them): fetch the pending ones, review each against
+   * the spec (requestor, subject, usages, SANs only the node's own name and address: see
+   * `reviewKubeletServingCsr`), approve the accepted ones and say why each refused one was refused.
+   */
+  | { kind: "approve-serving-csrs" };
 
 export interface PhaseDefinition {
   name: PhaseName;
@@ -318,7 +324,7 @@ export const PHASES: readonly PhaseDefinition[] = [
     steps: (ctx) => [
       ...manifestSteps(ctx, "rbac"),
       ...(ctx.cluster.workers.some((w) => w.kubeletCredentials === "tls-bootstrap")
-        ? [waitServingCsrs(ctx.cluster), approveServingCsrs(ctx.cluster)]
+        ? [waitServingCsrs(ctx.cluster), { kind: "approve-serving-csrs" as const }]
         : []),
     ],
   },
@@ -436,27 +442,6 @@ function waitServingCsrs(cluster: Cluster): Step {
     attempts: 45,
     intervalMs: 2000,
     hint: "the kubelet of each listed worker has not asked for a serving certificate: is it running and bootstrapped (`journalctl -u kubelet`, `kubectl get csr`)? `khw up --only rbac` approves it later",
-  };
-}
-
-/** The kubelet serving CSRs of tls-bootstrap workers stay Pending: approve those whose requestor is the node itself. */
-function approveServingCsrs(cluster: Cluster): Step {
-  const nodes = cluster.workers.filter((w) => w.kubeletCredentials === "tls-bootstrap").map((w) => w.name);
-  const script = (approve: string) =>
-    [
-      `${kubectl} get csr -o jsonpath='{range .items[?(@.spec.signerName=="kubernetes.io/kubelet-serving")]}{.metadata.name} {.spec.username} {.status.conditions[0].type}{"\\n"}{end}' 2>/dev/null |`,
-      'while read -r name user state; do [ -z "$name" ] && continue; [ -n "$state" ] && continue;',
-      '  for n in "$@"; do if [ "$user" = "system:node:$n" ]; then',
-      `    ${approve}; fi; done; done`,
-    ].join("\n");
-  return {
-    kind: "run",
-    name: "approve kubelet-serving CSRs of tls-bootstrap workers",
-    script: script(
-      `${kubectl} certificate approve "$name" >/dev/null && echo "changed approved $name for $n"`,
-    ),
-    dryRun: script('echo "changed approve $name for $n"'),
-    args: nodes,
   };
 }
 

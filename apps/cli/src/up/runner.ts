@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { type CertificateSigningRequest, reviewKubeletServingCsrFromCluster } from "@khw/addons";
 import { type Executor, fanOut, type HostTarget, isRemoteExecError } from "@khw/remote-exec";
 import type { BinaryArtifact, Cluster, ClusterNode } from "@khw/spec";
 import { createTwoFilesPatch } from "diff";
@@ -159,7 +160,14 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
       continue;
     }
     if (phase.needsApi && !dryRun) {
-      const blocked = await apiBlocked(probe, target(hosts[0]!), hosts[0]!, log);
+      const blocked = await apiBlocked(probe, target(hosts[0]!), hosts[0]!, log).catch((e: unknown) => {
+        if (!isRemoteExecError(e)) throw e;
+        emit(failureEvent(phase.name, hosts[0]!.name, e));
+        return {
+          reason: e.message.split("\n  hint: ")[0]!,
+          hint: e.hint ?? "check the host, then run `khw up` again",
+        };
+      });
       if (blocked) {
         emit({ type: "phase-not-run", phase: phase.name, reason: blocked.reason, hint: blocked.hint });
         state.phases[phase.name] = {
@@ -460,6 +468,62 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
           save();
           return { changes: 1, detail: m.file };
         }
+        case "approve-serving-csrs": {
+          const kubectl = ["/usr/local/bin/kubectl", "--kubeconfig", "/var/lib/kubernetes/admin.kubeconfig"];
+          const r = await probe.exec(host, [...kubectl, "get", "csr", "-o", "json"], {
+            sudo: true,
+            check: !dryRun,
+          });
+          if (r.code !== 0) {
+            // --dry-run before the API is up: say what the real run will do.
+            result.plan.push({
+              host: node.name,
+              phase: phase.name,
+              what: "review and approve valid kubelet-serving CSRs (the API does not answer yet)",
+            });
+            return { changes: 0 };
+          }
+          let items: CertificateSigningRequest[];
+          try {
+            items = (JSON.parse(r.stdout) as { items?: CertificateSigningRequest[] }).items ?? [];
+          } catch (e) {
+            throw new UpError(
+              phase.name,
+              node.name,
+              `${where}: \`kubectl get csr -o json\` printed no JSON (${(e as Error).message}): ${lastLines(r.stdout, 2)}`,
+              "check that kubectl on this control plane matches the apiserver's version",
+            );
+          }
+          let changes = 0;
+          for (const csr of items) {
+            const review = reviewKubeletServingCsrFromCluster(csr, cluster);
+            if (review.verdict === "skip") continue;
+            const name = csr.metadata?.name ?? "(unnamed)";
+            if (review.verdict === "reject") {
+              log(`${where}: serving CSR ${name} refused: ${review.reasons.join("; ")}`);
+              emit({
+                type: "warning",
+                phase: phase.name,
+                host: node.name,
+                message: `kubelet-serving CSR ${name} from ${csr.spec.username ?? "(unknown)"} left pending, not approved: ${review.reasons.join("; ")}`,
+                fix: `if it is not your node's own request, deny it: kubectl certificate deny ${name}; if the node really has that name or address, put it in the spec`,
+              });
+              continue;
+            }
+            if (dryRun) {
+              result.plan.push({
+                host: node.name,
+                phase: phase.name,
+                what: `approve kubelet-serving CSR ${name} of ${review.node}`,
+              });
+            } else {
+              await executor.exec(host, [...kubectl, "certificate", "approve", name], { sudo: true });
+              log(`${where}: approved serving CSR ${name} of ${review.node}`);
+            }
+            changes++;
+          }
+          return { changes };
+        }
         case "admin-kubeconfig": {
           const f = artifacts.files.find((x) => x.host === "admin" && x.path === ADMIN_KUBECONFIG_PATH);
           if (!f) return { changes: 0 };
@@ -482,7 +546,12 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
     const concurrency = phase.together
       ? hosts.length
       : Math.min(Math.max(1, options.concurrency), phase.maxParallel ?? Number.POSITIVE_INFINITY);
-    const results = await fanOut(hosts, (h) => runHost(h), { concurrency, failFast: true });
+    // Preflight only reads: every host is checked, so one run names every problem. Later phases
+    // start no new host after a failure (hosts already running finish their steps).
+    const results = await fanOut(hosts, (h) => runHost(h), {
+      concurrency,
+      failFast: phase.name !== "preflight",
+    });
     for (const r of results) if (r.ok) phaseChanges += r.value;
     const failures = results.filter((r) => !r.ok) as Array<{ host: string; ok: false; error: Error }>;
     const interrupted = failures.some((f) => f.error instanceof Interrupted) || options.signal?.aborted;
@@ -651,5 +720,7 @@ function stepName(step: Step): string {
       return `apply ${step.manifest.file}`;
     case "admin-kubeconfig":
       return "admin kubeconfig";
+    case "approve-serving-csrs":
+      return "approve valid kubelet-serving CSRs";
   }
 }

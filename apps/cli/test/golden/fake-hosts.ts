@@ -86,8 +86,12 @@ export function healthyFacts(address: string, now = Date.now()): string {
 
 /**
  * A RecordingExecutor behind a systemd-like fake: `systemctl enable/start/restart` change what
- * `is-enabled`/`is-active` answer; readiness checks answer ready; the facts script answers healthy
- * facts. It survives `close()` so that several `khw up` runs see the same hosts.
+ * `is-enabled`/`is-active` answer, install scripts record what they installed, the facts script
+ * answers healthy facts. Every other command fails (NOT_SCRIPTED) unless the test scripts it:
+ * readiness in particular answers nothing until the test calls `readiness()` (answers derived from
+ * the fake's own state: /readyz is ok only where kube-apiserver was started, …) or scripts its own
+ * answers with `recorder.respond` / `respondFirst`. It survives `close()` so that several `khw up`
+ * runs see the same hosts.
  */
 export class FakeHosts implements Executor {
   readonly recorder: RecordingExecutor;
@@ -99,12 +103,18 @@ export class FakeHosts implements Executor {
   readonly installed = new Map<string, string>();
   /** Every systemctl/kubectl command line run, in order, with the host. */
   readonly commands: Array<{ host: string; command: string }> = [];
+  /** What `kubectl get csr -o json` lists once `readiness()` is scripted (tests add CSRs here). */
+  readonly csrs: object[] = [];
+  /** Names of CSRs approved with `kubectl certificate approve`, in order. */
+  readonly approvedCsrs: string[] = [];
   running = 0;
   maxRunning = 0;
+  readonly #cluster: Cluster;
 
   constructor(cluster: Cluster, options: FakeHostOptions = {}) {
+    this.#cluster = cluster;
     const addr = new Map(cluster.nodes.map((n) => [n.name, n.address]));
-    const workers = cluster.workers.length;
+    const svcOf = (op: CommandOp) => op.command.split(" ").at(-1)!;
     this.recorder = new RecordingExecutor({
       rules: [
         ...(options.rules ?? []),
@@ -115,20 +125,19 @@ export class FakeHosts implements Executor {
         {
           command: /systemctl is-(enabled|active)/,
           result: (op) => {
-            const svc = op.command.split(" ").at(-1)!;
             const set = op.command.includes("is-enabled") ? this.enabled : this.active;
-            return { code: set.has(`${op.host}/${svc}`) ? 0 : 3 };
+            return { code: set.has(`${op.host}/${svcOf(op)}`) ? 0 : 3 };
           },
         },
         {
           command: /systemctl (enable|start|restart)/,
           result: (op) => {
-            const svc = op.command.split(" ").at(-1)!;
-            if (op.command.includes(" enable ")) this.enabled.add(`${op.host}/${svc}`);
-            else this.active.add(`${op.host}/${svc}`);
+            if (op.command.includes(" enable ")) this.enabled.add(`${op.host}/${svcOf(op)}`);
+            else this.active.add(`${op.host}/${svcOf(op)}`);
             return {};
           },
         },
+        { command: /systemctl daemon-reload$/, result: {} },
         {
           // the install script of a release file: prints `changed <dest>` for destinations it replaces
           command: (op) => op.kind === "shell" && op.script.startsWith("set -eu\nsrc="),
@@ -168,14 +177,94 @@ export class FakeHosts implements Executor {
             return f ? { stdout: `${sha(f.content)}  ${path}\n` } : { code: 1, stderr: "No such file" };
           },
         },
-        { command: /endpoint health/, result: { stdout: "https://127.0.0.1:2379 is healthy: successfully committed proposal\n" } },
-        { command: /get --raw \/readyz/, result: { stdout: "ok" } },
-        { command: /numberReady|readyReplicas/, result: { stdout: "2/2" } },
-        { command: /get nodes --no-headers/, result: { stdout: `ready=${workers}\n` } },
-        { command: /serving-csr-missing=/, result: { stdout: "serving-csr-missing=\n" } },
-        { command: /ip_forward/, result: { stdout: "net/ipv4/ip_forward=1\nnet/bridge/bridge-nf-call-iptables=1\n" } },
+        // the load balancer: haproxy is installed from the distribution once, its config checked
+        {
+          command: (op) => op.kind === "shell" && op.script.startsWith("command -v haproxy"),
+          result: (op) => {
+            const key = `${op.host}//usr/sbin/haproxy`;
+            if (this.installed.has(key)) return {};
+            this.installed.set(key, "distribution");
+            return { stdout: "changed haproxy\n" };
+          },
+        },
+        { command: (op) => op.kind === "shell" && op.script.startsWith("haproxy -c"), result: { stdout: "Configuration file is valid\n" } },
+        // bridge-routes: a route is added once
+        {
+          command: (op) => op.kind === "shell" && op.script.includes("ip -4 route replace"),
+          result: (op) => {
+            const key = `${op.host}/route ${op.kind === "shell" ? op.args[0] : ""}`;
+            if (this.installed.has(key)) return {};
+            this.installed.set(key, "route");
+            return { stdout: `changed route ${op.kind === "shell" ? op.args[0] : ""}\n` };
+          },
+        },
+        { command: / apply -f \/var\/lib\/khw\/manifests\//, result: (op) => ({ stdout: `applied ${op.command.split("/").pop()}\n` }) },
+        {
+          command: / certificate approve /,
+          result: (op) => {
+            const name = svcOf(op);
+            const csr = this.csrs.find((c) => (c as { metadata?: { name?: string } }).metadata?.name === name);
+            if (!csr) return { code: 1, stderr: `Error from server (NotFound): certificatesigningrequests.certificates.k8s.io "${name}" not found\n` };
+            Object.assign(csr, { status: { conditions: [{ type: "Approved", status: "True" }] } });
+            this.approvedCsrs.push(name);
+            return { stdout: `certificatesigningrequest.certificates.k8s.io/${svcOf(op)} approved\n` };
+          },
+        },
       ],
     });
+  }
+
+  /**
+   * Scripts every readiness check of `khw up`, answered from the fake's state as the real hosts
+   * would: etcd is healthy where etcd was started, /readyz is ok where kube-apiserver was started
+   * (through the load balancer: when haproxy and one apiserver were), nodes are Ready where kubelet
+   * was started, a tls-bootstrap worker has its serving CSR once its kubelet runs, the sysctls hold
+   * once systemd-sysctl ran, and `kubectl get csr -o json` lists `csrs`.
+   */
+  readiness(): this {
+    const c = this.#cluster;
+    const on = (host: string, svc: string) => this.active.has(`${host}/${svc}`);
+    const kubelets = () => c.workers.filter((w) => on(w.name, "kubelet")).length;
+    const anyApiserver = () => c.controlPlanes.some((m) => on(m.name, "kube-apiserver"));
+    const r = this.recorder;
+    r.respond(/endpoint health/, (op) =>
+      on(op.host, "etcd")
+        ? { stdout: "https://127.0.0.1:2379 is healthy: successfully committed proposal\n" }
+        : { stdout: "https://127.0.0.1:2379 is unhealthy: failed to commit proposal: connection refused\n" },
+    );
+    r.respond(/--server https:\S+ get --raw \/readyz/, () =>
+      anyApiserver() && (!c.loadBalancer || on(c.loadBalancer.name, "haproxy"))
+        ? { stdout: "ok" }
+        : { stdout: "The connection to the server was refused\n" },
+    );
+    r.respond(/missing-binaries/, (op) =>
+      !this.installed.has(`${op.host}//usr/local/bin/kube-apiserver`)
+        ? { stdout: "missing-binaries\n" }
+        : on(op.host, "kube-apiserver")
+          ? { stdout: "ok" }
+          : { stdout: "The connection to the server 127.0.0.1:6443 was refused\n" },
+    );
+    r.respond(/get --raw \/readyz/, (op) =>
+      on(op.host, "kube-apiserver") ? { stdout: "ok" } : { stdout: "The connection to the server was refused\n" },
+    );
+    r.respond(/numberReady|readyReplicas/, () => {
+      const n = kubelets();
+      return { stdout: `${n}/${c.workers.length}` };
+    });
+    r.respond(/get nodes --no-headers/, () => ({ stdout: `ready=${kubelets()}\n` }));
+    r.respond(/serving-csr-missing=/, () => ({
+      stdout: `serving-csr-missing=${c.workers
+        .filter((w) => w.kubeletCredentials === "tls-bootstrap" && !on(w.name, "kubelet"))
+        .map((w) => w.name)
+        .join(" ")}\n`,
+    }));
+    r.respond(/ip_forward/, (op) =>
+      on(op.host, "systemd-sysctl")
+        ? { stdout: "net/ipv4/ip_forward=1\nnet/bridge/bridge-nf-call-iptables=1\n" }
+        : { stdout: "net/ipv4/ip_forward=0\nnet/bridge/bridge-nf-call-iptables=0\n" },
+    );
+    r.respond(/ get csr -o json$/, () => ({ stdout: JSON.stringify({ items: this.csrs }) }));
+    return this;
   }
 
   /** Called before every operation (e.g. to press Ctrl-C in the middle of a run). */
