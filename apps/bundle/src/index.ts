@@ -41,6 +41,13 @@ export const bundleCommandHandlers = {
   verify: verifyBundle,
 } as const;
 export type { BuildRuntimeOptions, RuntimeFile, RuntimeVersions } from "./runtime";
-export { buildRuntime, CNI_PLUGINS, runtimeLayout, runtimePresent } from "./runtime";
+export {
+  buildRuntime,
+  CNI_PLUGINS,
+  FLANNEL_CNI_PLUGIN_MODULE,
+  runtimeLayout,
+  runtimeMissing,
+  runtimePresent,
+} from "./runtime";
 export type { BundleServer, ServeBundleOptions } from "./serve";
 export { serveBundle } from "./serve";
