@@ -28,7 +28,7 @@ const reason =
       : undefined;
 
 describe.skipIf(reason !== undefined)(`buildLabImages${reason ? ` (skipped: ${reason})` : ""}`, () => {
-  it("writes the four image tarballs with their tags, entrypoints and a manifest; the second call is a cache hit", async () => {
+  it("writes the five image tarballs with their tags, entrypoints and a manifest; the second call is a cache hit", async () => {
     const out = mkdtempSync(join(tmpdir(), "khw-images-"));
     try {
       const first = await buildLabImages({ outDir: out });
@@ -39,6 +39,7 @@ describe.skipIf(reason !== undefined)(`buildLabImages${reason ? ` (skipped: ${re
         "docker.io/library/nginx:1.27",
         "docker.io/library/busybox:1.28",
         "registry.k8s.io/coredns/coredns:v1.11.3",
+        "khw.lab/flannel:v0.28.10",
       ]);
       const entry = (file: string) => {
         const outer = readTar(readFileSync(join(out, file)));
@@ -55,7 +56,17 @@ describe.skipIf(reason !== undefined)(`buildLabImages${reason ? ` (skipped: ${re
       });
       expect(entry("busybox_1.28.tar").files).toEqual(expect.arrayContaining(["bin/nslookup", "bin/sleep"]));
       expect(entry("coredns_coredns_v1.11.3.tar")).toMatchObject({ config: { Entrypoint: ["/coredns"] } });
-      expect(JSON.parse(readFileSync(join(out, IMAGES_MANIFEST), "utf8")).images).toHaveLength(4);
+      const flannel = entry("flannel_v0.28.10.tar");
+      expect(flannel.config.Entrypoint).toEqual(["/opt/bin/flanneld"]);
+      expect(flannel.files).toEqual(
+        expect.arrayContaining([
+          "opt/bin/flanneld",
+          "opt/bin/install-conf",
+          "usr/sbin/iptables",
+          "usr/sbin/xtables-nft-multi",
+        ]),
+      );
+      expect(JSON.parse(readFileSync(join(out, IMAGES_MANIFEST), "utf8")).images).toHaveLength(5);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

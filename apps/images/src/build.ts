@@ -11,9 +11,16 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { defaultCacheRoot, defaultImagesCacheDir, imagesCacheKey } from "./cache";
+import { type DebPackage, DOC_PATHS, extractDebs, resolveDebs, treeContent } from "./debian";
 import { GO_MOD, HTTPD_GO, TOOLBOX_GO } from "./go-sources";
 import { type ImageSpec, imageArchive } from "./image";
-import { DEFAULT_LAB_IMAGE_VERSIONS, type LabImage, type LabImageVersions, labImages } from "./images";
+import {
+  DEFAULT_LAB_IMAGE_VERSIONS,
+  FLANNEL_DEBS,
+  type LabImage,
+  type LabImageVersions,
+  labImages,
+} from "./images";
 
 export interface BuildLabImagesOptions {
   /** Where the image tarballs (and `khw-images.json`) are written. */
@@ -124,13 +131,26 @@ export async function buildLabImages(options: BuildLabImagesOptions): Promise<Bu
   };
   const goHint = "install Go (https://go.dev/dl) and make the Go module proxy reachable (GOPROXY)";
   const goVersion = (await run("go", ["env", "GOVERSION"], { env: goEnv, hint: goHint })).trim();
-  const dir = join(options.cacheDir ?? defaultImagesCacheDir(), imagesCacheKey(versions, goVersion));
+  const debs = await resolveDebs(FLANNEL_DEBS).catch((e: Error) => {
+    throw new ImagesBuildError(e.message, "install apt and dpkg (Debian/Ubuntu) and run apt-get update");
+  });
+  const dir = join(
+    options.cacheDir ?? defaultImagesCacheDir(),
+    imagesCacheKey(
+      versions,
+      goVersion,
+      debs.map((d) => d.file),
+    ),
+  );
   const outDir = resolve(options.outDir);
   let manifest = readCache(dir, wanted);
   const cached = manifest !== undefined;
   if (manifest) log(`[images] cached in ${dir}`);
   else {
-    manifest = await buildInto(dir, versions, goVersion, goEnv, wanted, log);
+    manifest = await buildInto(dir, versions, goVersion, goEnv, wanted, log, {
+      debs,
+      debDir: join(cacheRoot, "debs"),
+    });
   }
   mkdirSync(outDir, { recursive: true });
   const images: BuiltLabImage[] = [];
@@ -157,6 +177,7 @@ async function buildInto(
   goEnv: NodeJS.ProcessEnv,
   wanted: LabImage[],
   log: (l: string) => void,
+  deb: { debs: DebPackage[]; debDir: string },
 ): Promise<CacheManifest> {
   const work = `${dir}.build-${process.pid}`;
   rmSync(work, { recursive: true, force: true });
@@ -222,6 +243,15 @@ async function buildInto(
     { cwd: work, env: { ...staticEnv, GOBIN: bin }, hint: goHint },
   );
 
+  const flannel = await buildFlannel(work, bin, versions.flannel, goEnv, log);
+  log(`[images] flannel: Debian ${deb.debs.map((d) => `${d.name} ${d.version}`).join(", ")}`);
+  const flannelRoot = join(work, "flannel-root");
+  await extractDebs(deb.debs, deb.debDir, flannelRoot).catch((e: Error) => {
+    throw new ImagesBuildError(e.message, "install apt and dpkg (Debian/Ubuntu) and run apt-get update");
+  });
+  const iptables = treeContent(flannelRoot, DOC_PATHS);
+  rmSync(flannelRoot, { recursive: true, force: true });
+
   const file = (p: string) => readFileSync(join(bin, p));
   const specs: Record<string, Omit<ImageSpec, "ref">> = {
     pause: { files: [{ path: "/pause", data: file("pause") }], entrypoint: ["/pause"], user: "65535:65535" },
@@ -244,6 +274,22 @@ async function buildInto(
       entrypoint: ["/coredns"],
       exposedPorts: ["53/tcp", "53/udp", "9153/tcp"],
     },
+    flannel: {
+      files: [
+        ...iptables.files,
+        { path: "/opt/bin/flanneld", data: flannel.flanneld },
+        { path: "/opt/bin/install-conf", data: flannel.installConf },
+      ],
+      // what update-alternatives does in iptables' postinst: the nft backend, Debian's default
+      symlinks: [
+        ...iptables.symlinks,
+        ...["iptables", "ip6tables"].flatMap((t) =>
+          ["", "-save", "-restore"].map((s) => ({ path: `/usr/sbin/${t}${s}`, target: `${t}-nft${s}` })),
+        ),
+      ],
+      dirs: [{ path: "/run/flannel", mode: 0o755 }],
+      entrypoint: ["/opt/bin/flanneld"],
+    },
   };
   const manifest: CacheManifest = { versions, goVersion, images: [] };
   for (const w of wanted) {
@@ -260,4 +306,66 @@ async function buildInto(
   rmSync(dir, { recursive: true, force: true });
   renameSync(work, dir);
   return manifest;
+}
+
+/**
+ * flanneld and install-conf from the flannel module, as its Makefile builds them but with CGO_ENABLED=0: the module's
+ * source copied out of the module cache and two backend imports dropped from main.go — udp (cgo only) and
+ * tencentvpc (its SDK module is refused by the Go module proxy). Cold ~3 min, warm ~6 s.
+ */
+async function buildFlannel(
+  work: string,
+  bin: string,
+  version: string,
+  goEnv: NodeJS.ProcessEnv,
+  log: (l: string) => void,
+): Promise<{ flanneld: Buffer; installConf: Buffer }> {
+  const t0 = performance.now();
+  const goHint = "check that `go` works and the Go module proxy is reachable (GOPROXY)";
+  const mod = `github.com/flannel-io/flannel@${version}`;
+  log(`[images] flannel: ${mod} (CGO_ENABLED=0; cold: minutes)`);
+  const dl = JSON.parse(
+    await run("nice", ["-n", "19", "go", "mod", "download", "-json", mod], {
+      cwd: work,
+      env: goEnv,
+      hint: goHint,
+    }),
+  ) as { Dir?: string };
+  if (!dl.Dir || !existsSync(join(dl.Dir, "main.go"))) {
+    throw new ImagesBuildError(`no main.go in ${mod}`, goHint);
+  }
+  const src = join(work, "flannel-src");
+  await run("cp", ["-r", "--no-preserve=mode", dl.Dir, src], { hint: "needs GNU cp" });
+  const dropped = ["udp", "tencentvpc"].map((b) => `_ "github.com/flannel-io/flannel/pkg/backend/${b}"`);
+  const main = readFileSync(join(src, "main.go"), "utf8").split("\n");
+  const kept = main.filter((l) => !dropped.includes(l.trim()));
+  if (main.length - kept.length !== dropped.length) {
+    throw new ImagesBuildError(
+      `${mod}'s main.go does not import the udp and tencentvpc backends as expected`,
+      "update buildFlannel in @khw/images for this flannel version",
+    );
+  }
+  writeFileSync(join(src, "main.go"), kept.join("\n"));
+  await run(
+    "nice",
+    [
+      "-n",
+      "19",
+      "go",
+      "build",
+      "-ldflags",
+      `-s -w -X github.com/flannel-io/flannel/pkg/version.Version=${version}`,
+      "-o",
+      `${bin}/`,
+      ".",
+      "./cmd/install_conf",
+    ],
+    { cwd: src, env: { ...goEnv, CGO_ENABLED: "0", GOFLAGS: "-trimpath -mod=mod" }, hint: goHint },
+  );
+  rmSync(src, { recursive: true, force: true });
+  log(`[images] flannel: built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return {
+    flanneld: readFileSync(join(bin, "flannel")),
+    installConf: readFileSync(join(bin, "install_conf")),
+  };
 }

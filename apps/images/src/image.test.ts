@@ -76,12 +76,14 @@ describe("labImages", () => {
       httpd: "docker.io/library/nginx:1.27",
       toolbox: "docker.io/library/busybox:1.28",
       coredns: "registry.k8s.io/coredns/coredns:v1.11.3",
+      flannel: "khw.lab/flannel:v0.28.10",
     });
     expect(labImages().map((i) => i.file)).toEqual([
       "pause_3.10.tar",
       "nginx_1.27.tar",
       "busybox_1.28.tar",
       "coredns_coredns_v1.11.3.tar",
+      "flannel_v0.28.10.tar",
     ]);
   });
 });

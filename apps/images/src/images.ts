@@ -1,6 +1,6 @@
 import { BUSYBOX_IMAGE, COREDNS_IMAGE_REPOSITORY, NGINX_IMAGE } from "@khw/addons";
 
-export type LabImageName = "pause" | "httpd" | "toolbox" | "coredns";
+export type LabImageName = "pause" | "httpd" | "toolbox" | "coredns" | "flannel";
 
 /** One image the lab imports into containerd on its workers (tagged as khw's manifests and containerd expect). */
 export interface LabImage {
@@ -20,13 +20,34 @@ export interface LabImageVersions {
   kubernetes: string;
   /** CoreDNS version (github.com/coredns/coredns@v<version>), as in the spec's versions.coredns. */
   coredns: string;
+  /** Flannel version (github.com/flannel-io/flannel@<version>): flanneld and install-conf. */
+  flannel: string;
 }
 
 export const DEFAULT_LAB_IMAGE_VERSIONS: LabImageVersions = {
   pauseTag: "3.10",
   kubernetes: "v1.34.4",
   coredns: "1.11.3",
+  flannel: "v0.28.10",
 };
+
+/** Where the lab's own images are tagged: never a registry's name, so nobody mistakes them for upstream's. */
+export const LAB_IMAGE_REGISTRY = "khw.lab";
+
+/** The Debian packages of the flannel image: iptables (which flanneld runs) and the libraries it links. */
+export const FLANNEL_DEBS = [
+  "iptables",
+  "libip4tc2",
+  "libip6tc2",
+  "libxtables12",
+  "libnftnl11",
+  "libmnl0",
+  "libnetfilter-conntrack3",
+  "libnfnetlink0",
+  "libc6",
+  "libgcc-s1",
+  "netbase",
+] as const;
 
 const fileName = (ref: string) =>
   `${ref
@@ -38,6 +59,7 @@ const fileName = (ref: string) =>
 export function labImages(versions: LabImageVersions = DEFAULT_LAB_IMAGE_VERSIONS): LabImage[] {
   const pause = `registry.k8s.io/pause:${versions.pauseTag}`;
   const coredns = `${COREDNS_IMAGE_REPOSITORY}:v${versions.coredns}`;
+  const flannel = `${LAB_IMAGE_REGISTRY}/flannel:${versions.flannel}`;
   return [
     {
       name: "pause",
@@ -64,6 +86,12 @@ export function labImages(versions: LabImageVersions = DEFAULT_LAB_IMAGE_VERSION
       ref: coredns,
       file: fileName(coredns),
       description: `CoreDNS built from github.com/coredns/coredns@v${versions.coredns} (CGO_ENABLED=0), entrypoint /coredns`,
+    },
+    {
+      name: "flannel",
+      ref: flannel,
+      file: fileName(flannel),
+      description: `/opt/bin/flanneld and /opt/bin/install-conf built from github.com/flannel-io/flannel@${versions.flannel} (CGO_ENABLED=0; without the udp backend, which needs cgo, and tencentvpc, whose SDK the Go module proxy refuses), with Debian's iptables (nft backend, as on the lab's hosts)`,
     },
   ];
 }

@@ -1,8 +1,9 @@
 import { LAB_RUNC_WRAPPER_PATH } from "@khw/images";
-import { parseClusterYaml } from "@khw/spec";
+import { parseClusterYaml, renderClusterYaml } from "@khw/spec";
 import { describe, expect, it } from "vitest";
 import {
   defaultLabSpec,
+  LAB_ADDON_IMAGES,
   LAB_IMAGES_DIR,
   LAB_KUBE_PROXY_CONFIG,
   labImageRefs,
@@ -95,6 +96,27 @@ describe("the lab's cluster.yaml", () => {
     const w1 = cluster.workers.find((w) => w.name === "worker-1")!;
     expect(w1.containerdRuncBinary).toBe("/opt/runc");
     expect(w1.kubeProxyExtraConfig).toEqual({ conntrack: { maxPerCore: 8 } });
+  });
+
+  it("runs Flannel with the lab's flanneld image and the bundle's CNI plugin; only the lab's cluster.yaml gets them", () => {
+    const lab = parseClusterYaml(renderLabClusterYaml(defaultLabSpec(), facts())).spec.addons;
+    expect(lab.podNetwork).toBe("flannel");
+    expect(lab.images.flannel).toBe(LAB_ADDON_IMAGES.flannel);
+    expect(lab.images.flannel).toMatch(/^khw\.lab\/flannel:v\d/);
+    expect(lab.images.flannelCniPlugin).toBeNull();
+    expect(labImageRefs().map((i) => i.ref)).toContain(LAB_ADDON_IMAGES.flannel);
+    // the same spec outside the lab: the upstream images, Weave as the user wrote it
+    const real = parseClusterYaml(renderClusterYaml(defaultLabSpec())).spec.addons;
+    expect(real.podNetwork).toBe("weave");
+    expect(real.images.flannel).toMatch(/^ghcr\.io\/flannel-io\/flannel:/);
+    expect(real.images.flannelCniPlugin).toMatch(/^ghcr\.io\/flannel-io\/flannel-cni-plugin:/);
+  });
+
+  it("keeps bridge-routes when the spec asks for it", () => {
+    const user = { ...defaultLabSpec(), addons: { podNetwork: "bridge-routes" as const } };
+    expect(parseClusterYaml(renderLabClusterYaml(user, facts(user))).spec.addons.podNetwork).toBe(
+      "bridge-routes",
+    );
   });
 
   it("is byte-stable", () => {

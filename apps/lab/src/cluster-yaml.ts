@@ -65,9 +65,7 @@ export function labClusterSpec(spec: LabSpecInput, facts: LabClusterFacts): Clus
           : {}),
       };
     }),
-    // Weave Net's images cannot be pulled here (no registry): the lab uses the guide's original pod
-    // network, the bridge CNI plugin with static routes between the workers.
-    addons: { ...((spec.addons ?? {}) as Record<string, unknown>), podNetwork: "bridge-routes" },
+    addons: labAddons(spec.addons),
     // No registry either: the lab's images (built by @khw/images into the mirror's khw-images/) are
     // imported into containerd on every worker.
     binaries: {
@@ -99,6 +97,24 @@ export const LAB_KUBELET_CONFIG = {
  * denied"); maxPerCore 0 leaves the limit as it is.
  */
 export const LAB_KUBE_PROXY_CONFIG = { conntrack: { maxPerCore: 0 } } as const;
+
+/**
+ * The lab's addons: Weave Net cannot run here (the Go module proxy refuses its module, no registry serves its
+ * images, and it is archived upstream), so `weave` becomes `flannel`; `flannel` and `bridge-routes` stay as
+ * written. Flannel runs the lab's own flanneld image (@khw/images, `khw.lab/flannel:…`) and takes its CNI
+ * plugin from the bundle's CNI archive (`flannelCniPlugin: null`: no registry for flannel-cni-plugin).
+ */
+export function labAddons(addons: LabSpecInput["addons"]): Record<string, unknown> {
+  const a = (addons ?? {}) as Record<string, unknown> & { images?: Record<string, unknown> };
+  const podNetwork = a.podNetwork === "bridge-routes" ? "bridge-routes" : "flannel";
+  return { ...a, podNetwork, images: { ...(a.images ?? {}), ...LAB_ADDON_IMAGES } };
+}
+
+/** Lab-only addons.images: the pod network's images as @khw/images builds them. */
+export const LAB_ADDON_IMAGES = {
+  flannel: labImages().find((i) => i.name === "flannel")!.ref,
+  flannelCniPlugin: null,
+} as const;
 
 /** Where the lab's image tarballs live under the mirror's directory (`khw lab up` builds them there). */
 export const LAB_IMAGES_DIR = "khw-images";
