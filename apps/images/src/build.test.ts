@@ -36,8 +36,8 @@ describe.skipIf(reason !== undefined)(`buildLabImages${reason ? ` (skipped: ${re
       expect(second.cached).toBe(true);
       expect(first.images.map((i) => i.ref)).toEqual([
         "registry.k8s.io/pause:3.10",
-        "docker.io/library/nginx:1.27",
-        "docker.io/library/busybox:1.28",
+        "khw.lab/nginx:1.22.1",
+        "khw.lab/busybox:1.35.0",
         "registry.k8s.io/coredns/coredns:v1.11.3",
         "khw.lab/flannel:v0.28.10",
       ]);
@@ -50,11 +50,16 @@ describe.skipIf(reason !== undefined)(`buildLabImages${reason ? ` (skipped: ${re
       };
       expect(entry("pause_3.10.tar")).toMatchObject({ config: { Entrypoint: ["/pause"] } });
       expect(entry("pause_3.10.tar").files).toContain("pause");
-      expect(entry("nginx_1.27.tar")).toMatchObject({
-        tags: ["docker.io/library/nginx:1.27"],
-        config: { Entrypoint: ["/usr/sbin/nginx"] },
+      expect(entry("nginx_1.22.1.tar")).toMatchObject({
+        tags: ["khw.lab/nginx:1.22.1"],
+        config: { Entrypoint: ["nginx", "-g", "daemon off;"] },
       });
-      expect(entry("busybox_1.28.tar").files).toEqual(expect.arrayContaining(["bin/nslookup", "bin/sleep"]));
+      expect(entry("nginx_1.22.1.tar").files).toEqual(
+        expect.arrayContaining(["usr/sbin/nginx", "etc/nginx/nginx.conf", "etc/nginx/sites-enabled/default"]),
+      );
+      expect(entry("busybox_1.35.0.tar").files).toEqual(
+        expect.arrayContaining(["bin/busybox", "bin/sh", "usr/bin/wget", "usr/bin/nslookup"]),
+      );
       expect(entry("coredns_coredns_v1.11.3.tar")).toMatchObject({ config: { Entrypoint: ["/coredns"] } });
       const flannel = entry("flannel_v0.28.10.tar");
       expect(flannel.config.Entrypoint).toEqual(["/opt/bin/flanneld"]);

@@ -88,23 +88,26 @@ export async function extractDebs(debs: readonly DebPackage[], debDir: string, r
   for (const d of debs) await capture("dpkg-deb", ["-x", join(debDir, d.file), root], { hint: APT_HINT });
 }
 
-/** Every regular file and symlink under `root` (sorted, so the layer is byte-stable), as image content. */
+/** Every directory, regular file and symlink under `root` (sorted, so the layer is byte-stable), as image content. */
 export function treeContent(root: string, skip: (path: string) => boolean = () => false) {
   const files: ImageSpec["files"] = [];
   const symlinks: NonNullable<ImageSpec["symlinks"]> = [];
+  const dirs: NonNullable<ImageSpec["dirs"]> = [];
   const walk = (rel: string) => {
     for (const name of readdirSync(join(root, rel)).sort()) {
       const path = `${rel}/${name}`;
       if (skip(path)) continue;
       const st = lstatSync(join(root, path));
-      if (st.isDirectory()) walk(path);
-      else if (st.isSymbolicLink()) symlinks.push({ path, target: readlinkSync(join(root, path)) });
+      if (st.isDirectory()) {
+        dirs.push({ path, mode: st.mode & 0o7777 });
+        walk(path);
+      } else if (st.isSymbolicLink()) symlinks.push({ path, target: readlinkSync(join(root, path)) });
       else if (st.isFile())
         files.push({ path, data: readFileSync(join(root, path)), mode: st.mode & 0o7777 });
     }
   };
   walk("");
-  return { files, symlinks };
+  return { files, symlinks, dirs };
 }
 
 /** Documentation, manuals and locales: never needed in an image. */

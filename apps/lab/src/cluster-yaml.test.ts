@@ -98,18 +98,22 @@ describe("the lab's cluster.yaml", () => {
     expect(w1.kubeProxyExtraConfig).toEqual({ conntrack: { maxPerCore: 8 } });
   });
 
-  it("runs Flannel with the lab's flanneld image and the bundle's CNI plugin; only the lab's cluster.yaml gets them", () => {
+  it("runs Flannel (lab flanneld image, the bundle's CNI plugin) and the lab's nginx/busybox; only the lab's cluster.yaml gets them", () => {
     const lab = parseClusterYaml(renderLabClusterYaml(defaultLabSpec(), facts())).spec.addons;
     expect(lab.podNetwork).toBe("flannel");
     expect(lab.images.flannel).toBe(LAB_ADDON_IMAGES.flannel);
     expect(lab.images.flannel).toMatch(/^khw\.lab\/flannel:v\d/);
     expect(lab.images.flannelCniPlugin).toBeNull();
+    expect(lab.images.nginx).toMatch(/^khw\.lab\/nginx:\d/);
+    expect(lab.images.busybox).toMatch(/^khw\.lab\/busybox:\d/);
     expect(labImageRefs().map((i) => i.ref)).toContain(LAB_ADDON_IMAGES.flannel);
     // the same spec outside the lab: the upstream images, Weave as the user wrote it
     const real = parseClusterYaml(renderClusterYaml(defaultLabSpec())).spec.addons;
     expect(real.podNetwork).toBe("weave");
     expect(real.images.flannel).toMatch(/^ghcr\.io\/flannel-io\/flannel:/);
     expect(real.images.flannelCniPlugin).toMatch(/^ghcr\.io\/flannel-io\/flannel-cni-plugin:/);
+    expect(real.images.nginx).toBe("docker.io/library/nginx:1.27");
+    expect(real.images.busybox).toBe("docker.io/library/busybox:1.28");
   });
 
   it("keeps bridge-routes when the spec asks for it", () => {

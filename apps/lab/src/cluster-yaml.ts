@@ -102,7 +102,8 @@ export const LAB_KUBE_PROXY_CONFIG = { conntrack: { maxPerCore: 0 } } as const;
  * The lab's addons: Weave Net cannot run here (the Go module proxy refuses its module, no registry serves its
  * images, and it is archived upstream), so `weave` becomes `flannel`; `flannel` and `bridge-routes` stay as
  * written. Flannel runs the lab's own flanneld image (@khw/images, `khw.lab/flannel:…`) and takes its CNI
- * plugin from the bundle's CNI archive (`flannelCniPlugin: null`: no registry for flannel-cni-plugin).
+ * plugin from the bundle's CNI archive (`flannelCniPlugin: null`: no registry for flannel-cni-plugin); the
+ * smoke test runs the lab's nginx and busybox.
  */
 export function labAddons(addons: LabSpecInput["addons"]): Record<string, unknown> {
   const a = (addons ?? {}) as Record<string, unknown> & { images?: Record<string, unknown> };
@@ -110,10 +111,17 @@ export function labAddons(addons: LabSpecInput["addons"]): Record<string, unknow
   return { ...a, podNetwork, images: { ...(a.images ?? {}), ...LAB_ADDON_IMAGES } };
 }
 
-/** Lab-only addons.images: the pod network's images as @khw/images builds them. */
+const labRef = (name: string) => labImages().find((i) => i.name === name)!.ref;
+
+/**
+ * Lab-only addons.images: no registry here, so the pod network's and the smoke test's images are the ones
+ * @khw/images builds (flanneld from the Go module proxy; nginx and busybox from Debian packages).
+ */
 export const LAB_ADDON_IMAGES = {
-  flannel: labImages().find((i) => i.name === "flannel")!.ref,
+  flannel: labRef("flannel"),
   flannelCniPlugin: null,
+  nginx: labRef("nginx"),
+  busybox: labRef("busybox"),
 } as const;
 
 /** Where the lab's image tarballs live under the mirror's directory (`khw lab up` builds them there). */

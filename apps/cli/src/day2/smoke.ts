@@ -268,7 +268,12 @@ export async function runSmoke(
       : "the nginx Deployment is not ready (see `deployment`)";
   for (const [id, script, expect] of [
     ["logs", `${KUBECTL} -n ${SMOKE_NAMESPACE} logs "$1" --tail=3 2>&1`, undefined],
-    ["exec", `${KUBECTL} -n ${SMOKE_NAMESPACE} exec "$1" -- nginx -v 2>&1`, /nginx version/],
+    // a real nginx's answer (`nginx version: nginx/1.27.3`), not just any program naming itself
+    [
+      "exec",
+      `${KUBECTL} -n ${SMOKE_NAMESPACE} exec "$1" -- nginx -v 2>&1`,
+      /^nginx version: nginx\/\d+\.\d+\.\d+/m,
+    ],
   ] as const) {
     if (noPod) {
       set(id, "could-not-run", noPod);
