@@ -35,6 +35,8 @@ export interface BuildLabImagesOptions {
   onLog?: (line: string) => void;
   /** Passed to the Go and gcc builds (default: GOMAXPROCS=2, nice 19). */
   goMaxProcs?: number;
+  /** Only look: report whether the set is cached (and where), build and copy nothing. */
+  cachedOnly?: boolean;
 }
 
 export interface BuiltLabImage extends LabImage {
@@ -146,6 +148,9 @@ export async function buildLabImages(options: BuildLabImagesOptions): Promise<Bu
     ),
   );
   const outDir = resolve(options.outDir);
+  if (options.cachedOnly) {
+    return { images: [], cached: readCache(dir, wanted) !== undefined, cacheDir: dir, seconds: 0 };
+  }
   let manifest = readCache(dir, wanted);
   const cached = manifest !== undefined;
   if (manifest) log(`[images] cached in ${dir}`);
