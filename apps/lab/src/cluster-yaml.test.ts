@@ -6,6 +6,7 @@ import {
   LAB_ADDON_IMAGES,
   LAB_IMAGES_DIR,
   LAB_KUBE_PROXY_CONFIG,
+  LAB_ONLY_SETTINGS,
   labImageRefs,
   renderLabClusterYaml,
 } from "./cluster-yaml";
@@ -140,3 +141,18 @@ it("refuses a spec the lab cannot host, with the spec's own explanation", () => 
   };
   expect(() => renderLabClusterYaml(bad, facts(bad))).toThrow(/no load balancer[\s\S]*Fix: /);
 });
+
+describe.each(LAB_ONLY_SETTINGS.map((s) => [s.field, s] as const))(
+  "lab-only setting %s",
+  (_field, setting) => {
+    it("reaches the lab's cluster.yaml, and not the same spec outside the lab", () => {
+      const lab = parseClusterYaml(
+        renderLabClusterYaml(defaultLabSpec(), { ...facts(), images: labImageRefs() }),
+      );
+      expect(setting.read(lab.spec)).toEqual(setting.labValue);
+      const real = parseClusterYaml(renderClusterYaml(defaultLabSpec()));
+      expect(setting.read(real.spec)).not.toEqual(setting.labValue);
+      expect(setting.why.length).toBeGreaterThan(20);
+    });
+  },
+);
