@@ -40,7 +40,15 @@ export const bundleCommandHandlers = {
   fetch: fetchBundle,
   verify: verifyBundle,
 } as const;
+export { PINNED_VERSIONS, type PinnedBinaries, pinnedBinaries, prerequisiteSkip } from "./pinned";
 export type { BuildRuntimeOptions, RuntimeFile, RuntimeVersions } from "./runtime";
-export { buildRuntime, CNI_PLUGINS, runtimeLayout, runtimePresent } from "./runtime";
+export {
+  buildRuntime,
+  CNI_PLUGINS,
+  FLANNEL_CNI_PLUGIN_MODULE,
+  runtimeLayout,
+  runtimeMissing,
+  runtimePresent,
+} from "./runtime";
 export type { BundleServer, ServeBundleOptions } from "./serve";
 export { serveBundle } from "./serve";

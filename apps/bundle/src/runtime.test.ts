@@ -4,7 +4,8 @@ import { dirname, join } from "node:path";
 import { binaryArtifacts, defaultClusterSpecInput, loadCluster } from "@khw/spec";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "./_fs";
-import { runtimeLayout, runtimePresent } from "./runtime";
+import { createTarGz } from "./_tar";
+import { CNI_PLUGINS, runtimeLayout, runtimeMissing, runtimePresent } from "./runtime";
 
 const versions = { containerdVersion: "2.1.4", runcVersion: "1.3.3", cniPluginsVersion: "1.8.0" };
 
@@ -29,14 +30,27 @@ describe("the runtime's place in the bundle", () => {
     const dir = mkdtempSync(join(tmpdir(), "khw-runtime-"));
     try {
       expect(await runtimePresent(dir, versions)).toBe(false);
-      for (const f of Object.values(runtimeLayout(versions))) {
+      const layout = runtimeLayout(versions);
+      const put = (f: { path: string; checksumPath: string }, data: Buffer | string) => {
         mkdirSync(dirname(join(dir, f.path)), { recursive: true });
-        writeFileSync(join(dir, f.path), `content of ${f.path}`);
-        writeFileSync(join(dir, f.checksumPath), `${sha256(`content of ${f.path}`)}  x\n`);
-      }
+        writeFileSync(join(dir, f.path), data);
+        writeFileSync(join(dir, f.checksumPath), `${sha256(data)}  x\n`);
+      };
+      const cniArchive = (plugins: readonly string[]) =>
+        createTarGz(
+          plugins.map((p) => ({ path: `./${p}`, mode: 0o755, data: Buffer.from(p), type: "file" as const })),
+        );
+      put(layout.containerd, "containerd");
+      put(layout.runc, "runc");
+      put(layout.cni, cniArchive(CNI_PLUGINS));
       expect(await runtimePresent(dir, versions)).toBe(true);
-      writeFileSync(join(dir, runtimeLayout(versions).runc.path), "tampered");
+      writeFileSync(join(dir, layout.runc.path), "tampered");
       expect(await runtimePresent(dir, versions)).toBe(false);
+      expect(await runtimeMissing(dir, versions)).toEqual(["runc"]);
+      put(layout.runc, "runc");
+      // a bundle built before flannel was listed: only the CNI archive is rebuilt
+      put(layout.cni, cniArchive(CNI_PLUGINS.filter((p) => p !== "flannel")));
+      expect(await runtimeMissing(dir, versions)).toEqual(["cni"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { exists, sha256, sha256File, writeFileAtomic } from "./_fs";
 import { run } from "./_run";
-import { createTarGz } from "./_tar";
+import { createTarGz, readTarGz } from "./_tar";
 import { BundleError } from "./errors";
 
 /**
@@ -27,8 +27,16 @@ export interface RuntimeFile {
   checksumPath: string;
 }
 
-/** The CNI plugins khw's workers use (bridge-routes and kubelet's loopback; portmap for hostPort). */
-export const CNI_PLUGINS = ["bridge", "host-local", "loopback", "portmap"] as const;
+/**
+ * The CNI plugins khw's workers use (bridge-routes and kubelet's loopback; portmap for hostPort; flannel for
+ * `podNetwork: flannel` with `addons.images.flannelCniPlugin: null`). flannel is not in containernetworking/plugins
+ * since v1.0 (it moved to flannel-io/cni-plugin, which the Go module proxy does not serve): it is built from
+ * {@link FLANNEL_CNI_PLUGIN_MODULE}, the last release holding it.
+ */
+export const CNI_PLUGINS = ["bridge", "host-local", "loopback", "portmap", "flannel"] as const;
+export const FLANNEL_CNI_PLUGIN_MODULE = "github.com/containernetworking/plugins@v0.9.1";
+
+type RuntimeComponent = "containerd" | "runc" | "cni";
 
 const VERSION = /^\d+\.\d+\.\d+$/;
 
@@ -69,24 +77,45 @@ export interface BuildRuntimeOptions extends RuntimeVersions {
   onLog?: (line: string) => void;
 }
 
-/** True when every runtime file is there and matches its checksum file. */
-export async function runtimePresent(dir: string, v: RuntimeVersions): Promise<boolean> {
-  for (const f of Object.values(runtimeLayout(v))) {
-    if (!(await exists(join(dir, f.path))) || !(await exists(join(dir, f.checksumPath)))) return false;
-    const want = (await readFile(join(dir, f.checksumPath), "utf8")).split(/\s+/)[0];
-    if (want !== (await sha256File(join(dir, f.path)))) return false;
+/** Whether one runtime file is there, matches its checksum file and (the CNI archive) holds every plugin. */
+async function componentPresent(dir: string, c: RuntimeComponent, f: RuntimeFile): Promise<boolean> {
+  if (!(await exists(join(dir, f.path))) || !(await exists(join(dir, f.checksumPath)))) return false;
+  const want = (await readFile(join(dir, f.checksumPath), "utf8")).split(/\s+/)[0];
+  if (want !== (await sha256File(join(dir, f.path)))) return false;
+  if (c !== "cni") return true;
+  try {
+    const names = new Set(readTarGz(await readFile(join(dir, f.path))).map((e) => e.path));
+    return CNI_PLUGINS.every((p) => names.has(`./${p}`));
+  } catch {
+    return false;
   }
-  return true;
+}
+
+/** The runtime components missing from `dir` (absent, not matching their checksum, or a CNI archive without a plugin). */
+export async function runtimeMissing(dir: string, v: RuntimeVersions): Promise<RuntimeComponent[]> {
+  const missing: RuntimeComponent[] = [];
+  for (const [c, f] of Object.entries(runtimeLayout(v)) as [RuntimeComponent, RuntimeFile][]) {
+    if (!(await componentPresent(dir, c, f))) missing.push(c);
+  }
+  return missing;
+}
+
+/** True when every runtime file is there and matches its checksum file (and the CNI archive has every plugin). */
+export async function runtimePresent(dir: string, v: RuntimeVersions): Promise<boolean> {
+  return (await runtimeMissing(dir, v)).length === 0;
 }
 
 /**
  * Builds containerd (+ shim, ctr), runc and the CNI plugins with the machine's Go from the module proxy
- * and writes the release files + checksum files into `dir`. Skips when they are already there and verify.
- * Returns whether it built.
+ * and writes the release files + checksum files into `dir`. Builds only the components that are missing or
+ * do not verify (a CNI archive without a newly listed plugin is rebuilt alone). Returns whether it built.
  */
 export async function buildRuntime(o: BuildRuntimeOptions): Promise<boolean> {
   const log = o.onLog ?? (() => {});
-  if (!o.force && (await runtimePresent(o.dir, o))) {
+  const missing: RuntimeComponent[] = o.force
+    ? ["containerd", "runc", "cni"]
+    : await runtimeMissing(o.dir, o);
+  if (missing.length === 0) {
     log("[runtime] containerd, runc and CNI plugins already in the bundle");
     return false;
   }
@@ -111,98 +140,112 @@ export async function buildRuntime(o: BuildRuntimeOptions): Promise<boolean> {
         hint: "check that the Go module proxy is reachable (go env GOPROXY) and that gcc and libseccomp-dev are installed (runc needs cgo and libseccomp.a)",
       });
     await writeFile(join(work, "go.mod"), "module khw.local/runtime\n\ngo 1.24\n");
-    log(
-      `[runtime] resolving containerd v${o.containerdVersion}, runc v${o.runcVersion}, CNI plugins v${o.cniPluginsVersion}`,
-    );
-    await goRun([
-      "get",
-      `github.com/containerd/containerd/v2@v${o.containerdVersion}`,
-      `github.com/opencontainers/runc@v${o.runcVersion}`,
-      `github.com/containernetworking/plugins@v${o.cniPluginsVersion}`,
-    ]);
+    const modules = {
+      containerd: `github.com/containerd/containerd/v2@v${o.containerdVersion}`,
+      runc: `github.com/opencontainers/runc@v${o.runcVersion}`,
+      cni: `github.com/containernetworking/plugins@v${o.cniPluginsVersion}`,
+    };
+    log(`[runtime] building ${missing.map((c) => modules[c]).join(", ")}`);
+    await goRun(["get", ...missing.map((c) => modules[c])]);
     const out = join(work, "out");
     await mkdir(join(out, "cni"), { recursive: true });
-    log("[runtime] building containerd, containerd-shim-runc-v2, ctr");
-    await goRun(
-      [
-        "build",
-        "-trimpath",
-        "-ldflags",
-        `-s -w -X github.com/containerd/containerd/v2/version.Version=v${o.containerdVersion}`,
-        "-o",
-        `${out}/`,
-        "github.com/containerd/containerd/v2/cmd/containerd",
-        "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
-        "github.com/containerd/containerd/v2/cmd/ctr",
-      ],
-      { CGO_ENABLED: "0" },
-    );
-    log("[runtime] building the CNI plugins");
-    await goRun(
-      [
-        "build",
-        "-trimpath",
-        "-ldflags",
-        "-s -w",
-        "-o",
-        `${out}/cni/`,
-        ...CNI_PLUGINS.map((p) =>
-          p === "host-local"
-            ? "github.com/containernetworking/plugins/plugins/ipam/host-local"
-            : p === "portmap"
-              ? "github.com/containernetworking/plugins/plugins/meta/portmap"
-              : `github.com/containernetworking/plugins/plugins/main/${p}`,
-        ),
-      ],
-      { CGO_ENABLED: "0" },
-    );
-    log("[runtime] building runc (cgo, seccomp, static)");
-    await goRun(
-      [
-        "build",
-        "-trimpath",
-        "-tags",
-        "seccomp urfave_cli_no_docs netgo osusergo",
-        "-ldflags",
-        `-s -w -X main.version=${o.runcVersion} -extldflags "-static"`,
-        "-o",
-        `${out}/runc`,
-        "github.com/opencontainers/runc",
-      ],
-      { CGO_ENABLED: "1" },
-    );
     const layout = runtimeLayout(o);
     const file = async (name: string) => ({ data: await readFile(join(out, name)), mode: 0o755 });
-    const containerdTar = createTarGz([
-      { path: "bin/", mode: 0o755, data: Buffer.alloc(0), type: "dir" },
-      ...(await Promise.all(
-        ["containerd", "containerd-shim-runc-v2", "ctr"].map(async (n) => ({
-          path: `bin/${n}`,
-          ...(await file(n)),
-          type: "file" as const,
-        })),
-      )),
-    ]);
-    const cniTar = createTarGz(
-      await Promise.all(
-        CNI_PLUGINS.map(async (n) => ({
-          path: `./${n}`,
-          ...(await file(`cni/${n}`)),
-          type: "file" as const,
-        })),
-      ),
-    );
-    const runc = await readFile(join(out, "runc"));
-    for (const [f, data, mode] of [
-      [layout.containerd, containerdTar, 0o644],
-      [layout.cni, cniTar, 0o644],
-      [layout.runc, runc, 0o755],
-    ] as const) {
+    const written: Array<readonly [RuntimeFile, Buffer, number]> = [];
+    if (missing.includes("containerd")) {
+      log("[runtime] building containerd, containerd-shim-runc-v2, ctr");
+      await goRun(
+        [
+          "build",
+          "-trimpath",
+          "-ldflags",
+          `-s -w -X github.com/containerd/containerd/v2/version.Version=v${o.containerdVersion}`,
+          "-o",
+          `${out}/`,
+          "github.com/containerd/containerd/v2/cmd/containerd",
+          "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
+          "github.com/containerd/containerd/v2/cmd/ctr",
+        ],
+        { CGO_ENABLED: "0" },
+      );
+      const containerdTar = createTarGz([
+        { path: "bin/", mode: 0o755, data: Buffer.alloc(0), type: "dir" },
+        ...(await Promise.all(
+          ["containerd", "containerd-shim-runc-v2", "ctr"].map(async (n) => ({
+            path: `bin/${n}`,
+            ...(await file(n)),
+            type: "file" as const,
+          })),
+        )),
+      ]);
+      written.push([layout.containerd, containerdTar, 0o644]);
+    }
+    if (missing.includes("cni")) {
+      const t0 = performance.now();
+      log("[runtime] building the CNI plugins");
+      const fromModule = CNI_PLUGINS.filter((p) => p !== "flannel");
+      await goRun(
+        [
+          "build",
+          "-trimpath",
+          "-ldflags",
+          "-s -w",
+          "-o",
+          `${out}/cni/`,
+          ...fromModule.map((p) =>
+            p === "host-local"
+              ? "github.com/containernetworking/plugins/plugins/ipam/host-local"
+              : p === "portmap"
+                ? "github.com/containernetworking/plugins/plugins/meta/portmap"
+                : `github.com/containernetworking/plugins/plugins/main/${p}`,
+          ),
+        ],
+        { CGO_ENABLED: "0" },
+      );
+      const [mod, version] = FLANNEL_CNI_PLUGIN_MODULE.split("@") as [string, string];
+      log(`[runtime] building the flannel CNI plugin (${FLANNEL_CNI_PLUGIN_MODULE})`);
+      // its own module graph (go install pkg@version), so it never moves the other plugins' version
+      await goRun(["install", "-trimpath", "-ldflags", "-s -w", `${mod}/plugins/meta/flannel@${version}`], {
+        CGO_ENABLED: "0",
+        GOFLAGS: "",
+        GOBIN: join(out, "cni"),
+      });
+      log(`[runtime] CNI plugins built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const cniTar = createTarGz(
+        await Promise.all(
+          CNI_PLUGINS.map(async (n) => ({
+            path: `./${n}`,
+            ...(await file(`cni/${n}`)),
+            type: "file" as const,
+          })),
+        ),
+      );
+      written.push([layout.cni, cniTar, 0o644]);
+    }
+    if (missing.includes("runc")) {
+      log("[runtime] building runc (cgo, seccomp, static)");
+      await goRun(
+        [
+          "build",
+          "-trimpath",
+          "-tags",
+          "seccomp urfave_cli_no_docs netgo osusergo",
+          "-ldflags",
+          `-s -w -X main.version=${o.runcVersion} -extldflags "-static"`,
+          "-o",
+          `${out}/runc`,
+          "github.com/opencontainers/runc",
+        ],
+        { CGO_ENABLED: "1" },
+      );
+      written.push([layout.runc, await readFile(join(out, "runc")), 0o755]);
+    }
+    for (const [f, data, mode] of written) {
       await mkdir(dirname(join(o.dir, f.path)), { recursive: true });
       await writeFileAtomic(join(o.dir, f.path), data, mode);
       await writeFileAtomic(join(o.dir, f.checksumPath), `${sha256(data)}  ${basename(f.path)}\n`);
     }
-    log("[runtime] containerd, runc and CNI plugins added to the bundle");
+    log(`[runtime] ${missing.join(", ")} added to the bundle`);
     return true;
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { defaultClusterSpecInput, loadCluster } from "@khw/spec";
 import { Resvg } from "@resvg/resvg-js";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
@@ -231,7 +232,9 @@ describe("khw diagram: the command", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-const KUBECTL = has("kubectl");
+// kubectl v1.34.4 from the bundle (@khw/bundle's pinnedBinaries), never a machine's own; in CI a missing one fails.
+const pinned = pinnedBinaries();
+const KUBECTL = prerequisiteSkip(pinned.missing) === undefined ? pinned.kubectl : undefined;
 
 function kubectlView(file: string): {
   "current-context": string;
@@ -239,7 +242,7 @@ function kubectlView(file: string): {
   clusters: { name: string; cluster: { server: string; "certificate-authority-data"?: string } }[];
   users: { name: string; user: { "client-certificate-data"?: string; token?: string } }[];
 } {
-  const out = execFileSync("kubectl", ["--kubeconfig", file, "config", "view", "--raw", "-o", "json"], {
+  const out = execFileSync(KUBECTL!, ["--kubeconfig", file, "config", "view", "--raw", "-o", "json"], {
     env: { PATH: process.env["PATH"], HOME: "/nonexistent" },
   });
   return JSON.parse(out.toString());
@@ -275,7 +278,7 @@ describe("khw kubeconfig", () => {
     expect(cert).toBe(readFileSync(join(work.dir, "pki", "admin.crt"), "utf8"));
     // kubectl loads the certificate and key (a bad PEM or a mismatched key fails before connecting)
     const probe = spawnSync(
-      "kubectl",
+      KUBECTL!,
       [
         "--kubeconfig",
         file,

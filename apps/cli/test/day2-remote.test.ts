@@ -447,6 +447,7 @@ function healthyCluster(): RecordingExecutor {
     .respond(/ exec "\$1" -- nginx -v/, { stdout: "nginx version: nginx/1.27.3\n" })
     .respond(/port-forward/, { stdout: "code=200\nForwarding from 127.0.0.1:18080 -> 80\n" })
     .respond(/for ip in/, { stdout: "192.168.56.21 200\n192.168.56.22 200\n" })
+    .respond(/wget -q/, { stdout: "nodes=worker-1->worker-2\npod=ok 10.244.1.2\nsvc=ok 10.96.0.20:80\n" })
     .respond(/nslookup kubernetes\.default/, {
       stdout:
         "Server:    10.96.0.10\n\nName:      kubernetes\nAddress 1: 10.96.0.1 kubernetes.default.svc.cluster.local\n",
@@ -471,11 +472,14 @@ describe("khw smoke", () => {
       "exec:pass",
       "port-forward:pass",
       "nodeport:pass",
+      "pod-network:pass",
       "dns:pass",
       "ha:pass",
       "leader-election:pass",
     ]);
-    expect(out).toMatchObject({ ok: true, passed: 10, failed: 0, couldNotRun: 0 });
+    expect(out).toMatchObject({ ok: true, passed: 11, failed: 0, couldNotRun: 0 });
+    const net = commands("master-1").find((c) => c.kind === "shell" && /wget -q/.test(c.script))!;
+    expect(net.kind === "shell" && net.script).toContain("exec net-client -- wget -q -O /dev/null -T 5");
     expect(execArgv("master-2")).toEqual(["systemctl stop kube-apiserver", "systemctl start kube-apiserver"]);
     expect(commands().every((c) => c.host === "master-1" || c.host === "master-2")).toBe(true);
     const manifest = uploads("master-1")[0]!;
@@ -509,6 +513,10 @@ describe("khw smoke", () => {
         .respond(/ exec "\$1" -- nginx -v/, { stdout: "nginx version: nginx/1.27.3\n" })
         .respond(/port-forward/, { stdout: "code=000\nerror: unable to upgrade connection: Forbidden\n" })
         .respond(/for ip in/, { stdout: "192.168.56.21 200\n192.168.56.22 000\n" })
+        .respond(/wget -q/, {
+          stdout:
+            "nodes=worker-2->worker-1\npod=fail 10.244.0.5 wget: download timed out\nsvc=fail 10.96.0.20:80\n",
+        })
         .respond(/nslookup kubernetes\.default/, { stdout: "nslookup: can't resolve 'kubernetes.default'\n" })
         .respond(/consecutive=/, { stdout: "consecutive=0 tries=40\n" })
         .respond(/get lease/, { stdout: "kube-controller-manager=master-1_3f2a\nkube-scheduler=\n" }),
@@ -527,7 +535,10 @@ describe("khw smoke", () => {
     expect(r.stdout).toContain("FAIL  dns:");
     expect(r.stdout).toContain("FAIL  ha:");
     expect(r.stdout).toContain("FAIL  leader-election:");
-    expect(r.stdout).toContain("smoke: 3 passed, 7 failed, 0 could not run (of 10)");
+    expect(r.stdout).toMatch(
+      /FAIL {2}pod-network: .*\n\s+worker-2 → worker-1: pod fail 10\.244\.0\.5 wget: download timed out/,
+    );
+    expect(r.stdout).toContain("smoke: 3 passed, 8 failed, 0 could not run (of 11)");
     // the apiserver is started again even though the HA check failed
     expect(execArgv("master-2")).toEqual(["systemctl stop kube-apiserver", "systemctl start kube-apiserver"]);
   });
@@ -571,7 +582,7 @@ describe("khw smoke", () => {
     const byId = Object.fromEntries(JSON.parse(r.stdout).tests.map((t: { id: string }) => [t.id, t]));
     expect(byId["deployment"]).toMatchObject({ outcome: "fail" });
     expect(byId["deployment"].detail).toContain("ImagePullBackOff");
-    for (const id of ["logs", "exec", "port-forward", "nodeport"]) {
+    for (const id of ["logs", "exec", "port-forward", "nodeport", "pod-network"]) {
       expect(byId[id]).toMatchObject({
         outcome: "could-not-run",
         detail: "the nginx Deployment is not ready (see `deployment`)",
@@ -617,7 +628,7 @@ describe("khw smoke", () => {
     const r = await khw(dir, ["smoke", "--json"]);
     expect(r.code).toBe(1);
     const tests = JSON.parse(r.stdout).tests;
-    expect(tests).toHaveLength(10);
+    expect(tests).toHaveLength(11);
     for (const t of tests) {
       expect(t.outcome).toBe("could-not-run");
       expect(t.detail).toMatch(/^cannot run commands on master-1: \[master-1\] cannot connect/);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { LabImageVersions } from "./images";
@@ -14,7 +15,10 @@ export function defaultImagesCacheDir(env?: Record<string, string | undefined>):
   return join(defaultCacheRoot(env), "images");
 }
 
-/** The cache key of a version set (with the Go toolchain that built it). */
-export function imagesCacheKey(v: LabImageVersions, goVersion: string): string {
-  return `pause-${v.pauseTag}_k8s-${v.kubernetes}_coredns-v${v.coredns}_${goVersion}-amd64`;
+/** The cache key of a version set (with the Go toolchain that built it and the exact Debian packages in it). */
+export function imagesCacheKey(v: LabImageVersions, goVersion: string, debs: readonly string[] = []): string {
+  const debKey = debs.length
+    ? `_debs-${createHash("sha256").update(debs.join("\n")).digest("hex").slice(0, 12)}`
+    : "";
+  return `pause-${v.pauseTag}_k8s-${v.kubernetes}_coredns-v${v.coredns}_flannel-${v.flannel}${debKey}_${goVersion}-amd64`;
 }

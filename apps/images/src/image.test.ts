@@ -73,15 +73,17 @@ describe("labImages", () => {
     const refs = Object.fromEntries(labImages().map((i) => [i.name, i.ref]));
     expect(refs).toEqual({
       pause: "registry.k8s.io/pause:3.10",
-      httpd: "docker.io/library/nginx:1.27",
-      toolbox: "docker.io/library/busybox:1.28",
+      nginx: "khw.lab/nginx:1.22.1",
+      busybox: "khw.lab/busybox:1.35.0",
       coredns: "registry.k8s.io/coredns/coredns:v1.11.3",
+      flannel: "khw.lab/flannel:v0.28.10",
     });
     expect(labImages().map((i) => i.file)).toEqual([
       "pause_3.10.tar",
-      "nginx_1.27.tar",
-      "busybox_1.28.tar",
+      "nginx_1.22.1.tar",
+      "busybox_1.35.0.tar",
       "coredns_coredns_v1.11.3.tar",
+      "flannel_v0.28.10.tar",
     ]);
   });
 });

@@ -8,6 +8,8 @@ export interface ImageSpec {
   /** Files of the one layer (parent directories are added). */
   files: Array<{ path: string; data: Buffer; mode?: number }>;
   symlinks?: Array<{ path: string; target: string }>;
+  /** Directories that must exist even when empty (e.g. /run, a log directory), with their mode. */
+  dirs?: Array<{ path: string; mode: number }>;
   entrypoint?: string[];
   cmd?: string[];
   env?: string[];
@@ -19,7 +21,7 @@ export interface ImageSpec {
 const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 /** The layer tar of an image: its files under their parent directories, plus /etc and /tmp (mount points). */
-export function imageLayer(spec: Pick<ImageSpec, "files" | "symlinks">): Buffer {
+export function imageLayer(spec: Pick<ImageSpec, "files" | "symlinks" | "dirs">): Buffer {
   const dirs = new Set<string>(["etc/", "tmp/"]);
   const rel = (p: string) => p.replace(/^\/+/, "");
   const addParents = (p: string) => {
@@ -28,9 +30,14 @@ export function imageLayer(spec: Pick<ImageSpec, "files" | "symlinks">): Buffer 
   };
   for (const f of spec.files) addParents(f.path);
   for (const l of spec.symlinks ?? []) addParents(l.path);
+  const modes = new Map<string, number>([["tmp/", 0o1777]]);
+  for (const d of spec.dirs ?? []) {
+    addParents(`${d.path}/x`);
+    modes.set(`${rel(d.path)}/`, d.mode);
+  }
   const entries: TarEntry[] = [...dirs]
     .sort()
-    .map((d) => ({ path: d, mode: d === "tmp/" ? 0o1777 : 0o755, type: "dir" as const }));
+    .map((d) => ({ path: d, mode: modes.get(d) ?? 0o755, type: "dir" as const }));
   for (const f of spec.files)
     entries.push({ path: rel(f.path), mode: f.mode ?? 0o755, type: "file", data: f.data });
   for (const l of spec.symlinks ?? [])

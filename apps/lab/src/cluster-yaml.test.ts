@@ -1,10 +1,12 @@
 import { LAB_RUNC_WRAPPER_PATH } from "@khw/images";
-import { parseClusterYaml } from "@khw/spec";
+import { parseClusterYaml, renderClusterYaml } from "@khw/spec";
 import { describe, expect, it } from "vitest";
 import {
   defaultLabSpec,
+  LAB_ADDON_IMAGES,
   LAB_IMAGES_DIR,
   LAB_KUBE_PROXY_CONFIG,
+  LAB_ONLY_SETTINGS,
   labImageRefs,
   renderLabClusterYaml,
 } from "./cluster-yaml";
@@ -97,6 +99,31 @@ describe("the lab's cluster.yaml", () => {
     expect(w1.kubeProxyExtraConfig).toEqual({ conntrack: { maxPerCore: 8 } });
   });
 
+  it("runs Flannel (lab flanneld image, the bundle's CNI plugin) and the lab's nginx/busybox; only the lab's cluster.yaml gets them", () => {
+    const lab = parseClusterYaml(renderLabClusterYaml(defaultLabSpec(), facts())).spec.addons;
+    expect(lab.podNetwork).toBe("flannel");
+    expect(lab.images.flannel).toBe(LAB_ADDON_IMAGES.flannel);
+    expect(lab.images.flannel).toMatch(/^khw\.lab\/flannel:v\d/);
+    expect(lab.images.flannelCniPlugin).toBeNull();
+    expect(lab.images.nginx).toMatch(/^khw\.lab\/nginx:\d/);
+    expect(lab.images.busybox).toMatch(/^khw\.lab\/busybox:\d/);
+    expect(labImageRefs().map((i) => i.ref)).toContain(LAB_ADDON_IMAGES.flannel);
+    // the same spec outside the lab: the upstream images, Weave as the user wrote it
+    const real = parseClusterYaml(renderClusterYaml(defaultLabSpec())).spec.addons;
+    expect(real.podNetwork).toBe("weave");
+    expect(real.images.flannel).toMatch(/^ghcr\.io\/flannel-io\/flannel:/);
+    expect(real.images.flannelCniPlugin).toMatch(/^ghcr\.io\/flannel-io\/flannel-cni-plugin:/);
+    expect(real.images.nginx).toBe("docker.io/library/nginx:1.27");
+    expect(real.images.busybox).toBe("docker.io/library/busybox:1.28");
+  });
+
+  it("keeps bridge-routes when the spec asks for it", () => {
+    const user = { ...defaultLabSpec(), addons: { podNetwork: "bridge-routes" as const } };
+    expect(parseClusterYaml(renderLabClusterYaml(user, facts(user))).spec.addons.podNetwork).toBe(
+      "bridge-routes",
+    );
+  });
+
   it("is byte-stable", () => {
     expect(renderLabClusterYaml(defaultLabSpec(), facts())).toBe(
       renderLabClusterYaml(defaultLabSpec(), facts()),
@@ -114,3 +141,18 @@ it("refuses a spec the lab cannot host, with the spec's own explanation", () => 
   };
   expect(() => renderLabClusterYaml(bad, facts(bad))).toThrow(/no load balancer[\s\S]*Fix: /);
 });
+
+describe.each(LAB_ONLY_SETTINGS.map((s) => [s.field, s] as const))(
+  "lab-only setting %s",
+  (_field, setting) => {
+    it("reaches the lab's cluster.yaml, and not the same spec outside the lab", () => {
+      const lab = parseClusterYaml(
+        renderLabClusterYaml(defaultLabSpec(), { ...facts(), images: labImageRefs() }),
+      );
+      expect(setting.read(lab.spec)).toEqual(setting.labValue);
+      const real = parseClusterYaml(renderClusterYaml(defaultLabSpec()));
+      expect(setting.read(real.spec)).not.toEqual(setting.labValue);
+      expect(setting.why.length).toBeGreaterThan(20);
+    });
+  },
+);

@@ -65,9 +65,7 @@ export function labClusterSpec(spec: LabSpecInput, facts: LabClusterFacts): Clus
           : {}),
       };
     }),
-    // Weave Net's images cannot be pulled here (no registry): the lab uses the guide's original pod
-    // network, the bridge CNI plugin with static routes between the workers.
-    addons: { ...((spec.addons ?? {}) as Record<string, unknown>), podNetwork: "bridge-routes" },
+    addons: labAddons(spec.addons),
     // No registry either: the lab's images (built by @khw/images into the mirror's khw-images/) are
     // imported into containerd on every worker.
     binaries: {
@@ -99,6 +97,32 @@ export const LAB_KUBELET_CONFIG = {
  * denied"); maxPerCore 0 leaves the limit as it is.
  */
 export const LAB_KUBE_PROXY_CONFIG = { conntrack: { maxPerCore: 0 } } as const;
+
+/**
+ * The lab's addons: Weave Net cannot run here (the Go module proxy refuses its module, no registry serves its
+ * images, and it is archived upstream), so `weave` becomes `flannel`; `flannel` and `bridge-routes` stay as
+ * written. Flannel runs the lab's own flanneld image (@khw/images, `khw.lab/flannel:…`) and takes its CNI
+ * plugin from the bundle's CNI archive (`flannelCniPlugin: null`: no registry for flannel-cni-plugin); the
+ * smoke test runs the lab's nginx and busybox.
+ */
+export function labAddons(addons: LabSpecInput["addons"]): Record<string, unknown> {
+  const a = (addons ?? {}) as Record<string, unknown> & { images?: Record<string, unknown> };
+  const podNetwork = a.podNetwork === "bridge-routes" ? "bridge-routes" : "flannel";
+  return { ...a, podNetwork, images: { ...(a.images ?? {}), ...LAB_ADDON_IMAGES } };
+}
+
+const labRef = (name: string) => labImages().find((i) => i.name === name)!.ref;
+
+/**
+ * Lab-only addons.images: no registry here, so the pod network's and the smoke test's images are the ones
+ * @khw/images builds (flanneld from the Go module proxy; nginx and busybox from Debian packages).
+ */
+export const LAB_ADDON_IMAGES = {
+  flannel: labRef("flannel"),
+  flannelCniPlugin: null,
+  nginx: labRef("nginx"),
+  busybox: labRef("busybox"),
+} as const;
 
 /** Where the lab's image tarballs live under the mirror's directory (`khw lab up` builds them there). */
 export const LAB_IMAGES_DIR = "khw-images";
@@ -153,3 +177,58 @@ export function renderLabClusterYaml(spec: LabSpecInput, facts: LabClusterFacts)
     renderClusterYaml(labSpec, { comments: false }),
   ].join("\n");
 }
+
+/** One setting only the lab's cluster.yaml carries (never a default of khw, never a real host's). */
+export interface LabOnlySetting {
+  /** Where it is in cluster.yaml. */
+  field: string;
+  /** What the lab writes there. */
+  value: string;
+  /** Why the lab needs it. */
+  why: string;
+  /** Reads it from a parsed spec (the unit test checks it is the lab's value only in the lab's cluster.yaml). */
+  read: (spec: ClusterSpec) => unknown;
+  /** The lab's value as `read` returns it. */
+  labValue: unknown;
+}
+
+const worker = (spec: ClusterSpec) => spec.nodes.find((n) => n.role === "worker");
+
+/** Every lab-only setting, in one place: `khw lab up` prints them; README's "Lab-only settings" lists them. */
+export const LAB_ONLY_SETTINGS: readonly LabOnlySetting[] = [
+  {
+    field: "nodes[workers].kubelet.extraConfig",
+    value: JSON.stringify(LAB_KUBELET_CONFIG),
+    why: "cgroup v1 controllers are read-only in systemd-nspawn hosts (no QoS cgroups, no node-allocatable); no resolver on the hosts",
+    read: (spec) => worker(spec)?.kubelet?.extraConfig,
+    labValue: LAB_KUBELET_CONFIG,
+  },
+  {
+    field: "nodes[workers].containerd.runcBinary",
+    value: LAB_RUNC_WRAPPER_PATH,
+    why: "a runc wrapper (rootless, no cgroupsPath/resources, no keyring) for read-only cgroups: containers get no limits",
+    read: (spec) => worker(spec)?.containerd?.runcBinary,
+    labValue: LAB_RUNC_WRAPPER_PATH,
+  },
+  {
+    field: "nodes[workers].kubeProxy.extraConfig",
+    value: JSON.stringify(LAB_KUBE_PROXY_CONFIG),
+    why: "nf_conntrack_max is writable only from the machine's initial network namespace",
+    read: (spec) => worker(spec)?.kubeProxy?.extraConfig,
+    labValue: LAB_KUBE_PROXY_CONFIG,
+  },
+  {
+    field: "addons.podNetwork",
+    value: "flannel (weave becomes flannel; bridge-routes stays)",
+    why: "Weave Net cannot be built or pulled here and is archived upstream",
+    read: (spec) => spec.addons.podNetwork,
+    labValue: "flannel",
+  },
+  {
+    field: "addons.images",
+    value: JSON.stringify(LAB_ADDON_IMAGES),
+    why: "no registry: flanneld, nginx and busybox are built by @khw/images; the flannel CNI plugin comes with the bundle's CNI archive",
+    read: (spec) => spec.addons.images,
+    labValue: LAB_ADDON_IMAGES,
+  },
+];

@@ -36,6 +36,17 @@ export {
 } from "./coredns";
 export { AddonsError, type AddonsErrorCode } from "./errors";
 export {
+  FLANNEL_CNI_PLUGIN_IMAGE,
+  FLANNEL_DAEMONSET,
+  FLANNEL_IMAGE,
+  FLANNEL_NAMESPACE,
+  type FlannelInput,
+  type FlannelObject,
+  flannelCniConf,
+  flannelNetConf,
+  flannelObjects,
+} from "./flannel";
+export {
   type CertificateRequestInfo,
   KUBELET_SERVING_SIGNER,
   KUBELET_SERVING_USAGES,

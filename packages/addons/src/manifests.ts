@@ -3,6 +3,7 @@ import { apiserverToKubeletObjects } from "./apiserver-to-kubelet";
 import { type BootstrapToken, tlsBootstrapObjects } from "./bootstrap-token";
 import { corednsObjects } from "./coredns";
 import { AddonsError } from "./errors";
+import { flannelObjects } from "./flannel";
 import type { KubeObject } from "./objects";
 import { renderObjectsYaml } from "./render-yaml";
 import { type SmokeTestInput, smokeTestObjects } from "./smoke-test";
@@ -21,6 +22,12 @@ export const ADDONS = [
     description: "RBAC: the apiserver may reach kubelets (logs, exec, port-forward)",
   },
   { number: 3, name: "weave-net", description: "pod network: Weave Net with IPALLOC_RANGE = the pod CIDR" },
+  // the other pod network at the same number: a cluster has one of them
+  {
+    number: 3,
+    name: "flannel",
+    description: "pod network: Flannel (vxlan, kube-subnet-mgr) with Network = the pod CIDR",
+  },
   { number: 4, name: "coredns", description: "cluster DNS: CoreDNS and the kube-dns Service" },
   {
     number: 5,
@@ -73,9 +80,9 @@ function manifest(name: AddonName, objects: KubeObject[], secret = false): Addon
 
 /**
  * Every cluster object of a cluster, grouped per addon in apply order:
- * tls-bootstrap (when a worker uses it, or a token is given), apiserver-to-kubelet, weave-net (when
- * `addons.podNetwork` is weave; `bridge-routes` needs no objects: its CNI config and routes are host
- * files), coredns (when `addons.dns`), smoke-test.
+ * tls-bootstrap (when a worker uses it, or a token is given), apiserver-to-kubelet, weave-net or flannel
+ * (per `addons.podNetwork`; `bridge-routes` needs no objects: its CNI config and routes are host
+ * files), coredns (when `addons.dns`), smoke-test (with `addons.images`' nginx and busybox).
  */
 export function addonManifestsFromCluster(cluster: Cluster, options: AddonOptions = {}): AddonManifest[] {
   const out: AddonManifest[] = [];
@@ -97,6 +104,18 @@ export function addonManifestsFromCluster(cluster: Cluster, options: AddonOption
   if (addons.podNetwork === "weave") {
     out.push(
       manifest("weave-net", weaveNetObjects({ version: versions.weave, podCIDR: cluster.network.podCIDR })),
+    );
+  }
+  if (addons.podNetwork === "flannel") {
+    out.push(
+      manifest(
+        "flannel",
+        flannelObjects({
+          podCIDR: cluster.network.podCIDR,
+          image: addons.images.flannel,
+          cniPluginImage: addons.images.flannelCniPlugin,
+        }),
+      ),
     );
   }
   if (addons.dns) {
@@ -123,7 +142,8 @@ export function addonManifestsFromCluster(cluster: Cluster, options: AddonOption
         `pick a port in ${range}`,
       );
     }
-    out.push(manifest("smoke-test", smokeTestObjects({ ...options.smokeTest, nodePort })));
+    const images = { nginxImage: addons.images.nginx, busyboxImage: addons.images.busybox };
+    out.push(manifest("smoke-test", smokeTestObjects({ ...images, ...options.smokeTest, nodePort })));
   }
   return out;
 }

@@ -4,16 +4,16 @@
 // really authenticates as system:bootstrap:<id> with its groups (and an expired one does not), and
 // RBAC grants exactly what the fixes claim. Every process is stopped by PID in afterAll.
 //
-// Needs kube-apiserver v1.34.4: from $KHW_KUBE_BIN_DIR, or the bundle cache that `khw bundle build`
-// fills (${XDG_CACHE_HOME:-~/.cache}/khw/bundles/k8s-v1.34.4_etcd-v3.6.16-amd64/…); kubectl from the
-// same directory or PATH; etcd from PATH (Debian etcd-server). Skipped, with this reason, without them.
+// Needs the bundle `khw bundle build` fills (@khw/bundle's pinnedBinaries: kube-apiserver and kubectl v1.34.4,
+// etcd v3.6.16). Skipped locally, with the reason, without it; in CI a missing binary fails the file.
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Cluster } from "@khw/spec";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
+import { type Cluster, loadCluster } from "@khw/spec";
 import type { CertificateSigningRequest } from "kubernetes-types/certificates/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -30,34 +30,12 @@ import { defaultCluster, freePort, Processes, unusualCluster, waitFor } from "./
 
 const KUBERNETES = "v1.34.4";
 
-function binDir(): string {
-  const fromEnv = process.env["KHW_KUBE_BIN_DIR"];
-  if (fromEnv) return fromEnv;
-  const cache = process.env["XDG_CACHE_HOME"] || join(process.env["HOME"] || homedir(), ".cache");
-  return join(
-    cache,
-    "khw",
-    "bundles",
-    `k8s-${KUBERNETES}_etcd-v3.6.16-amd64`,
-    "dl.k8s.io",
-    "release",
-    KUBERNETES,
-    "bin",
-    "linux",
-    "amd64",
-  );
-}
-
-const bin = binDir();
-const apiserverBin = join(bin, "kube-apiserver");
-const kubectlBin = existsSync(join(bin, "kubectl")) ? join(bin, "kubectl") : "kubectl";
-const missing = [
-  existsSync(apiserverBin)
-    ? undefined
-    : `no kube-apiserver in ${bin} (set KHW_KUBE_BIN_DIR or run \`khw bundle build\`)`,
-  spawnSync("etcd", ["--version"]).status === 0 ? undefined : "no etcd on PATH (Debian package etcd-server)",
-  spawnSync(kubectlBin, ["version", "--client"]).status === 0 ? undefined : "no kubectl",
-].filter(Boolean);
+// The pinned binaries of the bundle (kubectl v1.34.4, etcd v3.6.16), never a machine's own; in CI a missing one fails.
+const pinned = pinnedBinaries();
+const apiserverBin = pinned.kubeApiserver;
+const kubectlBin = pinned.kubectl;
+const skip = prerequisiteSkip(pinned.missing);
+const missing = skip ? [skip] : [];
 
 const procs = new Processes();
 afterAll(async () => {
@@ -87,7 +65,7 @@ async function startApiserver(cluster: Cluster): Promise<Api> {
   writeFileSync(join(dir, "tokens.csv"), `${adminToken},admin,admin,system:masters\n`);
   const etcdLog = { text: "" };
   procs.start(
-    "etcd",
+    pinned.etcd,
     [
       "--data-dir",
       join(dir, "etcd"),
@@ -157,9 +135,15 @@ async function startApiserver(cluster: Cluster): Promise<Api> {
   return { kubectl, dir };
 }
 
+const flannelCluster = (): Cluster => {
+  const { spec } = defaultCluster();
+  return loadCluster({ ...spec, addons: { ...spec.addons, podNetwork: "flannel" } }).cluster;
+};
+
 const cases: [string, () => Cluster][] = [
   ["default", defaultCluster],
   ["unusual", unusualCluster],
+  ["flannel", flannelCluster],
 ];
 
 describe.skipIf(missing.length > 0).each(cases)(
@@ -204,7 +188,7 @@ describe.skipIf(missing.length > 0).each(cases)(
       }
     }, 60_000);
 
-    it("stores the facts that break clusters: DNS IP, cluster domain, IPALLOC_RANGE", () => {
+    it("stores the facts that break clusters: DNS IP, cluster domain, IPALLOC_RANGE / flannel Network", () => {
       const ip = api.kubectl([
         "get",
         "service",
@@ -225,16 +209,29 @@ describe.skipIf(missing.length > 0).each(cases)(
         "jsonpath={.data.Corefile}",
       ]);
       expect(corefile.out).toContain(`kubernetes ${cluster.network.clusterDomain} in-addr.arpa ip6.arpa {`);
-      const range = api.kubectl([
-        "get",
-        "daemonset",
-        "weave-net",
-        "-n",
-        "kube-system",
-        "-o",
-        'jsonpath={.spec.template.spec.containers[?(@.name=="weave")].env[?(@.name=="IPALLOC_RANGE")].value}',
-      ]);
-      expect(range.out).toBe(cluster.network.podCIDR);
+      const range =
+        cluster.spec.addons.podNetwork === "flannel"
+          ? JSON.parse(
+              api.kubectl([
+                "get",
+                "configmap",
+                "kube-flannel-cfg",
+                "-n",
+                "kube-flannel",
+                "-o",
+                "jsonpath={.data.net-conf\\.json}",
+              ]).out,
+            ).Network
+          : api.kubectl([
+              "get",
+              "daemonset",
+              "weave-net",
+              "-n",
+              "kube-system",
+              "-o",
+              'jsonpath={.spec.template.spec.containers[?(@.name=="weave")].env[?(@.name=="IPALLOC_RANGE")].value}',
+            ]).out;
+      expect(range).toBe(cluster.network.podCIDR);
     }, 60_000);
 
     it("authenticates the bootstrap token as system:bootstrap:<id> with its groups, allowed to request node certificates", () => {
@@ -372,13 +369,30 @@ describe.skipIf(missing.length > 0).each(cases)(
       }
     }, 60_000);
 
-    it("gives CoreDNS and Weave Net the access they need", () => {
+    it("gives CoreDNS and the pod network (Weave Net or Flannel) the access they need", () => {
       const can = (sa: string, ...args: string[]) =>
-        api.kubectl(["auth", "can-i", ...args, "--as", `system:serviceaccount:kube-system:${sa}`]).out.trim();
+        api
+          .kubectl([
+            "auth",
+            "can-i",
+            ...args,
+            "--as",
+            `system:serviceaccount:${sa.includes(":") ? sa : `kube-system:${sa}`}`,
+          ])
+          .out.trim();
       expect(can("coredns", "list", "endpointslices.discovery.k8s.io")).toBe("yes");
       expect(can("coredns", "watch", "services")).toBe("yes");
       expect(can("coredns", "list", "namespaces")).toBe("yes");
       expect(can("coredns", "delete", "pods")).toBe("no");
+      if (cluster.spec.addons.podNetwork === "flannel") {
+        const flannel = "kube-flannel:flannel";
+        expect(can(flannel, "watch", "nodes")).toBe("yes");
+        expect(can(flannel, "patch", "nodes", "--subresource=status")).toBe("yes");
+        expect(can(flannel, "get", "pods", "-n", "kube-flannel")).toBe("yes");
+        expect(can(flannel, "patch", "nodes")).toBe("no");
+        expect(can(flannel, "list", "secrets", "-n", "kube-flannel")).toBe("no");
+        return;
+      }
       expect(can("weave-net", "list", "pods")).toBe("yes");
       expect(can("weave-net", "update", "configmaps/weave-net", "-n", "kube-system")).toBe("yes");
       expect(can("weave-net", "patch", "nodes", "--subresource=status")).toBe("yes");

@@ -2,9 +2,9 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { createServer } from "node:net";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { catalogueFromCluster, issuePki } from "@khw/pki";
 import { type Cluster, defaultClusterSpecInput, loadCluster } from "@khw/spec";
 import { expect } from "vitest";
@@ -167,35 +167,18 @@ export async function waitFor(
 }
 
 /**
- * Where the Kubernetes v1.34.4 server binaries are: $KHW_KUBE_BIN_DIR, or the bundle cache that
- * `khw bundle build` fills. `missing` lists what is not there (kube-apiserver, etcd on PATH, kubectl).
+ * The pinned Kubernetes v1.34.4 and etcd v3.6.16 binaries of the bundle `khw bundle build` fills
+ * (@khw/bundle's pinnedBinaries). `missing` is the skip reason locally; in CI a missing binary throws.
  */
 export function kubeBinaries(): { apiserver: string; kubectl: string; etcd: string; missing: string[] } {
-  const cache = process.env["XDG_CACHE_HOME"] || join(process.env["HOME"] || homedir(), ".cache");
-  const dir =
-    process.env["KHW_KUBE_BIN_DIR"] ||
-    join(
-      cache,
-      "khw",
-      "bundles",
-      "k8s-v1.34.4_etcd-v3.6.16-amd64",
-      "dl.k8s.io",
-      "release",
-      "v1.34.4",
-      "bin",
-      "linux",
-      "amd64",
-    );
-  const apiserver = join(dir, "kube-apiserver");
-  const kubectl = existsSync(join(dir, "kubectl")) ? join(dir, "kubectl") : "kubectl";
-  const missing = [
-    existsSync(apiserver)
-      ? ""
-      : `no kube-apiserver in ${dir} (set KHW_KUBE_BIN_DIR or run \`khw bundle build\`)`,
-    spawnSync("etcd", ["--version"]).status === 0 ? "" : "no etcd on PATH (Debian package etcd-server)",
-    spawnSync(kubectl, ["version", "--client"]).status === 0 ? "" : "no kubectl",
-  ].filter(Boolean);
-  return { apiserver, kubectl, etcd: "etcd", missing };
+  const pinned = pinnedBinaries();
+  const skip = prerequisiteSkip(pinned.missing);
+  return {
+    apiserver: pinned.kubeApiserver,
+    kubectl: pinned.kubectl,
+    etcd: pinned.etcd,
+    missing: skip ? [skip] : [],
+  };
 }
 
 /** HAProxy's stats page as CSV text. */

@@ -44,6 +44,11 @@ export function binaryArtifacts(cluster: Cluster): BinaryArtifact[] {
   const runcDir = `github.com/opencontainers/runc/releases/download/v${v.runc}`;
   const cniDir = `github.com/containernetworking/plugins/releases/download/v${v.cniPlugins}`;
   const cniName = `cni-plugins-linux-${arch}-v${v.cniPlugins}.tgz`;
+  const { podNetwork, images } = cluster.spec.addons;
+  // flannel without its cni-plugin image: the flannel plugin comes in the archive (khw's bundle has it).
+  const cniPlugins = ["bridge", "host-local", "loopback", "portmap"].concat(
+    podNetwork === "flannel" && images.flannelCniPlugin === null ? ["flannel"] : [],
+  );
   return [
     kube("kube-apiserver", ["controlplane"]),
     kube("kube-controller-manager", ["controlplane"]),
@@ -98,19 +103,9 @@ export function binaryArtifacts(cluster: Cluster): BinaryArtifact[] {
       checksum: { kind: "sums-file", path: `${cniDir}/${cniName}.sha256`, name: cniName },
       archive: {
         format: "tar.gz",
-        members: {
-          bridge: "./bridge",
-          "host-local": "./host-local",
-          loopback: "./loopback",
-          portmap: "./portmap",
-        },
+        members: Object.fromEntries(cniPlugins.map((p) => [p, `./${p}`])),
       },
-      installAs: {
-        bridge: "/opt/cni/bin/bridge",
-        "host-local": "/opt/cni/bin/host-local",
-        loopback: "/opt/cni/bin/loopback",
-        portmap: "/opt/cni/bin/portmap",
-      },
+      installAs: Object.fromEntries(cniPlugins.map((p) => [p, `/opt/cni/bin/${p}`])),
       roles: ["worker"],
     },
   ];

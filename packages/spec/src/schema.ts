@@ -17,7 +17,7 @@ const version = (pattern: RegExp, example: string) =>
 export const ROLES = ["controlplane", "worker", "loadbalancer"] as const;
 export const KUBELET_CREDENTIALS = ["certificate", "tls-bootstrap"] as const;
 export const KEY_ALGORITHMS = ["rsa-2048", "rsa-4096", "ecdsa-p256"] as const;
-export const POD_NETWORKS = ["weave", "bridge-routes"] as const;
+export const POD_NETWORKS = ["weave", "flannel", "bridge-routes"] as const;
 export const HOST_KEY_CHECKING = ["strict", "accept-new", "insecure"] as const;
 export const BINARY_SOURCES = ["official", "mirror", "bundle"] as const;
 
@@ -145,9 +145,42 @@ export const BinariesSchema = z.strictObject({
     }),
 });
 
+const imageRef = z
+  .string()
+  .regex(
+    /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+:[\w.-]+$/,
+    "must be a fully qualified image reference with a tag",
+  )
+  .meta({ examples: ["ghcr.io/flannel-io/flannel:v0.28.10"] });
+
+export const AddonImagesSchema = z
+  .strictObject({
+    flannel: imageRef.default("ghcr.io/flannel-io/flannel:v0.28.10").meta({
+      description: "flanneld and its install-conf (podNetwork: flannel).",
+    }),
+    flannelCniPlugin: imageRef
+      .nullable()
+      .default("ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3")
+      .meta({
+        description:
+          "Copies the flannel CNI plugin into /opt/cni/bin (podNetwork: flannel). null: the plugin comes with the CNI plugins archive (a bundle built by khw has it; the official 1.x archives do not).",
+      }),
+    nginx: imageRef
+      .default("docker.io/library/nginx:1.27")
+      .meta({ description: "The smoke test's web server." }),
+    busybox: imageRef
+      .default("docker.io/library/busybox:1.28")
+      .meta({ description: "The smoke test's shell and nslookup." }),
+  })
+  .meta({ description: "Images of the pod network and the smoke test (the guide's by default)." });
+
 export const AddonsSchema = z.strictObject({
-  podNetwork: z.enum(POD_NETWORKS).default("weave"),
+  podNetwork: z.enum(POD_NETWORKS).default("weave").meta({
+    description:
+      "weave: Weave Net (archived upstream, not exercised in the lab); flannel: Flannel (vxlan, kube-subnet-mgr); bridge-routes: the bridge CNI plugin with static routes.",
+  }),
   dns: z.boolean().default(true),
+  images: AddonImagesSchema.prefault({}),
 });
 
 export const SshSettingsSchema = z.strictObject({

@@ -148,7 +148,8 @@ const COMMENTS: Record<string, string> = {
   pki: " Certificates: key algorithm rsa-2048 | rsa-4096 | ecdsa-p256; validity in days.",
   binaries:
     " Where binaries come from: official (dl.k8s.io, GitHub releases), mirror (same paths under a\n base URL) or bundle (a local directory made by `khw bundle build`). Every file is SHA-256 checked.",
-  addons: " podNetwork: weave | bridge-routes (plain bridge CNI + static routes); dns: CoreDNS on/off.",
+  addons:
+    " podNetwork: weave (archived upstream, not exercised in the lab) | flannel (recommended) |\n bridge-routes (plain bridge CNI + static routes); dns: CoreDNS on/off; images: flannel and smoke-test images.",
   ssh: " Host keys: strict | accept-new (record on first contact) | insecure. Paths are relative to this file.",
 };
 

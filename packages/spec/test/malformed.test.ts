@@ -455,7 +455,16 @@ const cases: [string, Mutate, string, string, string][] = [
     },
     "addons.podNetwork",
     "invalid-value",
-    "must be one of weave, bridge-routes, not the string 'calico'",
+    "must be one of weave, flannel, bridge-routes, not the string 'calico'",
+  ],
+  [
+    "image without a tag",
+    (s) => {
+      s.addons = { images: { nginx: "nginx" } };
+    },
+    "addons.images.nginx",
+    "invalid-format",
+    "the string 'nginx' must be a fully qualified image reference with a tag",
   ],
   [
     "dns not a boolean",

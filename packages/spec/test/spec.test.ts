@@ -185,6 +185,21 @@ describe("binary catalogue", () => {
       url: "https://github.com/etcd-io/etcd/releases/download/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz",
     });
   });
+  it("the CNI archive's flannel plugin is installed only for flannel without a cni-plugin image", () => {
+    const cniMembers = (addons: Record<string, unknown>) =>
+      Object.keys(
+        binaryArtifacts(loadCluster({ ...defaultClusterSpecInput(), addons }).cluster).find(
+          (a) => a.id === "cni-plugins",
+        )!.installAs,
+      );
+    const base = ["bridge", "host-local", "loopback", "portmap"];
+    expect(cniMembers({ podNetwork: "weave" })).toEqual(base);
+    expect(cniMembers({ podNetwork: "flannel" })).toEqual(base);
+    expect(cniMembers({ podNetwork: "flannel", images: { flannelCniPlugin: null } })).toEqual([
+      ...base,
+      "flannel",
+    ]);
+  });
   it("a mirror and a bundle serve the same paths", () => {
     const mirror = loadCluster({
       ...defaultClusterSpecInput(),

@@ -7,8 +7,9 @@
 // k8s-<version>_etcd-<version>-amd64 or $KHW_BUNDLE_DIR. Without a bundle this suite is skipped, visibly.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { kubeconfigFilesFromCluster } from "@khw/kubeconfig";
 import { catalogueFromCluster, issuePki, pkiFilesFromCluster } from "@khw/pki";
 import { ClusterSpecSchema, type GeneratedFile, resolveCluster } from "@khw/spec";
@@ -30,15 +31,11 @@ const cluster = resolveCluster(
   }),
 ).cluster;
 const v = cluster.spec.versions;
-const bundle =
-  process.env["KHW_BUNDLE_DIR"] ??
-  join(homedir(), ".cache/khw/bundles", `k8s-${v.kubernetes}_etcd-${v.etcd}-amd64`);
-const k8sBin = join(bundle, `dl.k8s.io/release/${v.kubernetes}/bin/linux/amd64`);
-const etcdTar = join(
-  bundle,
-  `github.com/etcd-io/etcd/releases/download/${v.etcd}/etcd-${v.etcd}-linux-amd64.tar.gz`,
-);
-const haveBundle = existsSync(join(k8sBin, "kube-apiserver")) && existsSync(etcdTar);
+const pinned = pinnedBinaries();
+const k8sBin = dirname(pinned.kubeApiserver);
+const etcdBin = dirname(pinned.etcd);
+const skip = prerequisiteSkip(pinned.missing);
+const haveBundle = skip === undefined;
 
 const NODE = "solo-cp";
 const SERVICES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
@@ -82,7 +79,7 @@ async function stopAll(): Promise<void> {
 }
 
 describe.skipIf(!haveBundle)(
-  `a control plane from the generated units (release binaries in ${bundle})`,
+  `a control plane from the generated units (release binaries in ${pinned.bundleDir})${skip ? ` — skipped: ${skip}` : ""}`,
   () => {
     beforeAll(async () => {
       root = mkdtempSync(join(tmpdir(), "khw-cp-"));
@@ -92,14 +89,8 @@ describe.skipIf(!haveBundle)(
         [BINARY_PATHS.kubeScheduler]: join(k8sBin, "kube-scheduler"),
         kubectl: join(k8sBin, "kubectl"),
       };
-      const etcdDir = join(root, "bin");
-      mkdirSync(etcdDir, { recursive: true });
-      const tar = spawnSync("tar", ["-xzf", etcdTar, "-C", etcdDir, "--strip-components=1"], {
-        encoding: "utf8",
-      });
-      if (tar.status !== 0) throw new Error(tar.stderr);
-      bins[BINARY_PATHS.etcd] = join(etcdDir, "etcd");
-      bins["etcdctl"] = join(etcdDir, "etcdctl");
+      bins[BINARY_PATHS.etcd] = join(etcdBin, "etcd");
+      bins["etcdctl"] = join(etcdBin, "etcdctl");
 
       const catalogue = catalogueFromCluster(cluster);
       const material = await issuePki({ catalogue, now: new Date() });
@@ -298,7 +289,7 @@ describe.skipIf(!haveBundle)(
 );
 
 const containerdTar = join(
-  bundle,
+  pinned.bundleDir,
   `github.com/containerd/containerd/releases/download/v${v.containerd}/containerd-${v.containerd}-linux-amd64.tar.gz`,
 );
 

@@ -10,6 +10,7 @@ export const ADDON_PHASE: Record<AddonManifest["name"], Manifest["phase"]> = {
   "tls-bootstrap": "rbac",
   "apiserver-to-kubelet": "rbac",
   "weave-net": "network",
+  flannel: "network",
   coredns: "dns",
   "smoke-test": "smoke",
 };

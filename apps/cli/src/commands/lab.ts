@@ -1,5 +1,14 @@
 import { bundleCacheDir, defaultBundlesDir } from "@khw/bundle";
-import { isLabError, type LabSpecInput, labDown, labSsh, labStatus, labUp, prepareLabImages } from "@khw/lab";
+import {
+  isLabError,
+  LAB_ONLY_SETTINGS,
+  type LabSpecInput,
+  labDown,
+  labSsh,
+  labStatus,
+  labUp,
+  prepareLabImages,
+} from "@khw/lab";
 import { ClusterSpecSchema, defaultClusterSpecInput } from "@khw/spec";
 import type { Command } from "commander";
 import { CliError, EXIT } from "../errors";
@@ -53,7 +62,7 @@ export function registerLab(program: Command, io: Io): void {
             { kubernetesVersion: versions.kubernetes, etcdVersion: versions.etcd },
             defaultBundlesDir(io.env),
           );
-        // The lab has no registry: its images (pause, nginx/busybox stand-ins, CoreDNS) are built offline into
+        // The lab has no registry: its images (pause, nginx, busybox, CoreDNS, flannel) are built offline into
         // the directory the mirror serves, and cluster.yaml lists them for the workers' image import.
         if (opts.images) {
           try {
@@ -88,7 +97,9 @@ export function registerLab(program: Command, io: Io): void {
         }
         io.stdout(
           `${c.green("✓")} lab "${r.labName}" ${r.started ? "is up" : "was already up"}: ${r.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}\n` +
-            `  wrote ${r.clusterYaml} and ${r.knownHostsFile}; mirror ${r.mirrorUrl}\n  next: khw up\n`,
+            `  wrote ${r.clusterYaml} and ${r.knownHostsFile}; mirror ${r.mirrorUrl}\n` +
+            `  lab-only settings (in this cluster.yaml only, never khw's defaults):\n${LAB_ONLY_SETTINGS.map((x) => `    ${x.field}: ${x.value}\n      ${c.dim(x.why)}\n`).join("")}` +
+            "  next: khw up\n",
         );
       },
     );

@@ -35,6 +35,10 @@ export const SMOKE_TESTS = [
   { id: "exec", title: "kubectl exec works" },
   { id: "port-forward", title: "kubectl port-forward works" },
   { id: "nodeport", title: "a NodePort Service answers on every worker" },
+  {
+    id: "pod-network",
+    title: "a pod reaches the nginx pod on another worker, directly and through its Service IP",
+  },
   { id: "dns", title: "busybox resolves `kubernetes.default` to the API service IP" },
   { id: "ha", title: "with one apiserver stopped, kubectl through the load balancer still works" },
   { id: "leader-election", title: "one controller-manager and one scheduler hold the leader leases" },
@@ -60,21 +64,45 @@ export interface SmokeOptions {
   portForwardPort?: number;
 }
 
-/** The objects the smoke tests apply: the namespace, then @khw/addons' smoke-test objects in it. */
+/** The pod-network test's client: busybox on a worker without the nginx pod (required pod anti-affinity). */
+export const NET_CLIENT_POD = "net-client";
+
+/**
+ * The objects the smoke tests apply: the namespace, then @khw/addons' smoke-test objects in it (images from
+ * the spec's addons.images unless overridden), and with 2+ workers the pod-network test's client pod.
+ */
 export function smokeObjects(cluster: Cluster, options: Pick<SmokeOptions, "nginxImage" | "busyboxImage">) {
   const ns: KubeObject = {
     apiVersion: "v1",
     kind: "Namespace",
     metadata: { name: SMOKE_NAMESPACE, labels: { ...MANAGED_BY_LABEL } },
   } as unknown as KubeObject;
+  const busyboxImage = options.busyboxImage ?? cluster.spec.addons.images.busybox ?? BUSYBOX_IMAGE;
+  const client: KubeObject = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: NET_CLIENT_POD, namespace: SMOKE_NAMESPACE, labels: { ...MANAGED_BY_LABEL } },
+    spec: {
+      // symmetric: the scheduler also keeps nginx off this pod's node, whichever is scheduled first
+      affinity: {
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: { matchLabels: { app: "nginx" } }, topologyKey: "kubernetes.io/hostname" },
+          ],
+        },
+      },
+      containers: [{ name: "busybox", image: busyboxImage, command: ["sleep", "3600"] }],
+    },
+  };
   return [
     ns,
     ...smokeTestObjects({
       nodePort: defaultSmokeTestNodePort(cluster.network.nodePortRange),
       namespace: SMOKE_NAMESPACE,
-      nginxImage: options.nginxImage ?? NGINX_IMAGE,
-      busyboxImage: options.busyboxImage ?? BUSYBOX_IMAGE,
+      nginxImage: options.nginxImage ?? cluster.spec.addons.images.nginx ?? NGINX_IMAGE,
+      busyboxImage,
     }),
+    ...(cluster.workers.length >= 2 ? [client] : []),
   ] as KubeObject[];
 }
 
@@ -240,7 +268,12 @@ export async function runSmoke(
       : "the nginx Deployment is not ready (see `deployment`)";
   for (const [id, script, expect] of [
     ["logs", `${KUBECTL} -n ${SMOKE_NAMESPACE} logs "$1" --tail=3 2>&1`, undefined],
-    ["exec", `${KUBECTL} -n ${SMOKE_NAMESPACE} exec "$1" -- nginx -v 2>&1`, /nginx version/],
+    // a real nginx's answer (`nginx version: nginx/1.27.3`), not just any program naming itself
+    [
+      "exec",
+      `${KUBECTL} -n ${SMOKE_NAMESPACE} exec "$1" -- nginx -v 2>&1`,
+      /^nginx version: nginx\/\d+\.\d+\.\d+/m,
+    ],
   ] as const) {
     if (noPod) {
       set(id, "could-not-run", noPod);
@@ -314,7 +347,54 @@ export async function runSmoke(
     }
   }
 
-  // 6. DNS
+  // 6. the pod network across nodes: net-client (never on nginx's node) → nginx pod IP, → Service IP
+  if (noPod) set("pod-network", "could-not-run", noPod);
+  else if (cluster.workers.length < 2) set("pod-network", "could-not-run", "needs at least 2 workers");
+  else {
+    const q = `${KUBECTL} -n ${SMOKE_NAMESPACE}`;
+    const n = await sh(
+      [
+        `${q} wait --for=condition=Ready pod/${NET_CLIENT_POD} --timeout="$2"s >/dev/null 2>&1 || { echo "not-ready"; ${q} get pod ${NET_CLIENT_POD} -o wide 2>&1 | tail -n 1; exit 0; }`,
+        `podip=$(${q} get pod "$1" -o jsonpath='{.status.podIP}'); node=$(${q} get pod "$1" -o jsonpath='{.spec.nodeName}')`,
+        `cnode=$(${q} get pod ${NET_CLIENT_POD} -o jsonpath='{.spec.nodeName}')`,
+        `svc=$(${q} get service nginx -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')`,
+        'echo "nodes=$cnode->$node"',
+        `${q} exec ${NET_CLIENT_POD} -- wget -q -O /dev/null -T 5 "http://$podip/" >/tmp/khw-smoke-net.log 2>&1 && echo "pod=ok $podip" || echo "pod=fail $podip $(tail -n 2 /tmp/khw-smoke-net.log | tr '\\n' ' ')"`,
+        `${q} exec ${NET_CLIENT_POD} -- wget -q -O /dev/null -T 5 "http://$svc/" >/tmp/khw-smoke-net.log 2>&1 && echo "svc=ok $svc" || echo "svc=fail $svc $(tail -n 2 /tmp/khw-smoke-net.log | tr '\\n' ' ')"`,
+        "rm -f /tmp/khw-smoke-net.log",
+      ].join("\n"),
+      [pod, String(options.timeoutSeconds)],
+      options.timeoutSeconds + 60,
+    );
+    const line = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(n.stdout)?.[1] ?? "";
+    const [from, to] = line("nodes").split("->");
+    if (/^not-ready$/m.test(n.stdout)) {
+      set("pod-network", "could-not-run", `pod ${NET_CLIENT_POD} not ready: ${tail(n.stdout, 1)}`);
+    } else if (!from || from === to) {
+      set(
+        "pod-network",
+        "fail",
+        `${NET_CLIENT_POD} and ${pod} are not on different workers (${line("nodes")})`,
+      );
+    } else if (line("pod").startsWith("ok") && line("svc").startsWith("ok")) {
+      set(
+        "pod-network",
+        "pass",
+        `${from} → ${to}: pod ${line("pod").slice(3)} and Service ${line("svc").slice(3)} answered`,
+      );
+    } else {
+      set(
+        "pod-network",
+        "fail",
+        `${from} → ${to}: pod ${line("pod")}; Service ${line("svc")}`,
+        /applet not found|executable file not found|wget: not found/.test(n.stdout)
+          ? "the busybox image has no wget (addons.images.busybox must be a real busybox)"
+          : "the pod network between workers: `kubectl -n kube-flannel logs ds/kube-flannel-ds` (flannel), routes (bridge-routes), and kube-proxy for the Service IP",
+      );
+    }
+  }
+
+  // 7. DNS
   if (!cluster.spec.addons.dns) set("dns", "could-not-run", "DNS is off in the spec (addons.dns: false)");
   else if (!objectsOk) set("dns", "could-not-run", notApplied);
   else if (cluster.workers.length === 0) set("dns", "could-not-run", "the spec has no workers to run pods");
@@ -340,7 +420,7 @@ export async function runSmoke(
     }
   }
 
-  // 7. HA: one apiserver down, kubectl through the LB
+  // 8. HA: one apiserver down, kubectl through the LB
   const victim: ClusterNode | undefined = cluster.controlPlanes.at(-1);
   if (!options.ha) set("ha", "could-not-run", "skipped by --no-ha");
   else if (cluster.controlPlanes.length < 2 || !cluster.loadBalancer) {
@@ -395,7 +475,7 @@ export async function runSmoke(
     }
   }
 
-  // 8. leader leases
+  // 9. leader leases
   const l = await sh(
     `${KUBECTL} -n kube-system get lease kube-controller-manager kube-scheduler -o jsonpath='{range .items[*]}{.metadata.name}={.spec.holderIdentity}{"\\n"}{end}' 2>&1`,
     [],

@@ -1,3 +1,4 @@
+import { FLANNEL_DAEMONSET, FLANNEL_NAMESPACE } from "@khw/addons";
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
 import { shellQuote } from "@khw/remote-exec";
 import { API_PORT, type BinaryArtifact, binaryArtifacts, type Cluster, type ClusterNode } from "@khw/spec";
@@ -296,7 +297,8 @@ export const PHASES: readonly PhaseDefinition[] = [
   },
   {
     name: "network",
-    description: "the pod network (Weave Net with IPALLOC_RANGE = pod CIDR, or bridge CNI + routes)",
+    description:
+      "the pod network (Weave Net with IPALLOC_RANGE = pod CIDR, Flannel with Network = pod CIDR, or bridge CNI + routes)",
     needsApi: true,
     together: false,
     hosts: (cluster) => [applyHost(cluster)],
@@ -309,6 +311,17 @@ export const PHASES: readonly PhaseDefinition[] = [
               "weave-net",
               "{.status.numberReady}/{.status.desiredNumberScheduled}",
               "Weave must reach the API service IP from every worker (kube-proxy running? IPALLOC_RANGE = pod CIDR?): `kubectl -n kube-system logs ds/weave-net -c weave`",
+            ),
+          ]
+        : []),
+      ...(ctx.cluster.spec.addons.podNetwork === "flannel" && ctx.cluster.workers.length > 0
+        ? [
+            rolloutWait(
+              "daemonset",
+              FLANNEL_DAEMONSET,
+              "{.status.numberReady}/{.status.desiredNumberScheduled}",
+              "flanneld must reach the API service IP from every worker and each node needs a spec.podCIDR (controller-manager --allocate-node-cidrs): `kubectl -n kube-flannel logs ds/kube-flannel-ds`",
+              FLANNEL_NAMESPACE,
             ),
           ]
         : []),
@@ -369,11 +382,17 @@ export const PHASES: readonly PhaseDefinition[] = [
 ];
 
 /** Waits until a kube-system workload reports all replicas ready (`n/n`, n > 0). */
-function rolloutWait(kind: string, name: string, jsonpath: string, hint: string): Step {
+function rolloutWait(
+  kind: string,
+  name: string,
+  jsonpath: string,
+  hint: string,
+  namespace = "kube-system",
+): Step {
   return {
     kind: "wait",
     name: `${kind} ${name} ready`,
-    script: `${kubectl} -n kube-system get ${kind} ${name} -o jsonpath='${jsonpath}' 2>&1 || true`,
+    script: `${kubectl} -n ${namespace} get ${kind} ${name} -o jsonpath='${jsonpath}' 2>&1 || true`,
     expect: /^([1-9]\d*)\/\1$/,
     attempts: 90,
     intervalMs: 2000,
