@@ -8,7 +8,7 @@ import { registerLab } from "./commands/lab";
 import { registerSchema } from "./commands/schema";
 import { registerUp } from "./commands/up";
 import { registerValidate } from "./commands/validate";
-import { CliError, EXIT } from "./errors";
+import { CliError, EXIT, fsErrorToCliError } from "./errors";
 import { colors, type Io } from "./io";
 import { VERSION } from "./version";
 
@@ -41,7 +41,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     await program.parseAsync(argv, { from: "user" });
     return EXIT.ok;
-  } catch (e) {
+  } catch (caught) {
+    const e = fsErrorToCliError(caught) ?? caught; // EACCES, ENOTDIR, EROFS, …: the user's to fix
     if (e instanceof CommanderError) {
       if (
         e.code === "commander.helpDisplayed" ||
