@@ -33,6 +33,11 @@ export interface SafeWriteOptions {
   root?: string;
   /** How to say what `root` is in an error ("the output directory", "the PKI directory"). */
   rootName?: string;
+  /**
+   * fsync before the rename (default true): the new content survives a power loss. A rendered tree
+   * that the next run compares and rewrites anyway can skip it (still atomic: old or new, never half).
+   */
+  durable?: boolean;
 }
 
 /** lstat, or undefined if nothing is there; other errors as CliErrors naming the path. */
@@ -251,7 +256,7 @@ export function writeFileAtomic(
     );
     fchmodSync(fd, mode); // the umask may have taken bits away
     writeSync(fd, typeof contents === "string" ? Buffer.from(contents) : contents);
-    fsyncSync(fd);
+    if (options.durable !== false) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);

@@ -103,7 +103,8 @@ export function writeArtifactTree(dir: string, files: readonly GeneratedFile[]):
       result.unchanged.push(rel);
       continue;
     }
-    writeFileAtomic(abs, want, f.mode, { root: dir, rootName: ROOT_NAME });
+    // A render of pki/ and the spec: atomic, not fsynced (the next gen compares and rewrites it).
+    writeFileAtomic(abs, want, f.mode, { root: dir, rootName: ROOT_NAME, durable: false });
     result.written.push(rel);
   }
   for (const rel of stale) {
