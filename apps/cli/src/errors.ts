@@ -76,6 +76,28 @@ const VERB: Record<string, string> = {
   copyfile: "copy",
 };
 
+const FS_SYSCALLS = new Set([
+  "access",
+  "close",
+  "fstat",
+  "ftruncate",
+  "futime",
+  "link",
+  "readlink",
+  "realpath",
+  "rm",
+  "symlink",
+  "truncate",
+  "utime",
+  "opendir",
+  "fdatasync",
+  "chown",
+  "fchown",
+  "lchown",
+  "mkdtemp",
+  "cp",
+]);
+
 /**
  * An ordinary file error (EACCES, ENOTDIR, EROFS, ENOSPC, EEXIST, …) as a CliError naming the path
  * and the fix; undefined for anything else (a real bug keeps its stack trace). `path` overrides the
@@ -87,7 +109,10 @@ export function fsErrorToCliError(e: unknown, path?: string): CliError | undefin
   if (!err || typeof err !== "object" || typeof err.code !== "string") return undefined;
   const known = FS_ERRORS[err.code];
   const where = path ?? err.path;
-  if (!known || where === undefined) return undefined;
-  const verb = path !== undefined ? "write" : (VERB[err.syscall ?? ""] ?? "access");
+  // File-system calls only (a failed spawn, a socket, … keep their own handling).
+  const fsCall =
+    err.syscall !== undefined && (VERB[err.syscall] !== undefined || FS_SYSCALLS.has(err.syscall));
+  if (!known || where === undefined || !fsCall) return undefined;
+  const verb = path !== undefined ? "write" : (VERB[err.syscall!] ?? "access");
   return new CliError("FILE", `cannot ${verb} ${where}: ${known.what} (${err.code})`, known.fix(where));
 }

@@ -205,6 +205,17 @@ describe("ordinary file errors are user errors naming the path and the fix", () 
     chmodSync(ro, 0o555);
     // root may write anywhere: run as nobody then (root can), else as ourselves
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const canRun = spawnSync(
+      process.execPath,
+      ["-e", `require("fs").accessSync(${JSON.stringify(LAUNCHER)})`],
+      {
+        ...asUser,
+      },
+    );
+    expect(
+      canRun.status,
+      `prerequisite: user nobody (65534) must be able to read ${REPO} to run the CLI`,
+    ).toBe(0);
     for (const args of [["gen"], ["init"]]) {
       const r = spawnSync(process.execPath, [LAUNCHER, ...args], {
         cwd: ro,
