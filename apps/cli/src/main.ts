@@ -1,6 +1,6 @@
 import type { SpecError } from "@khw/spec";
 import { Command, CommanderError, Option } from "commander";
-import { CliError, EXIT, UsageError } from "./errors";
+import { CliError, EXIT, fsErrorToCliError, UsageError } from "./errors";
 import { colors, type Io } from "./io";
 import { VERSION } from "./version";
 
@@ -108,7 +108,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const program = await buildProgram(io, argv);
     await program.parseAsync(argv, { from: "user" });
     return EXIT.ok;
-  } catch (e) {
+  } catch (caught) {
+    const e = fsErrorToCliError(caught) ?? caught; // EACCES, ENOTDIR, EROFS, …: the user's to fix
     if (e instanceof CommanderError) {
       if (
         e.code === "commander.helpDisplayed" ||

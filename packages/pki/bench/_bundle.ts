@@ -4,32 +4,55 @@ import { build } from "tsup";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgDir = join(here, "..");
+const repo = join(pkgDir, "../..");
 
-/** Bundles the bench entry point (with @khw/pki and @khw/spec from source) into one ESM file. */
-export async function bundleEntry(outDir: string): Promise<string> {
+/** Every workspace package from its sources (what `pnpm khw` runs, without tsx's start-up cost). */
+const WORKSPACE_ALIASES: Record<string, string> = {
+  "@khw/pki": join(pkgDir, "src/index.ts"),
+  "@khw/spec": join(repo, "packages/spec/src/index.ts"),
+  "@khw/addons": join(repo, "packages/addons/src/index.ts"),
+  "@khw/haproxy-config": join(repo, "packages/haproxy-config/src/index.ts"),
+  "@khw/kubeconfig": join(repo, "packages/kubeconfig/src/index.ts"),
+  "@khw/remote-exec": join(repo, "packages/remote-exec/src/index.ts"),
+  "@khw/systemd-units": join(repo, "packages/systemd-units/src/index.ts"),
+  "@khw/bundle": join(repo, "apps/bundle/src/index.ts"),
+  "@khw/lab": join(repo, "apps/lab/src/index.ts"),
+};
+
+async function bundle(name: string, entry: string, outDir: string): Promise<string> {
   await build({
-    entry: { "khw-gen": join(here, "_khw-gen.ts") },
+    entry: { [name]: entry },
     format: ["esm"],
     platform: "node",
     target: "node20",
     outDir,
-    noExternal: [/.*/],
+    // Everything inlined but ssh2's optional native bindings (loaded in a try/catch: absent is fine).
+    noExternal: [/^(?!cpu-features$)(?!.*\.node$)/],
+    external: ["cpu-features", /\.node$/],
     splitting: false,
     dts: false,
     silent: true,
     config: false,
     clean: false,
     treeshake: true,
+    shims: true,
     outExtension: () => ({ js: ".mjs" }),
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     },
     esbuildOptions(options) {
-      options.alias = {
-        "@khw/pki": join(pkgDir, "src/index.ts"),
-        "@khw/spec": join(pkgDir, "../spec/src/index.ts"),
-      };
+      options.alias = WORKSPACE_ALIASES;
     },
   });
-  return join(outDir, "khw-gen.mjs");
+  return join(outDir, `${name}.mjs`);
+}
+
+/** Bundles the bench entry point (with @khw/pki and @khw/spec from source) into one ESM file. */
+export function bundleEntry(outDir: string): Promise<string> {
+  return bundle("khw-gen", join(here, "_khw-gen.ts"), outDir);
+}
+
+/** Bundles the whole CLI (`khw`, every workspace package from source) into one ESM file: `node khw.mjs gen`. */
+export function bundleCli(outDir: string): Promise<string> {
+  return bundle("khw", join(repo, "apps/cli/src/bin.ts"), outDir);
 }

@@ -65,14 +65,6 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-export function bytesToBigInt(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes).toString("hex")}`);
-}
-
-export function bigIntToBytes(value: bigint, length: number): Uint8Array {
-  return Uint8Array.from(Buffer.from(value.toString(16).padStart(length * 2, "0"), "hex"));
-}
-
 export function toPem(label: string, der: Uint8Array): string {
   const b64 = Buffer.from(der).toString("base64");
   const lines: string[] = [];

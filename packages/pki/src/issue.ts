@@ -1,14 +1,7 @@
 import { createHash, createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto";
+import { p256 } from "@noble/curves/nist";
 import forge from "node-forge";
-import {
-  bytesToBigInt,
-  concatBytes,
-  positiveIntegerContents,
-  subjectPublicKeyBits,
-  tlv,
-  toPem,
-} from "./_der";
-import { signP256Deterministic } from "./_ecdsa";
+import { concatBytes, positiveIntegerContents, subjectPublicKeyBits, tlv, toPem } from "./_der";
 import { OID, parseCertificatePem } from "./_x509";
 import type { CertificateSpec, Subject } from "./catalogue";
 import { PkiError } from "./errors";
@@ -50,8 +43,7 @@ export interface IssueCertificateOptions {
 export function randomSerial(random: RandomSource): Uint8Array {
   const bytes = random(16);
   if (bytes.length !== 16) throw new RangeError("random source must return the number of bytes asked for");
-  const contents = positiveIntegerContents(bytes);
-  return bytesToBigInt(bytes) === 0n ? Uint8Array.of(1) : contents;
+  return bytes.every((b) => b === 0) ? Uint8Array.of(1) : positiveIntegerContents(bytes);
 }
 
 /** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits. */
@@ -148,12 +140,12 @@ export interface PreparedIssuer {
   /** The CA's subjectKeyIdentifier — the leaves' authorityKeyIdentifier. */
   readonly keyIdentifier: Uint8Array;
   readonly signatureAlgorithm: { der: Uint8Array; kind: "rsa" | "ec" };
-  /** ECDSA only: the private scalar. */
-  readonly ecScalar?: bigint;
+  /** ECDSA only: the private scalar, 32 big-endian bytes (what @noble/curves signs with). */
+  readonly ecScalar?: Uint8Array;
 }
 
-function ecScalarOf(key: KeyObject): bigint {
-  return bytesToBigInt(Buffer.from(key.export({ format: "jwk" }).d as string, "base64url"));
+function ecScalarOf(key: KeyObject): Uint8Array {
+  return Uint8Array.from(Buffer.from(key.export({ format: "jwk" }).d as string, "base64url"));
 }
 
 /** Parses a CA's certificate and key once for issuing many certificates. */
@@ -175,10 +167,15 @@ export function prepareIssuer(issuer: Issuer | PreparedIssuer, label = "issuer")
   };
 }
 
-/** Signs with RSA PKCS#1 v1.5 (deterministic) or ECDSA P-256 with RFC 6979 nonces (deterministic). */
-function signBytes(data: Uint8Array, key: KeyObject, kind: "rsa" | "ec", ecScalar?: bigint): Uint8Array {
+/**
+ * Signs with RSA PKCS#1 v1.5 (OpenSSL through `node:crypto`; deterministic by construction) or ECDSA
+ * P-256 / SHA-256 with @noble/curves (audited; RFC 6979 nonces, so deterministic too — Node's
+ * `crypto.sign` draws a random nonce). No signature arithmetic is done in this package.
+ */
+function signBytes(data: Uint8Array, key: KeyObject, kind: "rsa" | "ec", ecScalar?: Uint8Array): Uint8Array {
   if (kind === "rsa") return sign("sha256", data, key);
-  return signP256Deterministic(ecScalar ?? ecScalarOf(key), data);
+  const digest = createHash("sha256").update(data).digest();
+  return p256.sign(digest, ecScalar ?? ecScalarOf(key), { prehash: false, lowS: false }).toDERRawBytes();
 }
 
 function extensions(spec: CertificateSpec, ski: Uint8Array, aki: Uint8Array | undefined): Uint8Array {
@@ -222,7 +219,7 @@ function extensions(spec: CertificateSpec, ski: Uint8Array, aki: Uint8Array | un
 
 /**
  * Builds and signs one X.509 v3 certificate; returns PEM. node-forge encodes the names and
- * extensions, the signature is native (RSA) or deterministic native-backed ECDSA — see README.
+ * extensions, the signature is native (RSA) or @noble/curves' deterministic ECDSA — see README.
  * Same inputs (keys, `now`, `random`) → the same bytes.
  */
 export function issueCertificate(options: IssueCertificateOptions): string {
@@ -236,7 +233,7 @@ export function issueCertificate(options: IssueCertificateOptions): string {
   let issuerNameDer: Uint8Array;
   let aki: Uint8Array | undefined;
   let alg: PreparedIssuer["signatureAlgorithm"];
-  let ecScalar: bigint | undefined;
+  let ecScalar: Uint8Array | undefined;
   if (options.issuer) {
     const ca = prepareIssuer(options.issuer, spec.signer ?? "issuer");
     signingKey = ca.key;

@@ -1,6 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from "node:crypto";
 import type { KeyAlgorithm } from "@khw/spec";
-import { rsaKeyFromPrimes } from "./_rsa";
 import { PkiError } from "./errors";
 
 export type { KeyAlgorithm } from "@khw/spec";
@@ -29,22 +28,22 @@ function unsupported(algorithm: unknown): PkiError {
   );
 }
 
-/** How RSA keys are generated: from two native primes (default, ~2-3x less CPU) or by OpenSSL's RSA key generation. */
+/**
+ * Kept for callers written against earlier versions; every value now means the same thing: keys come
+ * from OpenSSL's own key generation through `node:crypto` (this package does no key arithmetic).
+ * @deprecated has no effect.
+ */
 export type RsaKeyGeneration = "primes" | "openssl";
 
 /**
- * Generates a private key with Node's native crypto (OpenSSL), off the main thread: calls run in
- * parallel on libuv's thread pool, so generating all keys at once spreads them over the cores.
- * RSA keys are assembled from two primes made by OpenSSL's prime generator unless `rsa: "openssl"`
- * (see README). Resolves to the KeyObject.
+ * Generates a private key with Node's native crypto (OpenSSL's key generation, `generateKeyPair`),
+ * off the main thread: calls run in parallel on libuv's thread pool, so generating all keys at once
+ * spreads them over the cores. Resolves to the KeyObject.
  */
 export function generatePrivateKeyObject(
   algorithm: KeyAlgorithm,
-  options: { rsa?: RsaKeyGeneration } = {},
+  _options: { rsa?: RsaKeyGeneration } = {},
 ): Promise<KeyObject> {
-  if ((algorithm === "rsa-2048" || algorithm === "rsa-4096") && options.rsa !== "openssl") {
-    return rsaKeyFromPrimes(algorithm === "rsa-2048" ? 2048 : 4096);
-  }
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, _pub: KeyObject, priv: KeyObject) => (err ? reject(err) : resolve(priv));
     if (algorithm === "rsa-2048" || algorithm === "rsa-4096") {

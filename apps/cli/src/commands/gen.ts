@@ -2,6 +2,7 @@ import { relative, resolve } from "node:path";
 import { ADMIN_HOST, formatIssues } from "@khw/spec";
 import type { Command } from "commander";
 import { type Artifacts, renderArtifacts, writeArtifactTree } from "../artifacts";
+import { settlePendingSignals } from "../fs-atomic";
 import { colors, type Io } from "../io";
 import { type LoadedSpec, loadSpecFile } from "../spec-file";
 import { syncWorkdir, type WorkdirState } from "../workdir";
@@ -30,6 +31,7 @@ export async function prepareArtifacts(
   }
   if (loaded.warnings.length) io.stderr(`${c.yellow(formatIssues(loaded.warnings, loaded.displayName))}\n`);
   const workdir = await syncWorkdir(loaded.baseDir, loaded.cluster);
+  await settlePendingSignals(); // a Ctrl-C during the pki/ writes stops here, before anything else
   const pkiRel = relative(io.cwd, workdir.paths.pki) || ".";
   const r = workdir.report;
   const issued = r.decisions.filter((d) => d.action === "issue");
@@ -69,6 +71,7 @@ export function registerGen(program: Command, io: Io): void {
       const out = resolve(io.cwd, opts.output);
       const outRel = relative(io.cwd, out) || ".";
       const result = writeArtifactTree(out, artifacts.files);
+      await settlePendingSignals(); // a Ctrl-C during the writes ends the run here, every file complete
       const hosts = [...artifacts.cluster.nodes.map((n) => n.name), ADMIN_HOST];
       const width = Math.max(...hosts.map((h) => h.length));
       io.stdout(

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { bootstrapTokenExpiration } from "@khw/addons";
 import {
@@ -15,8 +15,14 @@ import {
   reconcilePki,
 } from "@khw/pki";
 import type { Cluster } from "@khw/spec";
-import { CliError } from "../errors";
-import { writeFileAtomic } from "../fs-atomic";
+import { CliError, fsErrorToCliError } from "../errors";
+import {
+  assertNoLinkInside,
+  lstatIfAny,
+  removeStaleTemps,
+  symlinkRefusal,
+  writeFileAtomic,
+} from "../fs-atomic";
 import { currentSeams, type Seams } from "./seams";
 
 /**
@@ -109,20 +115,40 @@ const TOKEN_RE = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
 export const TOKEN_TTL_HOURS = 24;
 const TOKEN_RENEW_MS = 3_600_000;
 
+/** Runs a read; an ordinary file error (EACCES, ENOTDIR, …) becomes a CliError naming the path. */
+function reading<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw fsErrorToCliError(e) ?? e;
+  }
+}
+
 function readOptional(path: string): string | undefined {
-  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+  return reading(() => (existsSync(path) ? readFileSync(path, "utf8") : undefined));
 }
 
 /** The certificate files in `pki/` (file name → text). */
 export function readPkiDir(paths: WorkdirPaths): Record<string, string> {
-  if (!existsSync(paths.pki)) return {};
+  const dir = lstatIfAny(paths.pki);
+  if (dir === undefined) return {};
+  if (dir.isSymbolicLink()) throw symlinkRefusal(paths.pki, paths.root, WORKDIR_NAME);
   const out: Record<string, string> = {};
-  for (const name of readdirSync(paths.pki).sort()) {
+  for (const name of reading(() => readdirSync(paths.pki)).sort()) {
     if (!/\.(crt|key)$/.test(name)) continue;
     const p = join(paths.pki, name);
-    if (statSync(p).isFile()) out[name] = readFileSync(p, "utf8");
+    const st = reading(() => lstatSync(p));
+    if (st.isSymbolicLink()) throw symlinkRefusal(p, paths.root, WORKDIR_NAME);
+    if (st.isFile()) out[name] = reading(() => readFileSync(p, "utf8"));
   }
   return out;
+}
+
+const WORKDIR_NAME = "the working directory";
+
+/** Where the working directory's files go: nothing below its root is followed if it is a link. */
+function writeState(paths: WorkdirPaths, path: string, contents: string, mode: number): void {
+  writeFileAtomic(path, contents, mode, { root: paths.root, rootName: WORKDIR_NAME });
 }
 
 function readEncryptionKey(paths: WorkdirPaths): string | undefined {
@@ -170,6 +196,8 @@ export async function syncWorkdir(
 ): Promise<WorkdirState> {
   const paths = workdirPaths(root);
   const catalogue = catalogueFromCluster(cluster);
+  // A run killed before (kill -9, a crash) may have left temp files, some holding private keys.
+  removeStaleTemps(paths.pki);
   const existing = readPkiState(readPkiDir(paths));
   const now = seams.now();
   let decisions: PkiDecision[];
@@ -191,23 +219,31 @@ export async function syncWorkdir(
   } catch (e) {
     pkiErrorToCli(e);
   }
+  // Refuse a link anywhere on the way before writing anything (never a half-updated pki/).
+  for (const p of [
+    ...changed.flatMap((id) => [join(paths.pki, `${id}.key`), join(paths.pki, `${id}.crt`)]),
+    paths.encryptionKey,
+    paths.bootstrapToken,
+    paths.bootstrapTokenExpires,
+  ])
+    assertNoLinkInside(paths.root, p, WORKDIR_NAME);
   for (const id of changed) {
     const m = material[id]!;
     const keyPath = join(paths.pki, `${id}.key`);
-    if (readOptional(keyPath) !== m.key) writeFileAtomic(keyPath, m.key, 0o600);
-    writeFileAtomic(join(paths.pki, `${id}.crt`), m.cert, 0o644);
+    if (readOptional(keyPath) !== m.key) writeState(paths, keyPath, m.key, 0o600);
+    writeState(paths, join(paths.pki, `${id}.crt`), m.cert, 0o644);
   }
   let encryptionKey = readEncryptionKey(paths);
   const encryptionKeyCreated = encryptionKey === undefined;
   if (encryptionKey === undefined) {
     encryptionKey = Buffer.from(seams.random(32)).toString("base64");
-    writeFileAtomic(paths.encryptionKey, `${encryptionKey}\n`, 0o600);
+    writeState(paths, paths.encryptionKey, `${encryptionKey}\n`, 0o600);
   }
   let bootstrapToken = readBootstrapToken(paths);
   const bootstrapTokenCreated = bootstrapToken === undefined;
   if (bootstrapToken === undefined) {
     bootstrapToken = newBootstrapToken(seams.random);
-    writeFileAtomic(paths.bootstrapToken, `${bootstrapToken}\n`, 0o600);
+    writeState(paths, paths.bootstrapToken, `${bootstrapToken}\n`, 0o600);
   }
   let bootstrapTokenExpires = readOptional(paths.bootstrapTokenExpires)?.trim();
   const expiresAt = bootstrapTokenExpires ? Date.parse(bootstrapTokenExpires) : Number.NaN;
@@ -215,7 +251,7 @@ export async function syncWorkdir(
     bootstrapTokenCreated || !Number.isFinite(expiresAt) || expiresAt - now.getTime() < TOKEN_RENEW_MS;
   if (bootstrapTokenRenewed || bootstrapTokenExpires === undefined) {
     bootstrapTokenExpires = bootstrapTokenExpiration(now, TOKEN_TTL_HOURS);
-    writeFileAtomic(paths.bootstrapTokenExpires, `${bootstrapTokenExpires}\n`, 0o644);
+    writeState(paths, paths.bootstrapTokenExpires, `${bootstrapTokenExpires}\n`, 0o644);
   }
   const reissued = decisions.filter((d) => d.action === "reissue").map((d) => d.id);
   return {
