@@ -68,7 +68,11 @@ export function subnetCount(net: Ipv4Net, mask: number): number {
 
 /** IPv4 ranges that are no host's unicast address (RFC 6890), with what they are. */
 export const SPECIAL_RANGES: readonly { cidr: string; what: string; node: "error" | "warning" | "ok" }[] = [
-  { cidr: "0.0.0.0/8", what: "the 'this network' range 0.0.0.0/8 (0.0.0.0 means any address)", node: "error" },
+  {
+    cidr: "0.0.0.0/8",
+    what: "the 'this network' range 0.0.0.0/8 (0.0.0.0 means any address)",
+    node: "error",
+  },
   { cidr: "127.0.0.0/8", what: "the loopback range 127.0.0.0/8", node: "warning" },
   { cidr: "169.254.0.0/16", what: "the link-local range 169.254.0.0/16", node: "ok" },
   { cidr: "224.0.0.0/4", what: "the multicast range 224.0.0.0/4", node: "error" },

@@ -19,6 +19,7 @@ export function looksSecret(text: string): boolean {
 
 /** A string value quoted for a message: at most 40 characters; secrets never shown. */
 export function quoteValue(text: string): string {
-  if (looksSecret(text)) return `a value of ${text.length} characters (not shown: it looks like a key or token)`;
+  if (looksSecret(text))
+    return `a value of ${text.length} characters (not shown: it looks like a key or token)`;
   return `'${text.length > 40 ? `${text.slice(0, 40)}…` : text}'`;
 }

@@ -47,7 +47,8 @@ function exampleAt(schema: z.ZodType, path: readonly PropertyKey[]): string | un
   for (const seg of path) {
     const def = here.at(-1)!._zod.def;
     if (typeof seg === "number" && def.type === "array" && def.element) here = chain(def.element);
-    else if (typeof seg === "string" && def.type === "object" && def.shape?.[seg]) here = chain(def.shape[seg]);
+    else if (typeof seg === "string" && def.type === "object" && def.shape?.[seg])
+      here = chain(def.shape[seg]);
     else return undefined;
   }
   for (const s of here) {
@@ -134,13 +135,22 @@ export function fromZodIssues(
       case "invalid_value": {
         const value = valueAt(input, path);
         const allowed = issue.values.map((v) => String(v));
-        const guess = typeof value === "string" && allowed.length ? closest(value, allowed) : undefined;
+        // Suggest only a near miss (a prefix, a typo), never the least-far of unrelated words.
+        const text = typeof value === "string" && value !== "" ? value : undefined;
+        const prefixed = text && allowed.find((a) => a.startsWith(text) || text.startsWith(a));
+        const nearest = text && allowed.length ? closest(text, allowed) : undefined;
+        const guess =
+          prefixed ||
+          (text && nearest && distance(text, nearest) <= Math.max(3, Math.floor(nearest.length / 2))
+            ? nearest
+            : undefined);
         const oneOf = allowed.length === 1 ? allowed[0]! : `one of ${allowed.join(", ")}`;
         out.push({
           ...base,
           path: formatPath(path),
           code: value === undefined ? "required" : "invalid-value",
-          message: value === undefined ? `is required (${oneOf})` : `must be ${oneOf}, not ${describe(value)}`,
+          message:
+            value === undefined ? `is required (${oneOf})` : `must be ${oneOf}, not ${describe(value)}`,
           hint: guess ? `did you mean '${guess}'?` : `write ${oneOf}`,
         });
         break;

@@ -14,7 +14,12 @@ import { quoteValue } from "./_show";
 import { SpecError, type SpecIssue } from "./errors";
 import type { ClusterSpec, KubeletCredentials, NodeSpec, Role } from "./schema";
 import { DNS_LABEL } from "./schema";
-import { isSupportedContainerd, isSupportedKubernetes, RESERVED_NODE_NAMES, SUPPORTED_VERSIONS } from "./supported";
+import {
+  isSupportedContainerd,
+  isSupportedKubernetes,
+  RESERVED_NODE_NAMES,
+  SUPPORTED_VERSIONS,
+} from "./supported";
 
 /** VirtualBox's NAT network: every Vagrant VM has 10.0.2.15 on it. */
 export const VIRTUALBOX_NAT_CIDR = "10.0.2.0/24";
@@ -106,7 +111,12 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
     const net = parseCidr(text);
     const path = `network.${key}`;
     if (!net) {
-      err(path, "invalid-cidr", `${quoteValue(text)} is not an IPv4 CIDR`, "write it as a.b.c.d/n, e.g. 10.96.0.0/16");
+      err(
+        path,
+        "invalid-cidr",
+        `${quoteValue(text)} is not an IPv4 CIDR`,
+        "write it as a.b.c.d/n, e.g. 10.96.0.0/16",
+      );
       continue;
     }
     if (canonicalCidr(net) !== text) {
@@ -267,7 +277,9 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
           "use the node's address on the cluster network (loopback only suits single-machine tests of etcd)",
         );
       }
-      const special = SPECIAL_RANGES.find((r) => r.node === "error" && contains(parseCidr(r.cidr)!, node.address));
+      const special = SPECIAL_RANGES.find(
+        (r) => r.node === "error" && contains(parseCidr(r.cidr)!, node.address),
+      );
       if (special) {
         const what =
           node.address === "0.0.0.0"

@@ -42,7 +42,10 @@ const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 export function escapeControl(text: string): string {
   return text.replace(CONTROL, (ch) => {
     const code = ch.charCodeAt(0);
-    return NAMED[ch] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`);
+    return (
+      NAMED[ch] ??
+      (code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`)
+    );
   });
 }
 
@@ -55,7 +58,11 @@ export interface FormatOptions {
  * Formats issues one per line: `cluster.yaml:12:14 nodes[2].address: … (fix: …)`. Control characters in
  * any part are escaped; past `limit` issues one line counts the rest.
  */
-export function formatIssues(issues: readonly SpecIssue[], file?: string, options: FormatOptions = {}): string {
+export function formatIssues(
+  issues: readonly SpecIssue[],
+  file?: string,
+  options: FormatOptions = {},
+): string {
   const limit = options.limit ?? MAX_PRINTED_ISSUES;
   const lines = issues.slice(0, limit).map((i) => {
     const where = [file, i.line, i.column].filter((x) => x !== undefined).join(":");

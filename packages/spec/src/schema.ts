@@ -68,11 +68,15 @@ export const NodeSchema = z
       .meta({ description: "Workers only." }),
     containerd: z
       .strictObject({
-        runcBinary: z.string().regex(/^\//, "must be an absolute path").optional().meta({
-          examples: ["/usr/local/sbin/runc"],
-          description:
-            "containerd's runc BinaryName (default /usr/local/sbin/runc); the lab points it at a wrapper for hosts whose cgroups are read-only.",
-        }),
+        runcBinary: z
+          .string()
+          .regex(/^\//, "must be an absolute path")
+          .optional()
+          .meta({
+            examples: ["/usr/local/sbin/runc"],
+            description:
+              "containerd's runc BinaryName (default /usr/local/sbin/runc); the lab points it at a wrapper for hosts whose cgroups are read-only.",
+          }),
       })
       .optional()
       .meta({ description: "Workers only." }),

@@ -121,7 +121,9 @@ export function parseClusterYaml(text: string, options: ParseOptions = {}): Load
         path: "",
         code: "yaml-syntax",
         // The first line only (the rest quotes the source), and nothing that looks like key material.
-        message: looksSecret(e.message.split("\n")[0]!) ? `YAML syntax error (${e.code})` : e.message.split("\n")[0]!,
+        message: looksSecret(e.message.split("\n")[0]!)
+          ? `YAML syntax error (${e.code})`
+          : e.message.split("\n")[0]!,
         severity: "error",
         hint: "fix the YAML syntax at this position",
         ...(pos ? { line: pos.line, column: pos.col } : {}),
