@@ -116,7 +116,8 @@ export function loadSpecFile(
   const path = resolve(cwd, file ?? DEFAULT_SPEC_FILE);
   // Relative to where khw runs, unless that climbs out of it (`-f /dev/zero` stays /dev/zero).
   const rel = relative(cwd, path);
-  const displayName = rel && !rel.startsWith("..") ? rel : path;
+  // Escaped once here, so every message that names the file (SpecError's included) is safe to print.
+  const displayName = escapeControl(rel && !rel.startsWith("..") ? rel : path);
   if (!existsSync(path)) {
     if (file === undefined && options.allowDefault) {
       const loaded = loadCluster(defaultClusterSpecInput(), { file: "built-in default spec" });
@@ -124,7 +125,7 @@ export function loadSpecFile(
     }
     throw new CliError(
       "SPEC_NOT_FOUND",
-      `${escapeControl(displayName)} does not exist`,
+      `${displayName} does not exist`,
       file === undefined
         ? "run `khw init` to write the default spec, or pass -f FILE"
         : "check the path given to -f",

@@ -237,3 +237,16 @@ function mutate(f: (s: any) => void): string {
   f(s);
   return stringify(s);
 }
+
+describe("a file name with control characters", () => {
+  it("is shown escaped in the header and every problem line", async () => {
+    const name = "c\u001b]0;pwned\u0007.yaml";
+    writeFileSync(join(dir, name), "nodes: 7\n");
+    const r = await khw(dir, ["validate", name]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(
+      "error: c\\x1b]0;pwned\\x07.yaml is invalid (1 problem):\n" +
+        "c\\x1b]0;pwned\\x07.yaml:1:8 nodes: must be a list, not number 7 (fix: write a list here)\n",
+    );
+  });
+});
