@@ -2,6 +2,7 @@ import {
   canonicalCidr,
   contains,
   type Ipv4Net,
+  ipToBigInt,
   isIpv4,
   nthAddress,
   nthSubnet,
@@ -188,6 +189,13 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
           "dns-ip-outside-service-cidr",
           `DNS service IP ${dns} is outside the service CIDR ${spec.network.serviceCIDR}`,
           `pick an address inside ${spec.network.serviceCIDR}, e.g. ${nthAddress(nets.service, 10) ?? "its 10th address"}`,
+        );
+      } else if (ipToBigInt(dns) === nets.service.end) {
+        err(
+          "network.dnsServiceIP",
+          "dns-ip-reserved",
+          `DNS service IP ${dns} is the service CIDR's broadcast address, which kube-apiserver never allocates`,
+          `use another address, e.g. ${nthAddress(nets.service, 10) ?? "the 10th"}`,
         );
       } else if (dns === nthAddress(nets.service, 1) || dns === nthAddress(nets.service, 0)) {
         err(

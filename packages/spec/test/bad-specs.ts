@@ -489,6 +489,23 @@ for (const dns of ["10.96.0.0", "10.96.0.1"]) {
   );
 }
 
+for (const [service, dns] of [
+  ["10.96.0.0/16", "10.96.255.255"],
+  ["10.100.0.0/24", "10.100.0.255"],
+] as const) {
+  error(
+    `dnsServiceIP ${dns}: the broadcast address of ${service}`,
+    mutated((s) => {
+      s.network.serviceCIDR = service;
+      s.network.dnsServiceIP = dns;
+    }),
+    "network.dnsServiceIP",
+    "dns-ip-reserved",
+    `DNS service IP ${dns} is the service CIDR's broadcast address, which kube-apiserver never allocates`,
+    `use another address, e.g. ${service.replace(/0\/\d+$/, "10")}`,
+  );
+}
+
 // --- other network fields ------------------------------------------------------------------------------------
 for (const bad of ["30000:32767", "30000", "30000-", "-32767", "a-b", "300000-320000", " 30000-32767"]) {
   error(
