@@ -65,3 +65,20 @@ export function subnetCount(net: Ipv4Net, mask: number): number {
   if (mask < net.prefix) return 0;
   return 2 ** (mask - net.prefix);
 }
+
+/** IPv4 ranges that are no host's unicast address (RFC 6890), with what they are. */
+export const SPECIAL_RANGES: readonly { cidr: string; what: string; node: "error" | "warning" | "ok" }[] = [
+  {
+    cidr: "0.0.0.0/8",
+    what: "the 'this network' range 0.0.0.0/8 (0.0.0.0 means any address)",
+    node: "error",
+  },
+  { cidr: "127.0.0.0/8", what: "the loopback range 127.0.0.0/8", node: "warning" },
+  { cidr: "169.254.0.0/16", what: "the link-local range 169.254.0.0/16", node: "ok" },
+  { cidr: "224.0.0.0/4", what: "the multicast range 224.0.0.0/4", node: "error" },
+  {
+    cidr: "240.0.0.0/4",
+    what: "the reserved range 240.0.0.0/4 (with the broadcast address 255.255.255.255)",
+    node: "error",
+  },
+];

@@ -1,5 +1,6 @@
 import { closest, distance } from "fastest-levenshtein";
-import type { z } from "zod";
+import { globalRegistry, type z } from "zod";
+import { quoteValue } from "./_show";
 import { formatPath, type SpecIssue } from "./errors";
 
 // Minimal view of zod's internal definitions, enough to find the keys an object accepts.
@@ -29,6 +30,34 @@ export function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): st
   return def.type === "object" && def.shape ? Object.keys(def.shape) : [];
 }
 
+/** The first `examples` entry of the schema at `path` (set with `.meta({ examples })`), if any. */
+function exampleAt(schema: z.ZodType, path: readonly PropertyKey[]): string | undefined {
+  type S = { _zod: { def: Def } };
+  const chain = (s: S): S[] => {
+    const out = [s];
+    let d = s._zod.def;
+    while (d.innerType || (d.type === "pipe" && d.in)) {
+      const next = (d.innerType ?? d.in)!;
+      out.push(next);
+      d = next._zod.def;
+    }
+    return out;
+  };
+  let here = chain(schema as unknown as S);
+  for (const seg of path) {
+    const def = here.at(-1)!._zod.def;
+    if (typeof seg === "number" && def.type === "array" && def.element) here = chain(def.element);
+    else if (typeof seg === "string" && def.type === "object" && def.shape?.[seg])
+      here = chain(def.shape[seg]);
+    else return undefined;
+  }
+  for (const s of here) {
+    const examples = globalRegistry.get(s as unknown as z.ZodType)?.examples;
+    if (Array.isArray(examples) && examples.length > 0) return String(examples[0]);
+  }
+  return undefined;
+}
+
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let v = input;
   for (const seg of path) {
@@ -42,8 +71,13 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
-  if (typeof v === "string") return `the string '${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
+  if (typeof v === "string") return looksLikeSecretDescription(v);
   return `${typeof v} ${String(v)}`;
+}
+
+function looksLikeSecretDescription(v: string): string {
+  const q = quoteValue(v);
+  return q.startsWith("'") ? `the string ${q}` : q;
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -91,19 +125,33 @@ export function fromZodIssues(
           code: value === undefined ? "required" : "invalid-type",
           message:
             value === undefined ? `is required (${expected})` : `must be ${expected}, not ${describe(value)}`,
+          hint:
+            value === undefined
+              ? `add ${formatPath(path) || "it"} (${expected})`
+              : `write ${expected} here${value === null ? " (an empty value is null)" : ""}`,
         });
         break;
       }
       case "invalid_value": {
         const value = valueAt(input, path);
         const allowed = issue.values.map((v) => String(v));
-        const guess = typeof value === "string" && allowed.length ? closest(value, allowed) : undefined;
+        // Suggest only a near miss (a prefix, a typo), never the least-far of unrelated words.
+        const text = typeof value === "string" && value !== "" ? value : undefined;
+        const prefixed = text && allowed.find((a) => a.startsWith(text) || text.startsWith(a));
+        const nearest = text && allowed.length ? closest(text, allowed) : undefined;
+        const guess =
+          prefixed ||
+          (text && nearest && distance(text, nearest) <= Math.max(3, Math.floor(nearest.length / 2))
+            ? nearest
+            : undefined);
+        const oneOf = allowed.length === 1 ? allowed[0]! : `one of ${allowed.join(", ")}`;
         out.push({
           ...base,
           path: formatPath(path),
-          code: "invalid-value",
-          message: `must be one of ${allowed.join(", ")}, not ${describe(value)}`,
-          ...(guess ? { hint: `did you mean '${guess}'?` } : {}),
+          code: value === undefined ? "required" : "invalid-value",
+          message:
+            value === undefined ? `is required (${oneOf})` : `must be ${oneOf}, not ${describe(value)}`,
+          hint: guess ? `did you mean '${guess}'?` : `write ${oneOf}`,
         });
         break;
       }
@@ -123,16 +171,19 @@ export function fromZodIssues(
           message: generic
             ? `must be at ${big ? "most" : "least"} ${limit}${unit}, not ${describe(value)}`
             : issue.message,
+          hint: `use ${big ? "at most" : "at least"} ${limit}${unit}`,
         });
         break;
       }
       default: {
         const value = valueAt(input, path);
+        const example = exampleAt(schema, path);
         out.push({
           ...base,
           path: formatPath(path),
           code: issue.code.replaceAll("_", "-"),
           message: value === undefined ? issue.message : `${describe(value)} ${issue.message}`,
+          ...(example !== undefined ? { hint: `e.g. ${example}` } : {}),
         });
       }
     }

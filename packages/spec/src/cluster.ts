@@ -2,16 +2,25 @@ import {
   canonicalCidr,
   contains,
   type Ipv4Net,
+  ipToBigInt,
   isIpv4,
   nthAddress,
   nthSubnet,
   overlaps,
   parseCidr,
+  SPECIAL_RANGES,
   subnetCount,
 } from "./_ip";
+import { quoteValue } from "./_show";
 import { SpecError, type SpecIssue } from "./errors";
 import type { ClusterSpec, KubeletCredentials, NodeSpec, Role } from "./schema";
 import { DNS_LABEL } from "./schema";
+import {
+  isSupportedContainerd,
+  isSupportedKubernetes,
+  RESERVED_NODE_NAMES,
+  SUPPORTED_VERSIONS,
+} from "./supported";
 
 /** VirtualBox's NAT network: every Vagrant VM has 10.0.2.15 on it. */
 export const VIRTUALBOX_NAT_CIDR = "10.0.2.0/24";
@@ -103,7 +112,12 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
     const net = parseCidr(text);
     const path = `network.${key}`;
     if (!net) {
-      err(path, "invalid-cidr", `'${text}' is not an IPv4 CIDR`, "write it as a.b.c.d/n, e.g. 10.96.0.0/16");
+      err(
+        path,
+        "invalid-cidr",
+        `${quoteValue(text)} is not an IPv4 CIDR`,
+        "write it as a.b.c.d/n, e.g. 10.96.0.0/16",
+      );
       continue;
     }
     if (canonicalCidr(net) !== text) {
@@ -114,6 +128,16 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
         `use the network address ${canonicalCidr(net)}`,
       );
       continue;
+    }
+    for (const special of SPECIAL_RANGES) {
+      if (overlaps(net, parseCidr(special.cidr)!)) {
+        err(
+          path,
+          "cidr-special-range",
+          `${text} overlaps ${special.what}, which is no host's unicast address`,
+          `use a private range such as ${key === "podCIDR" ? "10.244.0.0/16" : "10.96.0.0/16"}`,
+        );
+      }
     }
     if (overlaps(net, nat)) {
       err(
@@ -142,15 +166,36 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
         "use a /28 or larger (e.g. /16)",
       );
     }
+    if (nets.service.prefix < 12) {
+      err(
+        "network.serviceCIDR",
+        "service-cidr-too-large",
+        `${spec.network.serviceCIDR} holds 2^${32 - nets.service.prefix} addresses; kube-apiserver refuses a service range larger than /12 (2^20 addresses) before v1.34, and kubeadm at every version`,
+        "use a /12 or smaller range (a longer prefix), e.g. 10.96.0.0/12",
+      );
+    }
     const dns = spec.network.dnsServiceIP;
     if (dns !== undefined) {
-      if (!isIpv4(dns)) err("network.dnsServiceIP", "invalid-ip", `'${dns}' is not an IPv4 address`);
+      if (!isIpv4(dns))
+        err(
+          "network.dnsServiceIP",
+          "invalid-ip",
+          `${quoteValue(dns)} is not an IPv4 address`,
+          `write it as a.b.c.d inside ${spec.network.serviceCIDR}, e.g. ${nthAddress(nets.service, 10) ?? "its 10th address"}`,
+        );
       else if (!contains(nets.service, dns)) {
         err(
           "network.dnsServiceIP",
           "dns-ip-outside-service-cidr",
           `DNS service IP ${dns} is outside the service CIDR ${spec.network.serviceCIDR}`,
           `pick an address inside ${spec.network.serviceCIDR}, e.g. ${nthAddress(nets.service, 10) ?? "its 10th address"}`,
+        );
+      } else if (ipToBigInt(dns) === nets.service.end) {
+        err(
+          "network.dnsServiceIP",
+          "dns-ip-reserved",
+          `DNS service IP ${dns} is the service CIDR's broadcast address, which kube-apiserver never allocates`,
+          `use another address, e.g. ${nthAddress(nets.service, 10) ?? "the 10th"}`,
         );
       } else if (dns === nthAddress(nets.service, 1) || dns === nthAddress(nets.service, 0)) {
         err(
@@ -167,7 +212,7 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
     err(
       "network.nodePortRange",
       "invalid-port-range",
-      `'${spec.network.nodePortRange}' is not a port range low-high within 1-65535`,
+      `${quoteValue(spec.network.nodePortRange)} is not a port range low-high within 1-65535`,
       "e.g. 30000-32767",
     );
   } else if (lo <= API_PORT && API_PORT <= hi) {
@@ -175,14 +220,37 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
       "network.nodePortRange",
       "port-range-contains-api",
       `${spec.network.nodePortRange} contains the API port 6443`,
+      "use a range above it, e.g. 30000-32767",
     );
   }
 
   // Nodes.
   const seenName = new Map<string, number>();
   const seenAddr = new Map<string, number>();
+  const seenSsh = new Map<string, number>();
   spec.nodes.forEach((node, i) => {
     const p = `nodes[${i}]`;
+    const reserved = RESERVED_NODE_NAMES[node.name];
+    if (reserved !== undefined) {
+      err(
+        `${p}.name`,
+        "reserved-name",
+        `node name '${node.name}' is reserved: khw files ${reserved} under it`,
+        `rename the node, e.g. '${node.name}-1'`,
+      );
+    }
+    const jump = node.ssh.jump ? `${node.ssh.jump.host}:${node.ssh.jump.port} → ` : "";
+    const target = `${jump}${node.ssh.host ?? node.address}:${node.ssh.port}`;
+    const prevSsh = seenSsh.get(target);
+    const addrIsDup = node.ssh.host === undefined && seenAddr.has(node.address);
+    if (prevSsh !== undefined && !addrIsDup) {
+      err(
+        `${p}.ssh`,
+        "duplicate-ssh-target",
+        `SSH target ${target} is also used by nodes[${prevSsh}]: both would be the same machine`,
+        "give every node its own ssh.host or ssh.port",
+      );
+    } else if (prevSsh === undefined) seenSsh.set(target, i);
     const prevName = seenName.get(node.name);
     if (prevName !== undefined) {
       err(
@@ -196,7 +264,7 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
       err(
         `${p}.address`,
         "invalid-ip",
-        `'${node.address}' is not an IPv4 address`,
+        `${quoteValue(node.address)} is not an IPv4 address`,
         "write it as a.b.c.d, e.g. 192.168.56.11",
       );
     } else {
@@ -215,6 +283,23 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
           "loopback-address",
           `${node.address} is a loopback address: other nodes cannot reach it and kube-apiserver refuses to advertise it`,
           "use the node's address on the cluster network (loopback only suits single-machine tests of etcd)",
+        );
+      }
+      const special = SPECIAL_RANGES.find(
+        (r) => r.node === "error" && contains(parseCidr(r.cidr)!, node.address),
+      );
+      if (special) {
+        const what =
+          node.address === "0.0.0.0"
+            ? "the unspecified address (any address)"
+            : node.address === "255.255.255.255"
+              ? "the broadcast address"
+              : `in ${special.what}`;
+        err(
+          `${p}.address`,
+          "address-not-unicast",
+          `${node.address} is ${what}, not a host's address`,
+          "use the node's own address on the cluster network, e.g. 192.168.56.11",
         );
       }
       if (contains(nat, node.address)) {
@@ -338,10 +423,36 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
       err(
         `pki.extraApiserverSANs[${i}]`,
         "invalid-san",
-        `'${san}' is neither an IPv4 address nor a DNS name`,
+        `${quoteValue(san)} is neither an IPv4 address nor a DNS name`,
+        "write an IPv4 address (10.0.0.5) or a DNS name (api.example.com)",
       );
     }
   });
+  const k8s = SUPPORTED_VERSIONS.kubernetes;
+  if (!isSupportedKubernetes(spec.versions.kubernetes)) {
+    err(
+      "versions.kubernetes",
+      "unsupported-version",
+      `Kubernetes ${spec.versions.kubernetes} is not supported: khw's flags and config fields are checked for ${k8s.from} through ${k8s.through}.x`,
+      `use a version from ${k8s.from} through ${k8s.through}.x, e.g. v1.34.4`,
+    );
+  }
+  if (!isSupportedContainerd(spec.versions.containerd)) {
+    err(
+      "versions.containerd",
+      "unsupported-version",
+      `containerd ${spec.versions.containerd} is not supported: khw writes config version 3, which containerd reads from ${SUPPORTED_VERSIONS.containerd.from} on`,
+      `use containerd ${SUPPORTED_VERSIONS.containerd.through}.x, e.g. 2.1.4`,
+    );
+  }
+  if (spec.pki.validityDays > spec.pki.caValidityDays) {
+    err(
+      "pki.validityDays",
+      "leaf-outlives-ca",
+      `certificates valid for ${spec.pki.validityDays} days would outlive the CA (pki.caValidityDays: ${spec.pki.caValidityDays})`,
+      `set pki.validityDays to at most ${spec.pki.caValidityDays}, or raise pki.caValidityDays`,
+    );
+  }
   const b = spec.binaries;
   if (b.source === "mirror" && !b.mirror) {
     err(
@@ -352,7 +463,12 @@ export function validateClusterSpec(spec: ClusterSpec): SpecIssue[] {
     );
   }
   if (b.mirror !== undefined && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(b.mirror)) {
-    err("binaries.mirror", "invalid-url", `'${b.mirror}' is not an http(s) URL`);
+    err(
+      "binaries.mirror",
+      "invalid-url",
+      `${quoteValue(b.mirror)} is not an http(s) URL`,
+      "write the mirror's base URL, e.g. http://10.0.0.1:8080",
+    );
   }
   if (b.mirror !== undefined && b.source !== "mirror") {
     err(

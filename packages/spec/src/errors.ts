@@ -14,6 +14,9 @@ export interface SpecIssue {
   column?: number;
 }
 
+/** How many problems `formatIssues` prints unless told otherwise; the rest are counted. */
+export const MAX_PRINTED_ISSUES = 50;
+
 /** Thrown when a spec has at least one error; carries every issue (errors and warnings). */
 export class SpecError extends Error {
   readonly code = "INVALID_SPEC";
@@ -22,7 +25,7 @@ export class SpecError extends Error {
   constructor(issues: readonly SpecIssue[], file?: string) {
     const errors = issues.filter((i) => i.severity === "error");
     super(
-      `${file ?? "cluster spec"}: ${errors.length} problem${errors.length === 1 ? "" : "s"}\n${formatIssues(errors, file)}`,
+      `${escapeControl(file ?? "cluster spec")}: ${errors.length} problem${errors.length === 1 ? "" : "s"}\n${formatIssues(errors, file)}`,
     );
     this.name = "SpecError";
     this.issues = issues;
@@ -30,16 +33,46 @@ export class SpecError extends Error {
   }
 }
 
-/** Formats issues one per line: `cluster.yaml:12:14 nodes[2].address: … (fix: …)`. */
-export function formatIssues(issues: readonly SpecIssue[], file?: string): string {
-  return issues
-    .map((i) => {
-      const where = [file, i.line, i.column].filter((x) => x !== undefined).join(":");
-      const prefix = i.severity === "warning" ? "warning: " : "";
-      const loc = [where, i.path].filter(Boolean).join(" ");
-      return `${loc ? `${loc}: ` : ""}${prefix}${i.message}${i.hint ? ` (fix: ${i.hint})` : ""}`;
-    })
-    .join("\n");
+// C0 and C1 control characters, DEL, line/paragraph separators and the bidirectional overrides:
+// anything that can move the cursor, talk to the terminal (OSC 52 clipboard writes) or reorder text.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** Shows control characters as escapes (`\x1b`, `\n`, `\u202e`) so text is safe to print on a terminal. */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (ch) => {
+    const code = ch.charCodeAt(0);
+    return (
+      NAMED[ch] ??
+      (code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`)
+    );
+  });
+}
+
+export interface FormatOptions {
+  /** Print at most this many issues, then `… and N more` (default 50). */
+  limit?: number;
+}
+
+/**
+ * Formats issues one per line: `cluster.yaml:12:14 nodes[2].address: … (fix: …)`. Control characters in
+ * any part are escaped; past `limit` issues one line counts the rest.
+ */
+export function formatIssues(
+  issues: readonly SpecIssue[],
+  file?: string,
+  options: FormatOptions = {},
+): string {
+  const limit = options.limit ?? MAX_PRINTED_ISSUES;
+  const lines = issues.slice(0, limit).map((i) => {
+    const where = [file, i.line, i.column].filter((x) => x !== undefined).join(":");
+    const prefix = i.severity === "warning" ? "warning: " : "";
+    const loc = [where, i.path].filter(Boolean).join(" ");
+    return escapeControl(`${loc ? `${loc}: ` : ""}${prefix}${i.message}${i.hint ? ` (fix: ${i.hint})` : ""}`);
+  });
+  const rest = issues.length - lines.length;
+  if (rest > 0) lines.push(`… and ${rest} more problem${rest === 1 ? "" : "s"}`);
+  return lines.join("\n");
 }
 
 /** `["nodes", 2, "address"]` → `nodes[2].address`. */

@@ -13,7 +13,15 @@ export {
   validateClusterSpec,
 } from "./cluster";
 export { defaultClusterSpec, defaultClusterSpecInput, VAGRANT_NODES } from "./defaults";
-export { formatIssues, formatPath, SpecError, type SpecIssue } from "./errors";
+export {
+  escapeControl,
+  type FormatOptions,
+  formatIssues,
+  formatPath,
+  MAX_PRINTED_ISSUES,
+  SpecError,
+  type SpecIssue,
+} from "./errors";
 export { ADMIN_HOST, type GeneratedFile } from "./generated-file";
 export { clusterJsonSchema } from "./json-schema";
 export {
@@ -31,6 +39,12 @@ export {
   ROLES,
   type Role,
 } from "./schema";
+export {
+  isSupportedContainerd,
+  isSupportedKubernetes,
+  RESERVED_NODE_NAMES,
+  SUPPORTED_VERSIONS,
+} from "./supported";
 export {
   CLUSTER_SCHEMA_URL,
   type LoadedCluster,

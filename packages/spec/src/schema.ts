@@ -50,7 +50,7 @@ export const NodeSshSchema = z
 
 export const NodeSchema = z
   .strictObject({
-    name: dnsLabel.meta({ description: "Host name, also the Kubernetes node name." }),
+    name: dnsLabel.meta({ description: "Host name, also the Kubernetes node name.", examples: ["worker-1"] }),
     role: z.enum(ROLES),
     address: z.string().meta({ description: "The node's IPv4 address on the cluster network." }),
     ssh: NodeSshSchema.prefault({}),
@@ -68,10 +68,15 @@ export const NodeSchema = z
       .meta({ description: "Workers only." }),
     containerd: z
       .strictObject({
-        runcBinary: z.string().regex(/^\//, "must be an absolute path").optional().meta({
-          description:
-            "containerd's runc BinaryName (default /usr/local/sbin/runc); the lab points it at a wrapper for hosts whose cgroups are read-only.",
-        }),
+        runcBinary: z
+          .string()
+          .regex(/^\//, "must be an absolute path")
+          .optional()
+          .meta({
+            examples: ["/usr/local/sbin/runc"],
+            description:
+              "containerd's runc BinaryName (default /usr/local/sbin/runc); the lab points it at a wrapper for hosts whose cgroups are read-only.",
+          }),
       })
       .optional()
       .meta({ description: "Workers only." }),
@@ -94,10 +99,15 @@ export const NetworkSchema = z.strictObject({
     .string()
     .optional()
     .meta({ description: "Cluster DNS address; defaults to the 10th address of the service CIDR." }),
-  clusterDomain: z.string().regex(DNS_NAME, "must be a DNS name like cluster.local").default("cluster.local"),
+  clusterDomain: z
+    .string()
+    .regex(DNS_NAME, "must be a DNS name like cluster.local")
+    .meta({ examples: ["cluster.local"] })
+    .default("cluster.local"),
   nodePortRange: z
     .string()
     .regex(/^\d{1,5}-\d{1,5}$/, "must be a range like 30000-32767")
+    .meta({ examples: ["30000-32767"] })
     .default("30000-32767"),
   nodeCIDRMaskSize: z.number().int().min(8).max(30).default(24),
 });
@@ -198,7 +208,7 @@ export const ClusterSpecSchema = z
   .strictObject({
     apiVersion: z.literal("khw/v1alpha1").default("khw/v1alpha1"),
     kind: z.literal("Cluster").default("Cluster"),
-    name: dnsLabel.default("kubernetes-the-hard-way"),
+    name: dnsLabel.meta({ examples: ["kubernetes-the-hard-way"] }).default("kubernetes-the-hard-way"),
     nodes: z.array(NodeSchema).min(1, "must list at least one node"),
     network: NetworkSchema.prefault({}),
     versions: VersionsSchema.prefault({}),

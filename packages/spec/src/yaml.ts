@@ -9,6 +9,7 @@ import {
   type Node,
   parseDocument,
 } from "yaml";
+import { looksSecret } from "./_show";
 import { fromZodIssues } from "./_zod-issues";
 import { type Cluster, resolveCluster, validateClusterSpec } from "./cluster";
 import { SpecError, type SpecIssue } from "./errors";
@@ -63,6 +64,28 @@ function locate(
   return { line, column: col };
 }
 
+/** The one issue for a document that is not a mapping of cluster fields. Never quotes the content. */
+function notAMapping(value: unknown): SpecIssue {
+  const what = Array.isArray(value)
+    ? "a list"
+    : typeof value === "string"
+      ? /-----BEGIN [A-Z0-9 ]+-----/.test(value)
+        ? "a PEM block (a key or certificate)"
+        : "a single text value"
+      : typeof value === "number" || typeof value === "bigint"
+        ? "a number"
+        : typeof value === "boolean"
+          ? "true or false"
+          : "empty";
+  return {
+    path: "",
+    code: "not-a-mapping",
+    message: `the document is ${what}, not a mapping of cluster fields (content not shown)`,
+    severity: "error",
+    hint: "pass the cluster spec (cluster.yaml); `khw init` writes one",
+  };
+}
+
 /** Parses an already-decoded value (e.g. from JSON) into a validated cluster. Throws SpecError. */
 export function loadCluster(value: unknown, options: ParseOptions = {}): LoadedCluster {
   return check(value, options);
@@ -73,6 +96,9 @@ function check(value: unknown, options: ParseOptions, doc?: Document, lc?: LineC
     doc && lc
       ? issues.map((i) => ({ ...i, ...(locate(doc, i.path, lc, i.code === "unknown-key") ?? {}) }))
       : issues;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new SpecError([notAMapping(value)], options.file);
+  }
   const parsed = ClusterSpecSchema.safeParse(value);
   if (!parsed.success) {
     const issues = fromZodIssues(ClusterSpecSchema, value, parsed.error.issues);
@@ -94,7 +120,10 @@ export function parseClusterYaml(text: string, options: ParseOptions = {}): Load
       return {
         path: "",
         code: "yaml-syntax",
-        message: e.message.split("\n")[0]!,
+        // The first line only (the rest quotes the source), and nothing that looks like key material.
+        message: looksSecret(e.message.split("\n")[0]!)
+          ? `YAML syntax error (${e.code})`
+          : e.message.split("\n")[0]!,
         severity: "error",
         hint: "fix the YAML syntax at this position",
         ...(pos ? { line: pos.line, column: pos.col } : {}),

@@ -491,7 +491,7 @@ const cases: [string, Mutate, string, string, string][] = [
     },
     "apiVersion",
     "invalid-value",
-    "must be one of khw/v1alpha1, not the string 'v1'",
+    "must be khw/v1alpha1, not the string 'v1'",
   ],
 ];
 

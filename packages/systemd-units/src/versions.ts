@@ -1,3 +1,4 @@
+import { SUPPORTED_VERSIONS } from "@khw/spec";
 import { UnitsError } from "./errors";
 
 /** A `vMAJOR.MINOR.PATCH` or `MAJOR.MINOR.PATCH` version, parsed. */
@@ -22,8 +23,11 @@ export function parseVersion(text: string, field = "version"): Version {
 
 const cmp = (a: Version, b: Version) => a.major - b.major || a.minor - b.minor || a.patch - b.patch;
 
-/** Kubernetes minors whose flags and config fields this package was checked against. */
-export const SUPPORTED_KUBERNETES = { from: "v1.30.0", through: "v1.37" } as const;
+/**
+ * Kubernetes minors whose flags and config fields this package was checked against. Stated once, in
+ * @khw/spec (whose validation refuses other versions); VERSION_TABLE below covers this range.
+ */
+export const SUPPORTED_KUBERNETES = SUPPORTED_VERSIONS.kubernetes;
 
 /**
  * The version table: settings that exist, changed or went away within the supported range. Each

@@ -1,5 +1,13 @@
-import { type Cluster, formatIssues } from "@khw/spec";
+import {
+  type Cluster,
+  escapeControl,
+  formatIssues,
+  MAX_PRINTED_ISSUES,
+  SpecError,
+  type SpecIssue,
+} from "@khw/spec";
 import type { Command } from "commander";
+import { CliError, EXIT, UsageError } from "../errors";
 import { colors, type Io } from "../io";
 import { loadSpecFile } from "../spec-file";
 
@@ -28,25 +36,93 @@ export function topologySummary(cluster: Cluster): string {
   );
 }
 
+/** What `--json` / `-o json|yaml` print: the problems (at most MAX_PRINTED_ISSUES errors, then a count) or the summary. */
+export interface ValidationResult {
+  valid: boolean;
+  file: string;
+  errors: SpecIssue[];
+  /** Errors left out of `errors` past the first MAX_PRINTED_ISSUES. */
+  omittedErrors: number;
+  warnings: SpecIssue[];
+  /** The topology paragraph of a valid spec. */
+  summary?: string;
+}
+
+function result(file: string, issues: readonly SpecIssue[], cluster?: Cluster): ValidationResult {
+  const errors = issues.filter((i) => i.severity === "error");
+  return {
+    valid: errors.length === 0,
+    file,
+    errors: errors.slice(0, MAX_PRINTED_ISSUES),
+    omittedErrors: Math.max(0, errors.length - MAX_PRINTED_ISSUES),
+    warnings: issues.filter((i) => i.severity === "warning").slice(0, MAX_PRINTED_ISSUES),
+    ...(cluster ? { summary: topologySummary(cluster) } : {}),
+  };
+}
+
+interface ValidateOptions {
+  file?: string;
+  json: boolean;
+  output?: string;
+}
+
 export function registerValidate(program: Command, io: Io): void {
   program
     .command("validate")
     .description(
       "Check a cluster spec: every problem with its line, field and fix, or a summary of the topology",
     )
+    .argument("[file]", "the cluster spec (default: ./cluster.yaml); the same as -f FILE")
     .option("-f, --file <file>", "the cluster spec (default: ./cluster.yaml)")
-    .option("--json", "print the result as JSON", false)
-    .action((opts: { file?: string; json: boolean }) => {
-      const loaded = loadSpecFile(io.cwd, opts.file, { allowDefault: false });
-      if (opts.json) {
+    .option("--json", "print the result as JSON (the same as -o json)", false)
+    .option("-o, --output <format>", "print the result as structured data: json or yaml")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  khw validate\n  khw validate cluster.yaml\n  khw validate -f lab.yaml -o json\n\nExit codes: 0 valid (warnings on stderr), 1 the file cannot be read, 2 usage, 3 the spec is invalid.",
+    )
+    .action(async (fileArg: string | undefined, opts: ValidateOptions) => {
+      if (fileArg !== undefined && opts.file !== undefined && fileArg !== opts.file) {
+        throw new UsageError(
+          `two spec files given: '${escapeControl(fileArg)}' and -f '${escapeControl(opts.file)}'`,
+          "give the spec once, as FILE or as -f FILE",
+        );
+      }
+      const file = fileArg ?? opts.file;
+      if (opts.output !== undefined && !["json", "yaml"].includes(opts.output)) {
+        throw new UsageError(
+          `-o ${escapeControl(opts.output)} is not an output format`,
+          "use -o json or -o yaml",
+        );
+      }
+      if (opts.json && opts.output === "yaml") {
+        throw new UsageError("--json and -o yaml contradict each other", "give one of them");
+      }
+      const format = opts.json ? "json" : opts.output;
+      if (format === undefined) {
+        const loaded = loadSpecFile(io.cwd, file, { allowDefault: false });
+        const c = colors(io);
+        if (loaded.warnings.length)
+          io.stderr(`${c.yellow(formatIssues(loaded.warnings, loaded.displayName))}\n`);
         io.stdout(
-          `${JSON.stringify({ valid: true, file: loaded.displayName, warnings: loaded.warnings })}\n`,
+          `${c.green("✓")} ${escapeControl(loaded.displayName)} is valid.\n${topologySummary(loaded.cluster)}\n`,
         );
         return;
       }
-      const c = colors(io);
-      if (loaded.warnings.length)
-        io.stderr(`${c.yellow(formatIssues(loaded.warnings, loaded.displayName))}\n`);
-      io.stdout(`${c.green("✓")} ${loaded.displayName} is valid.\n${topologySummary(loaded.cluster)}\n`);
+      let doc: ValidationResult;
+      try {
+        const loaded = loadSpecFile(io.cwd, file, { allowDefault: false });
+        doc = result(loaded.displayName, loaded.warnings, loaded.cluster);
+      } catch (e) {
+        if (!(e instanceof SpecError)) throw e;
+        doc = result(e.file ?? file ?? "cluster.yaml", e.issues);
+      }
+      if (format === "json") io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+      else {
+        const { stringify } = await import("yaml");
+        // Double-quoted YAML escapes control characters, like JSON does.
+        io.stdout(stringify(doc, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" }));
+      }
+      // Exit 3 for an invalid spec, as without -o; the data is the whole output.
+      if (!doc.valid) throw new CliError("INVALID_SPEC", "", undefined, EXIT.invalidSpec);
     });
 }

@@ -1,0 +1,131 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import {
+  defaultClusterSpecInput,
+  formatIssues,
+  loadCluster,
+  parseClusterYaml,
+  SpecError,
+  type SpecIssue,
+} from "../src/index";
+import { BAD_SPECS } from "./bad-specs";
+
+function issuesOf(yaml: string): { thrown: boolean; issues: SpecIssue[] } {
+  try {
+    return { thrown: false, issues: parseClusterYaml(yaml, { file: "cluster.yaml" }).warnings };
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    return { thrown: true, issues: [...e.issues] };
+  }
+}
+
+describe("the bad-spec corpus", () => {
+  it("has at least 400 cases with unique names", () => {
+    expect(BAD_SPECS.length).toBeGreaterThanOrEqual(400);
+    expect(new Set(BAD_SPECS.map((c) => c.name)).size).toBe(BAD_SPECS.length);
+  });
+  for (const c of BAD_SPECS) {
+    it(`${c.name} → exit ${c.exit}, ${c.path || "(document)"}: ${c.code}`, () => {
+      const { thrown, issues } = issuesOf(c.yaml);
+      // exit 3 is a SpecError (an invalid spec); exit 0 a spec that loads, with the warning.
+      expect(thrown).toBe(c.exit === 3);
+      const hit = issues.find((i) => i.path === c.path && i.code === c.code && i.message === c.message);
+      expect(hit, `issues were: ${JSON.stringify(issues, null, 1)}`).toBeDefined();
+      expect(hit!.hint).toBe(c.hint);
+      expect(hit!.severity).toBe(c.severity);
+      // Every issue of a text document points at a line (the document itself for a non-mapping).
+      if (c.path !== "") expect(hit!.line).toBeGreaterThan(0);
+      // What a terminal shows carries no control character, whatever the document held.
+      expect(formatIssues(issues, "cluster.yaml")).not.toMatch(
+        /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/,
+      );
+    });
+  }
+});
+
+describe("formatIssues: safe to print", () => {
+  const issue = (message: string, path = "nodes[0].name"): SpecIssue => ({
+    path,
+    code: "x",
+    message,
+    severity: "error",
+  });
+  it("shows an OSC 52 clipboard write, cursor moves and bidi overrides as escapes", () => {
+    const text = formatIssues(
+      [
+        issue("the string 'a\u001b]52;c;aGk=\u0007' is bad"),
+        issue("w\u001b[2Ao\u202ex\ny\u009b", "p\u001bq"),
+      ],
+      "c\u001b.yaml",
+    );
+    expect(text).toBe(
+      "c\\x1b.yaml nodes[0].name: the string 'a\\x1b]52;c;aGk=\\x07' is bad\n" +
+        "c\\x1b.yaml p\\x1bq: w\\x1b[2Ao\\u202ex\\ny\\x9b",
+    );
+  });
+  it("prints the first 50 problems, then a count", () => {
+    const many = Array.from({ length: 75_000 }, (_, i) => issue(`problem ${i}`));
+    const lines = formatIssues(many).split("\n");
+    expect(lines).toHaveLength(51);
+    expect(lines[49]).toBe("nodes[0].name: problem 49");
+    expect(lines[50]).toBe("… and 74950 more problems");
+    expect(formatIssues(many, undefined, { limit: 2 }).split("\n")).toEqual([
+      "nodes[0].name: problem 0",
+      "nodes[0].name: problem 1",
+      "… and 74998 more problems",
+    ]);
+    expect(new SpecError(many).message.split("\n")).toHaveLength(52);
+  });
+  it("a decoded value that is not a mapping says so without its content (loadCluster too)", () => {
+    for (const v of ["abcdef.0123456789abcdef", 42, [1], true, null]) {
+      try {
+        loadCluster(v);
+        expect.unreachable();
+      } catch (e) {
+        expect((e as SpecError).issues.map((i) => i.code)).toEqual(["not-a-mapping"]);
+        expect((e as SpecError).message).not.toContain("0123456789");
+      }
+    }
+  });
+});
+
+describe("fuzzing the fields the new rules read finds only SpecError", () => {
+  const FIELDS = [
+    "nodes.0.name",
+    "nodes.2.address",
+    "nodes.1.ssh.host",
+    "nodes.3.ssh.port",
+    "network.podCIDR",
+    "network.serviceCIDR",
+    "versions.kubernetes",
+    "versions.containerd",
+    "pki.validityDays",
+    "pki.caValidityDays",
+  ];
+  const value = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.ipV4().map((ip) => ip),
+    fc.tuple(fc.ipV4(), fc.integer({ min: -1, max: 40 })).map(([ip, n]) => `${ip}/${n}`),
+    fc.tuple(fc.nat(3), fc.nat(120), fc.nat(99)).map(([a, b, c]) => `v${a}.${b}.${c}`),
+    fc.integer({ min: -5, max: 70_000 }),
+    fc.constant(null),
+  );
+  it("every generated spec loads or throws SpecError", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...FIELDS), value, (field, v) => {
+        const spec = structuredClone(defaultClusterSpecInput()) as Record<string, unknown>;
+        const segs = field.split(".");
+        let o = spec as Record<string, unknown>;
+        for (const seg of segs.slice(0, -1)) o = o[seg] as Record<string, unknown>;
+        o[segs.at(-1)!] = v;
+        try {
+          parseClusterYaml(stringify(spec));
+        } catch (e) {
+          if (!(e instanceof SpecError)) throw e;
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
