@@ -2,7 +2,9 @@ import { formatIssues, SpecError } from "@khw/spec";
 import { Command, CommanderError } from "commander";
 import { registerBundle } from "./commands/bundle";
 import { registerDay2 } from "./commands/day2";
+import { registerExplain } from "./commands/explain";
 import { registerGen } from "./commands/gen";
+import { registerGuide } from "./commands/guide";
 import { registerInit } from "./commands/init";
 import { registerLab } from "./commands/lab";
 import { registerSchema } from "./commands/schema";
@@ -29,6 +31,8 @@ export function buildProgram(io: Io): Command {
   registerDay2(program, io);
   registerLab(program, io);
   registerBundle(program, io);
+  registerGuide(program, io);
+  registerExplain(program, io);
   for (const cmd of program.commands)
     cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} });
   return program;

@@ -3,6 +3,7 @@ import { join, relative } from "node:path";
 import type { Executor } from "@khw/remote-exec";
 import type { Command } from "commander";
 import { CliError, UsageError } from "../errors";
+import { upExplainHook } from "../guide/up-hook";
 import { colors, type Io } from "../io";
 import { loadSpecFile } from "../spec-file";
 import { defaultCacheDir } from "../up/binaries";
@@ -24,6 +25,8 @@ export interface UpOptions {
   concurrency: string;
   dryRun?: boolean;
   json?: boolean;
+  explain?: boolean;
+  step?: boolean;
 }
 
 function parsePhaseList(text: string | undefined, flag: string): string[] | undefined {
@@ -58,6 +61,8 @@ export function registerUp(program: Command, io: Io): void {
     .option("--concurrency <n>", "hosts of a phase at once", "5")
     .option("--dry-run", "show what would change on each host (diffs, commands, restarts); change nothing")
     .option("--json", "one JSON event per line on stdout")
+    .option("--explain", "before each phase: what it builds and why, and the commands that do it by hand")
+    .option("--step", "pause between phases (press Enter) to look at the hosts; needs a terminal")
     .action(async (opts: UpOptions) => {
       await upCommand(io, opts);
     });
@@ -93,6 +98,16 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   if (phases.length === 0) throw new UsageError("--only/--skip leave no phase to run");
 
   const say = opts.json ? io.stderr : io.stdout;
+  const controller = new AbortController();
+  const beforePhase =
+    opts.explain || opts.step
+      ? upExplainHook(loadSpecFile(io.cwd, opts.file, { allowDefault: true }).cluster, {
+          explain: !!opts.explain,
+          step: !!opts.step,
+          signal: controller.signal,
+          say,
+        })
+      : undefined;
   const { loaded, workdir, artifacts } = await prepareArtifacts(io, opts.file, say);
   const seams = currentSeams();
   const targets = hostTargets(loaded, io.env);
@@ -115,7 +130,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   let tty: { sink: EventSink; done: () => void } | undefined;
   let view: EventSink;
   if (opts.json) view = jsonProgress(io);
-  else if (io.isTTY) {
+  else if (io.isTTY && !beforePhase) {
     tty = await ttyProgress(
       io,
       phases.map((p) => p.name),
@@ -134,7 +149,6 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       log(`ssh ${entry.level}${entry.host ? ` [${entry.host}]` : ""}: ${entry.message}`),
     );
   // Ctrl-C: stop launching steps, let the ones in flight finish, save state. A second Ctrl-C exits at once.
-  const controller = new AbortController();
   const force = () => process.exit(130);
   const onSigint = () => {
     if (controller.signal.aborted) return;
@@ -172,6 +186,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       cacheDir: defaultCacheDir(io.env),
       baseDir: loaded.baseDir,
       ...(seams.sleep ? { sleep: seams.sleep } : {}),
+      ...(beforePhase ? { beforePhase } : {}),
     });
   } finally {
     process.removeListener("SIGINT", onSigint);
