@@ -93,17 +93,17 @@ nav#contents ul{padding-left:1rem;font-size:.9rem}
 `;
 
 const JS = `
-document.querySelectorAll("button.copy").forEach(function (b) {
-  b.addEventListener("click", function () {
-    var text = b.closest(".code").querySelector("pre").innerText;
-    var done = function () { var t = b.textContent; b.textContent = b.dataset.copied; setTimeout(function () { b.textContent = t; }, 1500); };
-    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback); else fallback();
-    function fallback() {
-      var ta = document.createElement("textarea"); ta.value = text; ta.style.position = "fixed"; ta.style.opacity = "0";
+for (const b of document.querySelectorAll("button.copy")) {
+  b.addEventListener("click", () => {
+    const text = b.closest(".code").querySelector("pre").textContent;
+    const done = () => { const t = b.textContent; b.textContent = COPIED; setTimeout(() => { b.textContent = t; }, 1500); };
+    const fallback = () => {
+      const ta = document.createElement("textarea"); ta.value = text; ta.style.position = "fixed"; ta.style.opacity = "0";
       document.body.appendChild(ta); ta.select(); try { document.execCommand("copy"); done(); } finally { ta.remove(); }
-    }
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback); else fallback();
   });
-});
+}
 `;
 
 /** The whole guide as one self-contained HTML document. */
@@ -114,7 +114,7 @@ export function guideHtml(guide: Guide): string {
     toc(guide),
     ...guide.chapters.map((c) => chapterHtml(c, guide.labels)),
   ].join("\n");
-  const js = JS.replace("b.dataset.copied", JSON.stringify(guide.labels.copied));
+  const js = JS.replace("COPIED", JSON.stringify(guide.labels.copied));
   return `<!doctype html>
 <html lang="${escapeHtml(guide.lang)}">
 <head>
