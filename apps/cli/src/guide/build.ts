@@ -3,6 +3,7 @@
 import type { Cluster, ClusterNode } from "@khw/spec";
 import { type ArtifactFile, filesForPhase } from "../artifacts";
 import { renderMermaid, renderSvg, topologyFromCluster } from "../day2/diagram";
+import { SMOKE_TESTS } from "../day2/smoke";
 import type { PhaseName, Step } from "../up/phases";
 import {
   ADMIN_MACHINE_KUBECONFIG,
@@ -167,8 +168,14 @@ function byHand(id: ChapterId, f: GuideContext, text: GuideText): Block[] {
     case "workers":
     case "pod-network":
     case "dns":
-    case "smoke-test":
       return [p(step(prose, "run", f)), ...phase(CHAPTER_PHASES[id][0]!)];
+    case "smoke-test":
+      return [
+        p(step(prose, "run", f)),
+        ...phase("smoke"),
+        p(step(prose, "tests", f)),
+        { kind: "list", items: SMOKE_TESTS.map((t) => `\`${t.id}\`: ${t.title}`) },
+      ];
     case "tls-bootstrap":
       return [p(step(prose, "run", f)), ...phase("rbac", isTlsBootstrapStep)];
     case "rbac-kubelet":

@@ -39,7 +39,7 @@ export const tlsBootstrap: ChapterProse = {
   },
   steps: {
     run: () =>
-      "On the first control plane: the token's Secret and the bindings that let bootstrappers create CSRs and get them approved, then approve each bootstrapping node's serving CSR ($TOKEN_ID, $TOKEN_SECRET and $TOKEN_EXPIRATION from the kubeconfigs chapter must be set in this shell):",
+      "On the first control plane: the token's Secret and the bindings that let bootstrappers create CSRs and get them approved, then approve each bootstrapping node's serving CSR. First set `TOKEN_ID`, `TOKEN_SECRET` and `TOKEN_EXPIRATION` in that root shell to the values you made in the kubeconfigs chapter (`echo $TOKEN_ID $TOKEN_SECRET $TOKEN_EXPIRATION` on the admin machine shows them; khw keeps its own in `pki/bootstrap-token`):",
   },
   pitfalls: {
     "serving-csr": {
