@@ -6,6 +6,7 @@ export {
   kubectlConfigCommands,
   opensslCommands,
   SECRET_VARS,
+  sshCommand,
 } from "./derive";
 export { explainPhase } from "./explain";
 export { FAILURE_MODES } from "./failure-modes";
