@@ -249,7 +249,7 @@ describe("khw explain PHASE", () => {
       expect(r.stdout).toContain(
         "--initial-cluster=master-1=https://192.168.56.11:2380,master-2=https://192.168.56.12:2380",
       );
-      expect(r.stdout).toContain("systemctl enable --now etcd");
+      expect(r.stdout).toContain("systemctl restart etcd");
       const rbac = await khw(dir, ["explain", "rbac"]);
       expect(rbac.stdout).toContain("TLS bootstrapping");
       expect(rbac.stdout).toContain("RBAC for kubelet authorization");

@@ -369,10 +369,11 @@ function stepCommands(ctx: GuideContext, node: ClusterNode, phase: string, step:
     case "services": {
       const own = step.services.filter((s) => s.enable).map((s) => s.name);
       const stock = step.services.filter((s) => !s.enable).map((s) => s.name);
+      // restart, not `enable --now`: a service that already runs (haproxy after apt-get) must read its new files.
       return [
         "systemctl daemon-reload",
-        ...(stock.length ? [`systemctl restart ${stock.join(" ")}`] : []),
-        ...(own.length ? [`systemctl enable --now ${own.join(" ")}`] : []),
+        ...(own.length ? [`systemctl enable ${own.join(" ")}`] : []),
+        `systemctl restart ${[...stock, ...own].join(" ")}`,
       ];
     }
     case "wait":
