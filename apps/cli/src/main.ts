@@ -24,6 +24,8 @@ export const COMMANDS: readonly { names: readonly string[]; load: () => Promise<
   },
   { names: ["lab"], load: async () => (await import("./commands/lab")).registerLab },
   { names: ["bundle"], load: async () => (await import("./commands/bundle")).registerBundle },
+  { names: ["guide"], load: async () => (await import("./commands/guide")).registerGuide },
+  { names: ["explain"], load: async () => (await import("./commands/explain")).registerExplain },
   { names: ["version"], load: async () => (await import("./commands/version")).registerVersion },
   { names: ["completion"], load: async () => (await import("./commands/completion")).registerCompletion },
 ];

@@ -3,6 +3,7 @@ import { join, relative } from "node:path";
 import { type Executor, isRemoteExecError } from "@khw/remote-exec";
 import type { Command } from "commander";
 import { CliError, UsageError } from "../errors";
+import { upExplainHook } from "../guide/up-hook";
 import { colors, type Io } from "../io";
 import { OUTPUT_OPTION, outputFormat, printStructured } from "../output";
 import { loadSpecFile } from "../spec-file";
@@ -26,6 +27,8 @@ export interface UpOptions {
   dryRun?: boolean;
   json?: boolean;
   output?: string;
+  explain?: boolean;
+  step?: boolean;
 }
 
 function parsePhaseList(text: string | undefined, flag: string): string[] | undefined {
@@ -61,6 +64,8 @@ export function registerUp(program: Command, io: Io): void {
     .option("--dry-run", "show what would change on each host (diffs, commands, restarts); change nothing")
     .option("--json", "one JSON event per line on stdout (with --list: the phases as JSON)")
     .option(...OUTPUT_OPTION)
+    .option("--explain", "before each phase: what it builds and why, and the commands that do it by hand")
+    .option("--step", "pause between phases (press Enter) to look at the hosts; needs a terminal")
     .action(async (opts: UpOptions) => {
       await upCommand(io, opts);
     });
@@ -111,6 +116,16 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   if (phases.length === 0) throw new UsageError("--only/--skip leave no phase to run");
 
   const say = opts.json ? io.stderr : io.stdout;
+  const controller = new AbortController();
+  const beforePhase =
+    opts.explain || opts.step
+      ? upExplainHook(loadSpecFile(io.cwd, opts.file, { allowDefault: true }).cluster, {
+          explain: !!opts.explain,
+          step: !!opts.step,
+          signal: controller.signal,
+          say,
+        })
+      : undefined;
   const { loaded, workdir, artifacts } = await prepareArtifacts(io, opts.file, say);
   const seams = currentSeams();
   const targets = hostTargets(loaded, io.env);
@@ -137,7 +152,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   let tty: { sink: EventSink; done: () => void } | undefined;
   let view: EventSink;
   if (opts.json) view = jsonProgress(io);
-  else if (io.isTTY) {
+  else if (io.isTTY && !beforePhase) {
     tty = await ttyProgress(
       io,
       phases.map((p) => p.name),
@@ -164,7 +179,6 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       },
     );
   // Ctrl-C: stop launching steps, let the ones in flight finish, save state. A second Ctrl-C exits at once.
-  const controller = new AbortController();
   const force = () => process.exit(130);
   const onSigint = () => {
     if (controller.signal.aborted) return;
@@ -219,6 +233,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       cacheDir: defaultCacheDir(io.env),
       baseDir: loaded.baseDir,
       ...(seams.sleep ? { sleep: seams.sleep } : {}),
+      ...(beforePhase ? { beforePhase } : {}),
     });
   } catch (e) {
     // Whatever a host did (dropped, refused, timed out) is a failure of that host, never a crash.

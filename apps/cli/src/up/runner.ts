@@ -36,6 +36,8 @@ export interface RunUpOptions {
   cacheDir: string;
   baseDir: string;
   sleep?: (ms: number) => Promise<void>;
+  /** Called (and awaited) before each phase that has hosts: `--explain` / `--step` (guide/up-hook.ts). */
+  beforePhase?: (phase: PhaseDefinition, index: number) => Promise<void>;
 }
 
 export interface PlannedChange {
@@ -159,6 +161,7 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
       emit({ type: "phase-skipped", phase: phase.name, reason: "no hosts for this spec" });
       continue;
     }
+    await options.beforePhase?.(phase, options.phases.indexOf(phase));
     if (phase.needsApi && !dryRun) {
       const blocked = await apiBlocked(probe, target(hosts[0]!), hosts[0]!, log).catch((e: unknown) => {
         if (!isRemoteExecError(e)) throw e;
