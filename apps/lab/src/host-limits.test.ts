@@ -12,6 +12,8 @@ describe("host limits", () => {
     const machine = { instances: 128, watches: 192530, instancesInUse: 10 };
     const small = hostLimitNeeds(roles(2, 2), machine);
     expect(small.filter((l) => l.current < l.needed)).toEqual([]);
+    // the 3 control planes + 3 workers + LB came up with 128
+    expect(hostLimitNeeds(roles(3, 3), machine).filter((l) => l.current < l.needed)).toEqual([]);
     const large = hostLimitNeeds(roles(3, 10), machine);
     const short = large.filter((l) => l.current < l.needed);
     expect(short.map((l) => l.sysctl)).toEqual(["fs.inotify.max_user_instances"]);

@@ -19,14 +19,15 @@ export interface HostLimit {
 }
 
 /**
- * Inotify instances per lab host, measured on a 7-host lab (systemd, journald, networkd, logind, dbus,
- * sshd …): a control plane or load balancer ~8, a worker with containerd, the kubelet and kube-proxy ~20.
- * Kept generous: running short costs a worker, a higher limit costs nothing.
+ * Inotify instances per lab host, measured on the default lab after \`khw up\` (systemd, journald,
+ * networkd, logind, dbus, sshd and the components): control planes 13-18, workers 16-17 (containerd, the
+ * kubelet, kube-proxy), the load balancer 8; rounded up, so a short limit is caught before a kubelet
+ * exits with "too many open files" (the issue's 3 control planes + 3 workers fit 128, 3 + 10 did not).
  */
 export const INOTIFY_INSTANCES_PER_HOST: Record<LabRole, number> = {
-  controlplane: 12,
-  loadbalancer: 12,
-  worker: 24,
+  controlplane: 16,
+  loadbalancer: 8,
+  worker: 20,
 };
 /** Inotify watches per host (the kubelet and containerd watch every pod's files). */
 export const INOTIFY_WATCHES_PER_HOST = 8192;
