@@ -332,13 +332,17 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
           const r = await kubectl("get", "namespace", "default", "-o", "name", "--request-timeout=5s");
           expect(r.stdout.trim(), `request ${i} through the LB: ${r.stderr}`).toBe("namespace/default");
         }
-        const stat = await onHost(
-          workdir,
-          hosts.lb!,
-          "echo 'show servers state' | socat stdio /run/haproxy/admin.sock",
-          true,
+        const stat = await onHost(workdir, hosts.lb!, "curl -s 'http://127.0.0.1:8404/stats;csv'");
+        const state = (srv: string) =>
+          stat.stdout
+            .split("\n")
+            .find((l) => l.startsWith(`kubernetes-control-planes,${srv},`))
+            ?.split(",")[17];
+        console.log(
+          `[e2e] haproxy while ${m} is cut off from etcd: ${hosts.masters.map((h) => `${h}=${state(h)}`).join(" ")}`,
         );
-        console.log(`[e2e] haproxy servers while ${m} is cut off:\n${stat.stdout}`);
+        expect(state(m), `HAProxy marks ${m} down`).toMatch(/^DOWN/);
+        expect(state(hosts.masters[1]!)).toBe("UP");
       } finally {
         await onHost(workdir, m, uncut, true);
       }
@@ -367,10 +371,11 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
       );
       expect(left.stdout.trim(), host).toBe("");
       // no khw route, no KUBE-*/CNI-* chain, no mount of the kubelet, containerd or pods, no pod link
+      // (every lab host has the lab's own empty tmpfs for a containerd store; on workers reset unmounts it)
       const state = await onHost(
         workdir,
         host,
-        "ip -4 route show | grep -E '^10\\.244\\.' || true; iptables-save 2>/dev/null | grep -E '^:(KUBE|CNI|FLANNEL)-' || true; awk '$2 ~ \"^/var/lib/(kubelet|containerd)\" || $2 ~ \"^/run/(containerd|netns)\" {print $2}' /proc/mounts; ip -o link show 2>/dev/null | grep -E ' (cni0|flannel\\.1|veth[^:]*)[:@]' || true",
+        `ip -4 route show | grep -E '^10\\.244\\.' || true; iptables-save 2>/dev/null | grep -E '^:(KUBE|CNI|FLANNEL)-' || true; awk '$2 ~ "^/var/lib/kubelet" || $2 ~ "^${hosts.workers.includes(host) ? "/var/lib/containerd(/|$)" : "/var/lib/containerd/"}" || $2 ~ "^/run/(containerd|netns)" {print $2}' /proc/mounts; ip -o link show 2>/dev/null | grep -E ' (cni0|flannel\\.1|veth[^:]*)[:@]' || true`,
       );
       expect(state.stdout.trim(), `${host}: routes, chains, mounts, links left`).toBe("");
     }
