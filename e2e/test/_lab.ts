@@ -66,7 +66,13 @@ export interface LabStart {
 
 /** Lock, bundle, lab up (and khw up): the first khw up's result is returned with the lab. */
 export async function startLab(o: LabStart): Promise<{ lab: Lab; release: () => void; up?: Run }> {
-  const release = await acquireLabLock({ purpose: `e2e ${o.suite}`, waitForNetwork: true });
+  // Other engineers' labs queue on the same lock: wait as long as the suite may run.
+  const release = await acquireLabLock({
+    purpose: `e2e ${o.suite}`,
+    waitForNetwork: true,
+    timeoutSeconds: 40 * 60,
+    onWait: (holder) => console.warn(`[e2e] ${o.suite}: waiting for the lab network, in use by ${holder}`),
+  });
   const workdir = mkdtempSync(join(tmpdir(), `khw-e2e-${o.suite}-`));
   const out = join(workdir, "out");
   try {
