@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CommandOp, type RecordedOp, RecordingExecutor, RemoteExecError } from "@khw/remote-exec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { setConfirmForTests, WORKER_CLEANUP_SCRIPT } from "../src/day2/reset";
+import { setConfirmForTests, WORKER_CLEANUP_SCRIPT, WORKER_LEFTOVERS_SCRIPT } from "../src/day2/reset";
 import { STATUS_SCRIPT } from "../src/day2/status";
 import { resetSeamsForTests, setSeamsForTests } from "../src/workdir";
 import { cachedKeys } from "./day2-helpers";
@@ -655,7 +655,7 @@ describe("khw smoke", () => {
 
 describe("the scripts parse in a real shell", () => {
   it("status and worker cleanup", () => {
-    for (const s of [STATUS_SCRIPT, WORKER_CLEANUP_SCRIPT]) {
+    for (const s of [STATUS_SCRIPT, WORKER_CLEANUP_SCRIPT, WORKER_LEFTOVERS_SCRIPT]) {
       expect(spawnSync("sh", ["-n", "-c", s]).status).toBe(0);
     }
   });

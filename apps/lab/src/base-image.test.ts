@@ -36,6 +36,9 @@ describe("base image: lab-only containerd pieces", () => {
     expect(script).toContain("Where=/var/lib/containerd");
     expect(script).toContain("Type=tmpfs");
     expect(script).toContain("local-fs.target.wants/var-lib-containerd.mount");
+    // Mounted again whenever containerd starts (after khw reset unmounted it).
+    expect(script).toContain("RequiresMountsFor=/var/lib/containerd");
+    expect(script).toContain("containerd.service.d/khw-lab-store.conf");
     const m = /cat > "\$R(\S+)" <<'SCRIPT'\n([\s\S]*?)SCRIPT\nchmod 0755 "\$R\1"/.exec(
       script.slice(script.indexOf("var-lib-containerd.mount")),
     );

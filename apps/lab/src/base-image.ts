@@ -8,6 +8,9 @@ import { defaultCacheDir } from "./_paths";
 import { LabError } from "./errors";
 import { assertPrerequisites } from "./preflight";
 
+/** The uid of the lab's \`vagrant\` user (\`khw lab up --as-vagrant\`). */
+export const LAB_VAGRANT_UID = 1000;
+
 /** Packages of every lab host. Packaged daemons (haproxy, containerd) get their wants-links removed. */
 export const BASE_PACKAGES: readonly string[] = [
   "systemd",
@@ -26,6 +29,7 @@ export const BASE_PACKAGES: readonly string[] = [
   "containerd",
   "runc",
   "containernetworking-plugins",
+  "sudo",
 ];
 
 /**
@@ -71,6 +75,11 @@ mkdir -p "$R/etc/systemd/journald.conf.d"
 printf '[Journal]\\nRuntimeMaxUse=16M\\nSystemMaxUse=32M\\n' > "$R/etc/systemd/journald.conf.d/khw-lab.conf"
 mkdir -p "$R/root/.ssh"
 chmod 0700 "$R/root/.ssh"
+# A Vagrant box's login (\`khw lab up --as-vagrant\`): user vagrant (uid 1000) with passwordless sudo; its
+# authorized_keys is written per host, and only in that mode.
+chroot "$R" useradd -m -u ${LAB_VAGRANT_UID} -s /bin/bash vagrant
+echo 'vagrant ALL=(ALL) NOPASSWD: ALL' > "$R/etc/sudoers.d/vagrant"
+chmod 0440 "$R/etc/sudoers.d/vagrant"
 # Lab-only, for the kubelet (real hosts never get this): a container has no /dev/kmsg (the kubelet's
 # OOM watcher reads it: point it at the console), and /proc/sys is read-only inside it while the
 # kubelet sets a few kernel sysctls at start: a oneshot unit binds per-host files over exactly those,
@@ -122,6 +131,10 @@ WantedBy=local-fs.target
 UNIT
 mkdir -p "$R/etc/systemd/system/local-fs.target.wants"
 ln -sf /etc/systemd/system/var-lib-containerd.mount "$R/etc/systemd/system/local-fs.target.wants/var-lib-containerd.mount"
+# khw reset unmounts that store (a real host's containerd store is a plain directory, so reset leaves no
+# mount behind): containerd requires the mount, so starting it again (khw up after khw reset) mounts it again.
+mkdir -p "$R/etc/systemd/system/containerd.service.d"
+printf '[Unit]\\nRequiresMountsFor=/var/lib/containerd\\n' > "$R/etc/systemd/system/containerd.service.d/khw-lab-store.conf"
 cat > "$R${LAB_RUNC_WRAPPER_PATH}" <<'SCRIPT'
 ${LAB_RUNC_WRAPPER}SCRIPT
 chmod 0755 "$R${LAB_RUNC_WRAPPER_PATH}"

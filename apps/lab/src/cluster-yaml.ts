@@ -22,6 +22,8 @@ export interface LabClusterFacts {
   identityFile: string;
   knownHostsFile: string;
   mirrorUrl: string;
+  /** Per host: how khw reaches it instead of root on the bridge (`khw lab up --as-vagrant`). */
+  ssh?: Record<string, { host: string; port: number; user: string; identityFile: string }>;
   /**
    * binaries.images for the workers (labImageRefs()) when the mirror serves the lab's image tarballs
    * (`khw lab up` builds them into <mirror>/khw-images); without them no image is imported.
@@ -49,7 +51,12 @@ export function labClusterSpec(spec: LabSpecInput, facts: LabClusterFacts): Clus
       return {
         ...node,
         address,
-        ssh: { host: address, port: 22, user: "root", identityFile: facts.identityFile },
+        ssh: facts.ssh?.[node.name] ?? {
+          host: address,
+          port: 22,
+          user: "root",
+          identityFile: facts.identityFile,
+        },
         ...(node.role === "worker"
           ? {
               kubelet: {

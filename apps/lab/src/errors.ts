@@ -11,7 +11,8 @@ export type LabErrorCode =
   | "LAB_SPEC_INVALID"
   | "LAB_NOT_FOUND"
   | "LAB_CLEANUP_INCOMPLETE"
-  | "LAB_COMMAND_FAILED";
+  | "LAB_COMMAND_FAILED"
+  | "LAB_HOST_LIMITS";
 
 export interface LabErrorOptions {
   step: string;

@@ -23,7 +23,15 @@ export {
   renderLabClusterYaml,
 } from "./cluster-yaml";
 export { isLabError, LabError, type LabErrorCode } from "./errors";
+export {
+  type HostLimit,
+  hostLimitNeeds,
+  INOTIFY_INSTANCES_PER_HOST,
+  inotifyInstancesInUse,
+  shortHostLimits,
+} from "./host-limits";
 export { findLeftovers, knownLabNames, type LabDownOptions, type LabDownReport, labDown } from "./lab-down";
+export { type LabHostActionResult, labStartHost, labStopHost } from "./lab-host";
 export { acquireLabLock, LAB_LOCK_FILE, type LabLockOptions } from "./lab-lock";
 export {
   type LabExecResult,

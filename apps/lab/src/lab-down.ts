@@ -37,7 +37,10 @@ export interface LabDownReport {
   labName: string;
   /** Whether a state record was found (false: cleaned up by name only). */
   hadState: boolean;
+  /** Every host whose systemd-nspawn ran and is gone now (halted cleanly or killed). */
   stoppedHosts: string[];
+  /** Those of stoppedHosts that did not halt within the timeout and were killed. */
+  killedHosts: string[];
   killedProcesses: number;
   unmounted: string[];
   removedCgroups: string[];
@@ -65,6 +68,7 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
     labName,
     hadState: state !== undefined,
     stoppedHosts: [],
+    killedHosts: [],
     killedProcesses: 0,
     unmounted: [],
     removedCgroups: [],
@@ -98,7 +102,7 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
   for (const pid of mirrorPids) signal(pid, "SIGTERM");
   const deadline = Date.now() + (options.stopTimeoutSeconds ?? 10) * 1000;
   while (Date.now() < deadline && [...launchers.keys(), ...mirrorPids].some(isAlive)) await sleep(100);
-  for (const [pid, name] of launchers) if (!isAlive(pid)) report.stoppedHosts.push(name);
+  const halted = new Set([...launchers].filter(([pid]) => !isAlive(pid)).map(([, name]) => name));
   report.mirrorStopped = mirrorPids.size > 0 && [...mirrorPids].every((p) => !isAlive(p));
 
   // 2. Whatever is still in the lab's cgroups (a crashed launcher's orphaned host, a stuck mirror): kill it.
@@ -110,6 +114,13 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
     await sleep(100);
   }
   if (mirrorPids.size > 0 && [...mirrorPids].every((p) => !isAlive(p))) report.mirrorStopped = true;
+  // Counted once every launcher is gone: a host that took longer than the timeout to halt was killed,
+  // and is stopped all the same.
+  for (const [pid, name] of launchers) {
+    if (isAlive(pid)) continue;
+    report.stoppedHosts.push(name);
+    if (!halted.has(name)) report.killedHosts.push(name);
+  }
 
   // 3. Unmount the hosts' overlays (found by their mount source tag) and the lab's nspawn tmpfs.
   const ours = (m: { source: string; mountPoint: string }) =>

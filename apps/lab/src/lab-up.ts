@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import {
   chmodSync,
+  chownSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -13,10 +14,11 @@ import {
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { run, runOk, sleep } from "./_exec";
+import { FORWARD_SCRIPT } from "./_forward-script";
 import { MIRROR_SCRIPT } from "./_mirror-script";
 import { cgroupLayout, defaultCacheDir } from "./_paths";
 import { cmdline, ipv4Addresses, isAlive, isMountPoint, linkExists, mounts, signal } from "./_system";
-import { baseImagePaths, ensureBaseImage } from "./base-image";
+import { baseImagePaths, ensureBaseImage, LAB_VAGRANT_UID } from "./base-image";
 import {
   defaultLabSpec,
   hasLabImages,
@@ -25,6 +27,7 @@ import {
   renderLabClusterYaml,
 } from "./cluster-yaml";
 import { LabError } from "./errors";
+import { hostLimitsError, raiseHostLimits, shortHostLimits } from "./host-limits";
 import { labDown, NSPAWN_RUN_DIR, NSPAWN_TMPFS_TAG } from "./lab-down";
 import { assertPrerequisites } from "./preflight";
 import {
@@ -64,6 +67,18 @@ export interface LabUpOptions {
   readyTimeoutSeconds?: number;
   /** Progress lines, prefixed with their step: `[base] …`, `[hosts] …`. */
   onLog?: (line: string) => void;
+  /**
+   * Raise the machine's inotify limits to what the lab needs instead of refusing to boot (they are the
+   * machine's own kernel settings, so only on request).
+   */
+  raiseLimits?: boolean;
+  /**
+   * Reach the hosts the way Vagrant users reach their VMs: khw logs in as `vagrant` (passwordless sudo)
+   * through a forwarded port per host on 127.0.0.1 (2700 + the address's last octet, as the Vagrantfile's
+   * 2711–2730) with a per-machine key in `.vagrant/machines/<name>/virtualbox/private_key`.
+   * (`khw lab ssh` keeps using root and the lab key on the bridge, to inspect hosts.)
+   */
+  asVagrant?: boolean;
 }
 
 export interface LabUpResult {
@@ -77,6 +92,10 @@ export interface LabUpResult {
   mirrorUrl: string;
   /** False when a healthy lab with the same hosts was already running and was kept. */
   started: boolean;
+  /** How cluster.yaml reaches the hosts: root on the bridge, or vagrant through 127.0.0.1 ports. */
+  access: "root" | "vagrant";
+  /** Limits raised by `raiseLimits` (sysctl=value (was …)). */
+  limitsRaised: string[];
   timings: {
     /** mmdebstrap build in this call (0 when cached). */
     baseBuildSeconds: number;
@@ -106,10 +125,13 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   const clusterYaml = join(workdir, "cluster.yaml");
   const mirrorUrl = `http://${LAB_GATEWAY}:${LAB_MIRROR_PORT}`;
   const servedDir = resolve(options.mirrorDir ?? join(stateDir, "mirror"));
+  const asVagrant = options.asVagrant ?? false;
+  const access = asVagrant ? vagrantAccess(workdir, hosts) : undefined;
   const yamlText = renderLabClusterYaml(spec, {
     hosts,
     identityFile: ".khw-lab/id_ed25519",
     knownHostsFile: "known_hosts",
+    ...(access ? { ssh: access.ssh } : {}),
     mirrorUrl,
     ...(hasLabImages(servedDir) ? { images: labImageRefs() } : {}),
   });
@@ -129,7 +151,12 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   }
   // This lab already running with the same hosts: keep it (re-pointing the mirror if asked to).
   const wantedMirrorDir = resolve(options.mirrorDir ?? join(stateDir, "mirror"));
-  if (previous && sameHosts(previous, hosts) && previous.hosts.every((h) => isAlive(h.pid))) {
+  if (
+    previous &&
+    sameHosts(previous, hosts) &&
+    (previous.asVagrant ?? false) === asVagrant &&
+    previous.hosts.every((h) => isAlive(h.pid))
+  ) {
     log(`[up] lab "${labName}" is already running`);
     if (previous.mirror?.dir !== wantedMirrorDir || !isAlive(previous.mirror.pid)) {
       if (previous.mirror && isAlive(previous.mirror.pid)) await stopProcess(previous.mirror.pid);
@@ -143,7 +170,7 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
       log(`[mirror] ${mirrorUrl} serves ${wantedMirrorDir}`);
     }
     writeFileAtomic(clusterYaml, yamlText);
-    return result(previous, false, { baseBuildSeconds: 0, baseExtractSeconds: 0, bootSeconds: 0 }, t0);
+    return result(previous, false, { baseBuildSeconds: 0, baseExtractSeconds: 0, bootSeconds: 0 }, t0, []);
   }
   if (previous || (await linkExists(names.bridge))) {
     log(`[up] removing what a previous run of lab "${labName}" left`);
@@ -155,6 +182,15 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
       step: "network",
       hint: `another lab uses the lab network: stop it (khw lab down --name ${holder.ifname.replace(/^khw-/, "")}) or remove ${holder.ifname}`,
     });
+  }
+
+  // The machine's kernel limits every host shares: checked before anything boots.
+  const short = shortHostLimits(hosts.map((h) => h.role));
+  let limitsRaised: string[] = [];
+  if (short.length > 0 && !options.raiseLimits) throw hostLimitsError(short, hosts.length);
+  if (short.length > 0) {
+    limitsRaised = raiseHostLimits(short);
+    log(`[preflight] raised ${limitsRaised.join(", ")}`);
   }
 
   const base = await ensureBaseImage({ cacheDir, onLog: log });
@@ -188,6 +224,7 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
       root: join(stateDir, "hosts", h.name, "root"),
     })),
     startedAt: new Date().toISOString(),
+    ...(asVagrant ? { asVagrant: true } : {}),
   };
   writeLabState(state);
 
@@ -210,7 +247,10 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     for (const dir of state.cgroups) mkdirSync(dir, { recursive: true });
 
     const bootStart = performance.now();
-    await Promise.all(state.hosts.map((h) => prepareHost(h, hosts, publicKey, state)));
+    const vagrantKeys = access ? await access.createKeys() : undefined;
+    await Promise.all(
+      state.hosts.map((h) => prepareHost(h, hosts, publicKey, state, vagrantKeys?.get(h.name))),
+    );
     for (const h of state.hosts) h.pid = launchHost(h, state);
     writeLabState(state);
     log(`[hosts] booting ${state.hosts.map((h) => h.name).join(", ")}`);
@@ -223,6 +263,15 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     writeLabState(state);
     log(`[mirror] ${mirrorUrl} serves ${mirrorDir}`);
 
+    if (access) {
+      state.forwarder = {
+        pid: await startForwarder(state, access.ports),
+        ports: Object.fromEntries(access.ports.map((p) => [p.name, p.port])),
+      };
+      writeLabState(state);
+      log(`[vagrant] ${access.ports.map((p) => `${p.name} 127.0.0.1:${p.port}`).join(", ")}`);
+    }
+
     const timeout = (options.readyTimeoutSeconds ?? 60) * 1000;
     let bootSeconds = 0;
     // Each host's keys are scanned as soon as its sshd answers, while the others still boot.
@@ -234,6 +283,19 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
       }),
     );
     log(`[hosts] ${state.hosts.length} host(s) answer SSH after ${bootSeconds.toFixed(1)} s`);
+    if (access) {
+      // khw reaches each host only through its forwarded port: known_hosts names it [127.0.0.1]:<port>.
+      await Promise.all(access.ports.map((p) => waitForBanner("127.0.0.1", p.port, timeout, p.name)));
+      keys.push(
+        ...state.hosts.map((h, i) => {
+          const port = access.ports.find((p) => p.name === h.name)!.port;
+          return keys[i]!.replace(
+            new RegExp(`^${h.address.replace(/\./g, "\\.")} `, "gm"),
+            `[127.0.0.1]:${port} `,
+          );
+        }),
+      );
+    }
     writeFileAtomic(knownHostsFile, keys.join(""));
     log(`[ssh] host keys in ${knownHostsFile}`);
     writeFileAtomic(clusterYaml, yamlText);
@@ -243,6 +305,7 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
       true,
       { baseBuildSeconds: base.buildSeconds, baseExtractSeconds: base.extractSeconds, bootSeconds },
       t0,
+      limitsRaised,
     );
   } catch (err) {
     log(`[up] failed; removing what was started`);
@@ -260,6 +323,7 @@ function result(
   started: boolean,
   t: { baseBuildSeconds: number; baseExtractSeconds: number; bootSeconds: number },
   t0: number,
+  limitsRaised: string[],
 ): LabUpResult {
   return {
     labName: state.labName,
@@ -271,6 +335,8 @@ function result(
     clusterYaml: state.clusterYaml,
     mirrorUrl: state.mirror?.url ?? "",
     started,
+    access: state.asVagrant ? "vagrant" : "root",
+    limitsRaised,
     timings: { ...t, totalSeconds: (performance.now() - t0) / 1000 },
   };
 }
@@ -302,7 +368,13 @@ function writeFileAtomic(file: string, text: string, mode = 0o644): void {
 }
 
 /** Fresh overlay (lower = base, upper = the host's own dir), then the host's own files written through it. */
-async function prepareHost(host: LabHostState, all: readonly LabHost[], publicKey: string, state: LabState) {
+async function prepareHost(
+  host: LabHostState,
+  all: readonly LabHost[],
+  publicKey: string,
+  state: LabState,
+  vagrantKey?: string,
+) {
   await step(
     "hosts",
     async () => {
@@ -324,13 +396,19 @@ async function prepareHost(host: LabHostState, all: readonly LabHost[], publicKe
       writeFileSync(join(r, "etc/systemd/network/10-khw-host0.network"), renderHost0Network(host));
       mkdirSync(join(r, "root/.ssh"), { recursive: true, mode: 0o700 });
       writeFileSync(join(r, "root/.ssh/authorized_keys"), publicKey, { mode: 0o600 });
+      if (vagrantKey) {
+        const ssh = join(r, "home/vagrant/.ssh");
+        mkdirSync(ssh, { recursive: true, mode: 0o700 });
+        writeFileSync(join(ssh, "authorized_keys"), vagrantKey, { mode: 0o600 });
+        for (const p of [ssh, join(ssh, "authorized_keys")]) chownSync(p, LAB_VAGRANT_UID, LAB_VAGRANT_UID);
+      }
     },
     host.name,
   );
 }
 
 /** Starts `systemd-nspawn` for the host: detached (own session), inside the lab's cgroup for this host. */
-function launchHost(host: LabHostState, state: LabState): number {
+export function launchHost(host: LabHostState, state: LabState): number {
   const moves = state.cgroups
     .map((c) => {
       const dir = join(c, host.name);
@@ -379,17 +457,56 @@ function shq(s: string): string {
 }
 
 async function startMirror(state: LabState, dir: string): Promise<number> {
-  const script = join(state.stateDir, "mirror.cjs");
-  writeFileSync(script, MIRROR_SCRIPT);
+  return startHelper(
+    state,
+    "mirror",
+    MIRROR_SCRIPT,
+    [dir, LAB_GATEWAY, String(LAB_MIRROR_PORT)],
+    "mirror: serving",
+    {
+      code: "LAB_MIRROR_FAILED",
+      hint: `check that port ${LAB_MIRROR_PORT} on ${LAB_GATEWAY} is free`,
+    },
+  );
+}
+
+async function startForwarder(state: LabState, ports: ReadonlyArray<VagrantPort>): Promise<number> {
+  return startHelper(
+    state,
+    "forward",
+    FORWARD_SCRIPT,
+    ports.map((p) => `${p.port}=${p.address}:22`),
+    "forward: listening",
+    {
+      code: "LAB_HOST_START_FAILED",
+      hint: `check that the ports ${ports.map((p) => p.port).join(", ")} on 127.0.0.1 are free (a Vagrant VM?)`,
+    },
+  );
+}
+
+/**
+ * A small Node process of the lab (the mirror, the port forwarder): its script written into the state
+ * dir, run detached inside the lab's cgroup (so `khw lab down` finds it), ready when its log says so.
+ */
+async function startHelper(
+  state: LabState,
+  name: string,
+  scriptText: string,
+  scriptArgs: string[],
+  ready: string,
+  failure: { code: "LAB_MIRROR_FAILED" | "LAB_HOST_START_FAILED"; hint: string },
+): Promise<number> {
+  const script = join(state.stateDir, `${name}.cjs`);
+  writeFileSync(script, scriptText);
   const cg = state.cgroups.map((c) => {
-    mkdirSync(join(c, "mirror"), { recursive: true });
-    return `echo $$ > '${join(c, "mirror", "cgroup.procs")}'`;
+    mkdirSync(join(c, name), { recursive: true });
+    return `echo $$ > '${join(c, name, "cgroup.procs")}'`;
   });
-  const logFile = join(state.stateDir, "mirror.log");
+  const logFile = join(state.stateDir, `${name}.log`);
   const logFd = openSync(logFile, "w");
   let pid: number | undefined;
   try {
-    const args = [process.execPath, script, dir, LAB_GATEWAY, String(LAB_MIRROR_PORT)].map(shq).join(" ");
+    const args = [process.execPath, script, ...scriptArgs].map(shq).join(" ");
     const child = spawn("sh", ["-c", `${cg.length ? `${cg.join(" && ")} && ` : ""}exec ${args}`], {
       detached: true,
       stdio: ["ignore", logFd, logFd],
@@ -401,22 +518,61 @@ async function startMirror(state: LabState, dir: string): Promise<number> {
   }
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
-    if (pid && readFileSync(logFile, "utf8").includes("mirror: serving")) return pid;
+    if (pid && readFileSync(logFile, "utf8").includes(ready)) return pid;
     if (!pid || !isAlive(pid)) break;
     await sleep(50);
   }
   throw new LabError(
-    "LAB_MIRROR_FAILED",
-    `the mirror did not start: ${readFileSync(logFile, "utf8").trim()}`,
+    failure.code,
+    `the lab's ${name} did not start: ${readFileSync(logFile, "utf8").trim()}`,
     {
-      step: "mirror",
-      hint: `check that port ${LAB_MIRROR_PORT} on ${LAB_GATEWAY} is free`,
+      step: name,
+      hint: failure.hint,
     },
   );
 }
 
+interface VagrantPort {
+  name: string;
+  address: string;
+  port: number;
+}
+
+/** Vagrant-style access: one port per host (2700 + last octet) and a per-machine key, as Vagrant lays them out. */
+function vagrantAccess(workdir: string, hosts: readonly LabHost[]) {
+  const ports: VagrantPort[] = hosts.map((h) => ({
+    name: h.name,
+    address: h.address,
+    port: 2700 + Number(h.address.split(".")[3]),
+  }));
+  const keyOf = (name: string) => join(".vagrant", "machines", name, "virtualbox", "private_key");
+  return {
+    ports,
+    ssh: Object.fromEntries(
+      ports.map((p) => [
+        p.name,
+        { host: "127.0.0.1", port: p.port, user: "vagrant", identityFile: keyOf(p.name) },
+      ]),
+    ),
+    /** Generates each machine's key (kept when it exists); returns the public keys by host. */
+    async createKeys(): Promise<Map<string, string>> {
+      const out = new Map<string, string>();
+      for (const p of ports) {
+        const file = join(workdir, keyOf(p.name));
+        mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
+        if (!existsSync(file)) {
+          await runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `vagrant@${p.name}`, "-f", file]);
+        }
+        chmodSync(file, 0o600);
+        out.set(p.name, readFileSync(`${file}.pub`, "utf8"));
+      }
+      return out;
+    },
+  };
+}
+
 /** Resolves once the host's sshd sends its banner; fails early if the launcher died. */
-async function waitForSsh(host: LabHostState, timeoutMs: number): Promise<void> {
+export async function waitForSsh(host: LabHostState, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isAlive(host.pid) || !cmdline(host.pid).some((a) => a.endsWith("systemd-nspawn"))) {
@@ -426,7 +582,7 @@ async function waitForSsh(host: LabHostState, timeoutMs: number): Promise<void> 
         hint: `read ${join(host.dir, "nspawn.log")}; run \`khw lab down\` and retry`,
       });
     }
-    if (await sshBanner(host.address)) return;
+    if (await sshBanner(host.address, 22)) return;
     await sleep(100);
   }
   throw new LabError(
@@ -448,9 +604,27 @@ function logTail(host: LabHostState): string {
   }
 }
 
-function sshBanner(address: string): Promise<boolean> {
+/** Resolves once an sshd answers on address:port (a host's forwarded port), or throws after the timeout. */
+async function waitForBanner(address: string, port: number, timeoutMs: number, host: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await sshBanner(address, port)) return;
+    await sleep(100);
+  }
+  throw new LabError(
+    "LAB_HOST_NOT_READY",
+    `no sshd answered on ${address}:${port} within ${timeoutMs / 1000} s.`,
+    {
+      step: "vagrant",
+      host,
+      hint: "the lab's port forwarder is not running: read .khw-lab/forward.log, then khw lab down and retry",
+    },
+  );
+}
+
+function sshBanner(address: string, port: number): Promise<boolean> {
   return new Promise((resolveBanner) => {
-    const socket = connect({ host: address, port: 22 });
+    const socket = connect({ host: address, port });
     const done = (ok: boolean) => {
       socket.destroy();
       resolveBanner(ok);

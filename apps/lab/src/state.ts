@@ -34,6 +34,10 @@ export interface LabState {
   clusterYaml: string;
   hosts: LabHostState[];
   mirror?: { pid: number; url: string; dir: string };
+  /** `khw lab up --as-vagrant`: khw logs in as vagrant through a forwarded port per host. */
+  asVagrant?: boolean;
+  /** The port forwarder of --as-vagrant: host name → port on 127.0.0.1. */
+  forwarder?: { pid: number; ports: Record<string, number> };
   startedAt: string;
 }
 

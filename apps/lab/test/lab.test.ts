@@ -18,7 +18,9 @@ import {
   labDown,
   labExec,
   labSsh,
+  labStartHost,
   labStatus,
+  labStopHost,
   labUnavailableReason,
   labUp,
   readLabState,
@@ -255,6 +257,32 @@ describe.skipIf(reason !== undefined)(
       expect(quoted.stdout).toBe("loadbalancer");
     }, 30_000);
 
+    it("labStopHost powers one host off (its disk stays); labStartHost boots it again with the same host keys", async () => {
+      const before = await labExec(
+        { host: "worker-1", labName: LAB },
+        "cat /etc/ssh/ssh_host_ed25519_key.pub; touch /root/kept",
+      );
+      const stop = await labStopHost({ host: "worker-1", labName: LAB });
+      expect(stop.changed).toBe(true);
+      const status = await labStatus({ labName: LAB });
+      expect(status.state).toBe("degraded");
+      expect(status.hosts.find((h) => h.name === "worker-1")).toMatchObject({
+        running: false,
+        sshReady: false,
+      });
+      expect((await labStopHost({ host: "worker-1", labName: LAB })).changed).toBe(false);
+      const start = await labStartHost({ host: "worker-1", labName: LAB });
+      expect(start.changed).toBe(true);
+      // strict host-key checking against the same known_hosts: the same keys, the same disk
+      const after = await labExec(
+        { host: "worker-1", labName: LAB },
+        "cat /etc/ssh/ssh_host_ed25519_key.pub; ls /root/kept",
+      );
+      expect(after.code, after.stderr).toBe(0);
+      expect(after.stdout).toBe(`${before.stdout}/root/kept\n`);
+      expect((await labStatus({ labName: LAB })).state).toBe("running");
+    }, 120_000);
+
     it("labDown of another lab name leaves this lab (in the same workdir) alone", async () => {
       const report = await labDown({ workdir, labName: "nosuch" });
       expect(report.hadState).toBe(false);
@@ -274,6 +302,14 @@ describe.skipIf(reason !== undefined)(
       await expectNothingLeft();
       expect((await labStatus({ labName: LAB })).state).toBe("stopped");
     }, 60_000);
+
+    it("labDown counts every host it stopped, also those killed after the halt timeout", async () => {
+      await labUp({ workdir, spec: SPEC, labName: LAB, mirrorDir: bundle });
+      const report = await labDown({ workdir, stopTimeoutSeconds: 0 });
+      expect(report.stoppedHosts.sort()).toEqual(["loadbalancer", "master-1", "worker-1"]);
+      expect(report.killedHosts.length).toBeGreaterThan(0);
+      await expectNothingLeft();
+    }, 120_000);
 
     it("labDown cleans up after a crash: launchers killed with SIGKILL and the state deleted", async () => {
       const again = await labUp({ workdir, spec: SPEC, labName: LAB, mirrorDir: bundle });

@@ -53,12 +53,24 @@ export function kubeControllerManagerUnitFromCluster(cluster: Cluster): ServiceU
     podCIDR: cluster.network.podCIDR,
     serviceCIDR: cluster.network.serviceCIDR,
     nodeCIDRMaskSize: cluster.network.nodeCIDRMaskSize,
+    // bridge-routes: the spec's slices (in spec order) are the only owner of each worker's pod range.
+    allocateNodeCIDRs: cluster.spec.addons.podNetwork !== "bridge-routes",
   });
 }
 
 export function kubeletUnitFromCluster(cluster: Cluster, nodeName: string): ServiceUnit {
   const node = clusterNode(cluster, nodeName, "worker");
-  return kubeletUnit({ nodeIP: node.address, credentials: node.kubeletCredentials ?? "certificate" });
+  const podRoutes =
+    cluster.spec.addons.podNetwork === "bridge-routes"
+      ? cluster.workers
+          .filter((w) => w.name !== node.name && w.podCIDR)
+          .map((w) => ({ cidr: w.podCIDR!, via: w.address }))
+      : [];
+  return kubeletUnit({
+    nodeIP: node.address,
+    credentials: node.kubeletCredentials ?? "certificate",
+    ...(podRoutes.length ? { podRoutes } : {}),
+  });
 }
 
 export function kubeletConfigFromCluster(

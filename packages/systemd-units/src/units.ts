@@ -111,6 +111,12 @@ export interface ControllerManagerUnitInput {
   podCIDR: string;
   serviceCIDR: string;
   nodeCIDRMaskSize: number;
+  /**
+   * Whether the controller-manager hands each node a slice of the pod CIDR (`spec.podCIDR`) in the order
+   * nodes register (default true). False when something else owns the slices (the bridge-routes network
+   * writes each worker's slice, in spec order, into its CNI config and the other workers' routes).
+   */
+  allocateNodeCIDRs?: boolean;
 }
 
 export function kubeControllerManagerUnit(i: ControllerManagerUnitInput): ServiceUnit {
@@ -121,7 +127,7 @@ export function kubeControllerManagerUnit(i: ControllerManagerUnitInput): Servic
       execStart: [
         BINARY_PATHS.kubeControllerManager,
         ...flags([
-          ["allocate-node-cidrs", true],
+          ["allocate-node-cidrs", i.allocateNodeCIDRs ?? true],
           ["authentication-kubeconfig", kubeconfig],
           ["authorization-kubeconfig", kubeconfig],
           ["bind-address", "127.0.0.1"],
@@ -193,7 +199,15 @@ export interface KubeletUnitInput {
   /** The address to register (never the NAT address Vagrant VMs also have). */
   nodeIP: string;
   credentials: "certificate" | "tls-bootstrap";
+  /**
+   * Routes to the other workers' pod slices (the bridge-routes network), re-added before every kubelet
+   * start so they come back after a reboot: `ip route replace <cidr> via <address>`.
+   */
+  podRoutes?: ReadonlyArray<{ cidr: string; via: string }>;
 }
+
+/** Where `ip` lives on every distribution khw supports (usr-merged: /sbin → /usr/sbin). */
+export const IP_BINARY = "/sbin/ip";
 
 export function kubeletUnit(i: KubeletUnitInput): ServiceUnit {
   const k = PATHS.kubeconfigs;
@@ -205,6 +219,11 @@ export function kubeletUnit(i: KubeletUnitInput): ServiceUnit {
       requires: ["containerd.service"],
     },
     service: {
+      ...(i.podRoutes?.length
+        ? {
+            execStartPre: i.podRoutes.map((r) => [IP_BINARY, "-4", "route", "replace", r.cidr, "via", r.via]),
+          }
+        : {}),
       execStart: [
         BINARY_PATHS.kubelet,
         ...flags([

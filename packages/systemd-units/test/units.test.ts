@@ -227,6 +227,31 @@ describe("unitFilesFromCluster", () => {
     ).toEqual([]);
   });
 
+  it("bridge-routes: the spec's slices are the only owner of each worker's pod range, and routes come back with the kubelet", () => {
+    const spec = ClusterSpecSchema.parse({
+      ...UNUSUAL_SPEC,
+      addons: { podNetwork: "bridge-routes" },
+      nodes: [...UNUSUAL_SPEC.nodes, { name: "node-y", role: "worker", address: "127.0.0.22" }],
+    });
+    const c = resolveCluster(spec).cluster;
+    const master = c.controlPlanes[0]!.name;
+    const cm = file(c, master, `/etc/systemd/system/kube-controller-manager.service`).contents;
+    expect(cm).toContain("--allocate-node-cidrs=false");
+    const x = c.workers.find((w) => w.name === "node-x")!;
+    const kubeletY = file(c, "node-y", "/etc/systemd/system/kubelet.service").contents.replace(
+      / \\\n\s+/g,
+      " ",
+    );
+    expect(kubeletY).toContain(`ExecStartPre=/sbin/ip -4 route replace ${x.podCIDR} via ${x.address}\n`);
+    expect(kubeletY, "no route to its own slice").not.toContain("via 127.0.0.22");
+    // weave (the default) keeps the controller-manager's allocation and no routes.
+    const d = defaultCluster();
+    expect(file(d, "master-1", "/etc/systemd/system/kube-controller-manager.service").contents).toContain(
+      "--allocate-node-cidrs=true",
+    );
+    expect(file(d, "worker-1", "/etc/systemd/system/kubelet.service").contents).not.toContain("ExecStartPre");
+  });
+
   it("only control planes and workers get files; CA key and encryption config never reach a worker", () => {
     const files = unitFilesFromCluster(defaultCluster(), { encryptionKey: KEY });
     expect(files.some((f) => f.host === "loadbalancer")).toBe(false);

@@ -116,7 +116,12 @@ export function renderArtifacts(
     ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
   });
   add(unitFiles, (f) => unitPhase(f, (p) => servicesFor(f.host, p)[0]));
-  const haproxy = haproxyFilesFromCluster(cluster);
+  // The LB checks readiness (GET /readyz over TLS, the apiserver verified against the cluster CA as
+  // `kubernetes`), so an apiserver that listens but cannot serve (cut off from etcd) gets no requests.
+  const haproxy = haproxyFilesFromCluster(cluster, {
+    healthCheck: "https-readyz",
+    caCertificate: material.ca!.cert,
+  });
   for (const f of haproxy) services[f.host] = { haproxy: [f.path] };
   add(haproxy, () => "loadbalancer");
   const manifests = clusterManifests(cluster, secrets);

@@ -5,7 +5,9 @@ import {
   type LabSpecInput,
   labDown,
   labSsh,
+  labStartHost,
   labStatus,
+  labStopHost,
   labUp,
   prepareLabImages,
 } from "@khw/lab";
@@ -48,9 +50,27 @@ export function registerLab(program: Command, io: Io): void {
       "--no-images",
       "do not build the lab's container images into <mirror-dir>/khw-images (the workers then import none)",
     )
+    .option(
+      "--raise-limits",
+      "raise the machine's inotify limits (fs.inotify.max_user_*) to what the lab needs instead of refusing to boot",
+      false,
+    )
+    .option(
+      "--as-vagrant",
+      "khw reaches each host as Vagrant users reach their VMs: user vagrant (passwordless sudo) on 127.0.0.1:27xx with a key in .vagrant/machines/<name>/virtualbox/private_key",
+      false,
+    )
     .option("--json", "print the result as JSON", false)
     .action(
-      async (opts: { file?: string; force: boolean; mirrorDir?: string; images: boolean; json: boolean }) => {
+      async (opts: {
+        file?: string;
+        force: boolean;
+        mirrorDir?: string;
+        images: boolean;
+        json: boolean;
+        raiseLimits: boolean;
+        asVagrant: boolean;
+      }) => {
         const c = colors(io);
         const spec = opts.file
           ? loadSpecFile(io.cwd, opts.file, { allowDefault: false }).spec
@@ -86,6 +106,8 @@ export function registerLab(program: Command, io: Io): void {
             spec: spec as LabSpecInput,
             force: opts.force,
             mirrorDir,
+            raiseLimits: opts.raiseLimits,
+            asVagrant: opts.asVagrant,
             onLog: (l) => {
               if (!opts.json) io.stderr(`${c.dim(l)}\n`);
             },
@@ -117,7 +139,33 @@ export function registerLab(program: Command, io: Io): void {
         }),
       );
       io.stdout(
-        `lab "${r.labName}" is down: ${r.stoppedHosts.length} hosts stopped, ${r.unmounted.length} mounts and ${r.removedCgroups.length} cgroups removed${r.bridgeRemoved ? ", bridge removed" : ""}${r.mirrorStopped ? ", mirror stopped" : ""} (${r.seconds.toFixed(1)} s)\n`,
+        `lab "${r.labName}" is down: ${r.stoppedHosts.length} hosts stopped${r.killedHosts.length ? ` (${r.killedHosts.length} killed after the timeout: ${r.killedHosts.join(", ")})` : ""}, ${r.unmounted.length} mounts and ${r.removedCgroups.length} cgroups removed${r.bridgeRemoved ? ", bridge removed" : ""}${r.mirrorStopped ? ", mirror stopped" : ""} (${r.seconds.toFixed(1)} s)\n`,
+      );
+    });
+
+  lab
+    .command("stop")
+    .description(
+      "Power one lab host off (like `machinectl poweroff`: its systemd shuts down); its disk stays for `khw lab start`",
+    )
+    .argument("<host>", "a node name (worker-1) or its lab address")
+    .action(async (host: string) => {
+      const r = await labAction(() => labStopHost({ host, workdir: io.cwd }));
+      io.stdout(
+        r.changed ? `${r.host} stopped (${r.seconds.toFixed(1)} s)\n` : `${r.host} was not running\n`,
+      );
+    });
+
+  lab
+    .command("start")
+    .description("Boot a stopped lab host again (same disk, address and SSH host keys) and wait for its sshd")
+    .argument("<host>", "a node name (worker-1) or its lab address")
+    .action(async (host: string) => {
+      const r = await labAction(() => labStartHost({ host, workdir: io.cwd }));
+      io.stdout(
+        r.changed
+          ? `${r.host} started, sshd answers (${r.seconds.toFixed(1)} s)\n`
+          : `${r.host} is already running\n`,
       );
     });
 

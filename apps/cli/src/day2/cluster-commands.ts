@@ -137,7 +137,12 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
       "also delete the working directory's pki/ (the CA!), admin.kubeconfig and .khw/",
       false,
     )
-    .action(async (opts: { file?: string; yes: boolean; purge: boolean }) => {
+    .option(
+      "--flush-iptables",
+      "also delete the workers' KUBE-*, CNI-* and FLANNEL-* iptables chains and the rules jumping to them (other rules stay)",
+      false,
+    )
+    .action(async (opts: { file?: string; yes: boolean; purge: boolean; flushIptables: boolean }) => {
       const c = colors(io);
       const loaded = loadDay2Spec(io, opts.file);
       const cluster = loaded.cluster;
@@ -160,16 +165,17 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
       const hosts = openHosts(io, loaded);
       let results: Awaited<ReturnType<typeof resetHosts>>;
       try {
-        results = await resetHosts(cluster, plan, hosts);
+        results = await resetHosts(cluster, plan, hosts, { flushIptables: opts.flushIptables });
       } finally {
         await hosts.close();
       }
       for (const r of results) {
-        if (r.ok)
+        if (r.ok) {
           io.stdout(
-            `[reset] ${r.host}: stopped ${r.stopped.join(", ") || "nothing (not running)"}; files removed\n`,
+            `[reset] ${r.host}: stopped ${r.stopped.join(", ") || "nothing (not running)"}; files removed${r.deleted.length ? `; deleted ${r.deleted.join(", ")}` : ""}\n`,
           );
-        else
+          for (const l of r.left) io.stdout(`[reset] ${r.host}: left ${l}\n`);
+        } else
           io.stderr(
             `${c.red("error:")} [reset] ${r.host}: ${r.error}${r.hint ? `\n  ${c.dim("fix:")} ${r.hint}` : ""}\n`,
           );
@@ -188,9 +194,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
           `[reset] kept ${relative(io.cwd, paths.pki) || paths.pki} (the CA and keys): \`khw up\` reuses them\n`,
         );
       }
-      io.stdout(
-        "[reset] not touched: iptables rules left by kube-proxy, the haproxy package; reboot or flush them if needed\n",
-      );
+      io.stdout("[reset] not touched: the haproxy package (the distribution's, installed by khw up)\n");
       const failed = results.filter((r) => !r.ok);
       if (failed.length > 0) {
         throw new CliError(

@@ -20,6 +20,8 @@ const DATA_DIRS: Record<ClusterNode["role"], string[]> = {
     PATHS.cniConfDir,
     PATHS.cniBinDir,
     "/run/containerd",
+    // host-local IPAM's record of handed-out pod addresses
+    "/var/lib/cni",
   ],
   loadbalancer: [],
 };
@@ -45,6 +47,30 @@ for l in cni0 weave datapath vxlan-6784 flannel.1; do ip link delete "$l" 2>/dev
 for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^vethwe'); do ip link delete "$l" 2>/dev/null; done
 true`;
 
+/**
+ * On workers, after the cleanup: the routes to the other workers' pod slices ($2…, bridge-routes), the
+ * iptables chains kube-proxy, the kubelet and the CNI plugins made (deleted with $1 = 1, i.e.
+ * --flush-iptables: exactly the KUBE-*, CNI-* and FLANNEL-* chains and the rules that jump to them, other
+ * rules untouched), then what is still there: one `left <what>: <why>` line each.
+ */
+export const WORKER_LEFTOVERS_SCRIPT = `flush="$1"; shift
+for cidr in "$@"; do ip -4 route del "$cidr" 2>/dev/null && echo "deleted route $cidr"; done
+for cidr in "$@"; do ip -4 route show "$cidr" 2>/dev/null | grep -q . && echo "left route $cidr: ip route del failed"; done
+re='(KUBE|CNI|FLANNEL)-'
+for ipt in iptables ip6tables; do
+  command -v "$ipt-save" >/dev/null 2>&1 || continue
+  n=$("$ipt-save" 2>/dev/null | grep -cE "^:$re")
+  [ "$n" -gt 0 ] || continue
+  if [ "$flush" = 1 ]; then
+    if "$ipt-save" | grep -vE "^:$re|^-A $re|-j $re" | "$ipt-restore"; then echo "deleted $n $ipt chains (KUBE-*, CNI-*, FLANNEL-*)"; else echo "left $n $ipt chains KUBE-*/CNI-*: $ipt-restore failed"; fi
+  else
+    echo "left $n $ipt chains KUBE-*/CNI-* (kube-proxy's, the kubelet's, the CNI plugins'): iptables may hold other software's rules too, so khw reset deletes them only with --flush-iptables (exactly these chains and the rules jumping to them)"
+  fi
+done
+awk '$2 ~ "^/var/lib/kubelet/" || $2 ~ "^/run/containerd/" || $2 ~ "^/var/lib/containerd(/|$)" || $2 ~ "^/run/netns/" {print $2}' /proc/mounts | while read -r m; do echo "left mount $m: busy (umount -l failed)"; done
+for l in cni0 weave datapath flannel.1; do ip link show "$l" >/dev/null 2>&1 && echo "left link $l: ip link delete failed"; done
+true`;
+
 /** What `khw reset` does on one host. */
 export interface HostReset {
   host: string;
@@ -53,6 +79,8 @@ export interface HostReset {
   /** Removed with `rm -rf`: every file khw placed, the binaries it installed, its components' data. */
   paths: string[];
   workerCleanup: boolean;
+  /** Workers: the other workers' pod slices this host routes to (bridge-routes), deleted by reset. */
+  podRoutes: string[];
 }
 
 /** The reset of every host, as data (the files come from the same artifacts `khw up` pushes). */
@@ -75,6 +103,10 @@ export function resetPlan(cluster: Cluster, artifacts: Artifacts): HostReset[] {
       services: [...componentsOf(node)].reverse(),
       paths,
       workerCleanup: node.role === "worker",
+      podRoutes:
+        node.role === "worker" && cluster.spec.addons.podNetwork === "bridge-routes"
+          ? cluster.workers.filter((w) => w.name !== node.name && w.podCIDR).map((w) => w.podCIDR!)
+          : [],
     };
   });
 }
@@ -83,6 +115,10 @@ export interface HostResetResult {
   host: string;
   ok: boolean;
   stopped: string[];
+  /** Removed besides the files: routes, iptables chains (`deleted …`). */
+  deleted: string[];
+  /** What reset left on the host and why (`left …: why`). */
+  left: string[];
   error?: string;
   hint?: string;
 }
@@ -92,6 +128,7 @@ export async function resetHosts(
   cluster: Cluster,
   plan: HostReset[],
   hosts: Hosts,
+  options: { flushIptables?: boolean } = {},
 ): Promise<HostResetResult[]> {
   const results = await fanOut(
     plan.map((h) => ({ ...h, name: h.host })),
@@ -108,13 +145,39 @@ export async function resetHosts(
       await ex.exec(t, ["rm", "-rf", "--", ...h.paths], { sudo: true });
       await ex.exec(t, ["systemctl", "daemon-reload"], { sudo: true });
       await ex.exec(t, ["systemctl", "reset-failed"], { sudo: true, check: false });
-      return stopped;
+      const lines: string[] = [];
+      if (h.workerCleanup) {
+        const r = await ex.shell(t, WORKER_LEFTOVERS_SCRIPT, {
+          sudo: true,
+          check: false,
+          args: [options.flushIptables ? "1" : "0", ...h.podRoutes],
+        });
+        lines.push(...r.stdout.split("\n").filter((l) => /^(deleted|left) /.test(l)));
+      }
+      return { stopped, lines };
     },
   );
   return results.map((r) => {
-    if (r.ok) return { host: r.host, ok: true, stopped: r.value };
+    if (r.ok) {
+      const { stopped, lines } = r.value;
+      return {
+        host: r.host,
+        ok: true,
+        stopped,
+        deleted: lines.filter((l) => l.startsWith("deleted ")).map((l) => l.slice(8)),
+        left: lines.filter((l) => l.startsWith("left ")).map((l) => l.slice(5)),
+      };
+    }
     const d = describeError(r.error);
-    return { host: r.host, ok: false, stopped: [], error: d.message, ...(d.hint ? { hint: d.hint } : {}) };
+    return {
+      host: r.host,
+      ok: false,
+      stopped: [],
+      deleted: [],
+      left: [],
+      error: d.message,
+      ...(d.hint ? { hint: d.hint } : {}),
+    };
   });
 }
 

@@ -1,0 +1,269 @@
+/**
+ * One lab for a suite: the lock, the bundle, `khw lab up` (a spec file, or the default), the hosts by
+ * role, and what the scenarios share (kubectl with the admin kubeconfig, service start times, the smoke
+ * report, khw as a real child process that can be interrupted).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildBundle } from "@khw/bundle";
+import { labDown } from "@khw/lab";
+import { acquireLabLock, findLeftovers, labUnavailableReason } from "@khw/lab/test-support";
+import { parseClusterYaml } from "@khw/spec";
+import { expect } from "vitest";
+import { recordStep } from "./_scenario";
+import { khw, local, onHost, type Run } from "./_support";
+
+export const CP_UNITS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
+export const WORKER_UNITS = ["containerd", "kubelet", "kube-proxy"];
+
+export interface LabHosts {
+  masters: string[];
+  workers: string[];
+  lb: string | undefined;
+  addresses: Record<string, string>;
+  /** Each worker's slice of the pod CIDR, from the spec (bridge-routes). */
+  podCIDRs: Record<string, string>;
+  podNetwork: string;
+}
+
+export interface Lab {
+  suite: string;
+  workdir: string;
+  /** `khw gen` output of the running cluster (certificates to talk to etcd and the apiserver). */
+  out: string;
+  hosts: LabHosts;
+  all(): string[];
+  unitsOf(host: string): string[];
+  kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Every khw unit's ActiveEnterTimestampMonotonic, by `host/unit`. */
+  startTimes(): Promise<Record<string, string>>;
+  /** `khw smoke --json`; asserts every test passed (`notApplicable`: ids allowed to be could-not-run). */
+  smokePasses(notApplicable?: string[]): Promise<Run>;
+  /** Re-reads cluster.yaml (after a scenario changed it) and regenerates `out`. */
+  refresh(): Promise<void>;
+}
+
+/** Throws in CI when the lab cannot run here; elsewhere returns the reason to skip. */
+export function labSkipReason(suite: string): string | undefined {
+  const unavailable = labUnavailableReason();
+  if (unavailable && process.env["CI"])
+    throw new Error(`the ${suite} e2e suite cannot run in CI: ${unavailable}`);
+  if (unavailable) console.warn(`SKIPPED the ${suite} e2e suite: ${unavailable}`);
+  return unavailable;
+}
+
+export interface LabStart {
+  suite: string;
+  /** cluster.yaml text given to `khw lab up -f` (default: the built-in spec). */
+  spec?: string;
+  labUpArgs?: string[];
+  /** Run `khw up` once the lab is up (default true). */
+  up?: boolean;
+}
+
+/** Lock, bundle, lab up (and khw up): the first khw up's result is returned with the lab. */
+export async function startLab(o: LabStart): Promise<{ lab: Lab; release: () => void; up?: Run }> {
+  // Other engineers' labs queue on the same lock: wait as long as the suite may run.
+  const release = await acquireLabLock({
+    purpose: `e2e ${o.suite}`,
+    waitForNetwork: true,
+    timeoutSeconds: 40 * 60,
+    onWait: (holder) => console.warn(`[e2e] ${o.suite}: waiting for the lab network, in use by ${holder}`),
+  });
+  const workdir = mkdtempSync(join(tmpdir(), `khw-e2e-${o.suite}-`));
+  const out = join(workdir, "out");
+  try {
+    let t0 = performance.now();
+    const bundle = await buildBundle({ kubernetesVersion: "v1.34.4", etcdVersion: "v3.6.16" });
+    recordStep(o.suite, `bundle (cached: ${bundle.cached})`, (performance.now() - t0) / 1000, true);
+    const specArgs: string[] = [];
+    if (o.spec) {
+      writeFileSync(join(workdir, "spec.yaml"), o.spec);
+      specArgs.push("-f", "spec.yaml");
+    }
+    t0 = performance.now();
+    const labUp = await khw(workdir, [
+      "lab",
+      "up",
+      "--mirror-dir",
+      bundle.dir,
+      ...specArgs,
+      ...(o.labUpArgs ?? []),
+    ]);
+    recordStep(o.suite, "khw lab up", (performance.now() - t0) / 1000, labUp.code === 0);
+    expect(labUp.code, labUp.stderr).toBe(0);
+    const lab = makeLab(o.suite, workdir, out);
+    await lab.refresh();
+    let up: Run | undefined;
+    if (o.up !== false) {
+      up = await khw(workdir, ["up"]);
+      recordStep(o.suite, "khw up (first)", up.seconds, up.code === 0);
+      expect(up.code, `${up.stdout}\n${up.stderr}`).toBe(0);
+    }
+    return { lab, release, ...(up ? { up } : {}) };
+  } catch (e) {
+    await stopLab(o.suite, workdir, release);
+    throw e;
+  }
+}
+
+/** `khw lab down`, nothing of the lab left on the machine, the lock released, the workdir removed. */
+export async function stopLab(suite: string, workdir: string, release: () => void): Promise<void> {
+  try {
+    const down = await labDown({ workdir });
+    recordStep(suite, `khw lab down (${down.stoppedHosts.length} hosts)`, down.seconds, true);
+    expect(await findLeftovers(down.labName)).toEqual([]);
+  } finally {
+    release();
+    rmSync(workdir, { recursive: true, force: true });
+  }
+}
+
+function makeLab(suite: string, workdir: string, out: string): Lab {
+  const lab: Lab = {
+    suite,
+    workdir,
+    out,
+    hosts: { masters: [], workers: [], lb: undefined, addresses: {}, podCIDRs: {}, podNetwork: "" },
+    all: () => [...lab.hosts.masters, ...lab.hosts.workers, ...(lab.hosts.lb ? [lab.hosts.lb] : [])],
+    unitsOf: (host) =>
+      lab.hosts.masters.includes(host)
+        ? CP_UNITS
+        : lab.hosts.workers.includes(host)
+          ? WORKER_UNITS
+          : ["haproxy"],
+    kubectl: (...args) => local("kubectl", ["--kubeconfig", join(out, "admin/admin.kubeconfig"), ...args]),
+    async startTimes() {
+      const times: Record<string, string> = {};
+      for (const host of lab.all()) {
+        const units = lab.unitsOf(host);
+        const r = await onHost(
+          workdir,
+          host,
+          `systemctl show -p ActiveEnterTimestampMonotonic --value ${units.join(" ")}`,
+        );
+        r.stdout
+          .trim()
+          .split("\n")
+          .forEach((t, i) => {
+            times[`${host}/${units[i]}`] = t;
+          });
+      }
+      return times;
+    },
+    async smokePasses(notApplicable: string[] = []) {
+      const r = await khw(workdir, ["smoke", "--json"]);
+      const report = JSON.parse(r.stdout) as {
+        tests: Array<{ id: string; outcome: string; detail: string }>;
+      };
+      console.log(
+        `[e2e] ${suite} khw smoke (${r.seconds.toFixed(1)} s): ${report.tests.map((t) => `${t.id}=${t.outcome}`).join(" ")}`,
+      );
+      const notOk = report.tests.filter(
+        (t) => t.outcome !== "pass" && !(t.outcome === "could-not-run" && notApplicable.includes(t.id)),
+      );
+      expect(notOk.map((t) => `${t.id}: ${t.outcome}: ${t.detail}`)).toEqual([]);
+      if (notApplicable.length === 0) expect(r.code).toBe(0);
+      return r;
+    },
+    async refresh() {
+      const { cluster } = parseClusterYaml(readFileSync(join(workdir, "cluster.yaml"), "utf8"));
+      lab.hosts = {
+        masters: cluster.controlPlanes.map((n) => n.name),
+        workers: cluster.workers.map((n) => n.name),
+        lb: cluster.loadBalancer?.name,
+        addresses: Object.fromEntries(cluster.nodes.map((n) => [n.name, n.address])),
+        podCIDRs: Object.fromEntries(cluster.workers.map((w) => [w.name, w.podCIDR ?? ""])),
+        podNetwork: cluster.spec.addons.podNetwork,
+      };
+      rmSync(out, { recursive: true, force: true });
+      const gen = await khw(workdir, ["gen", "-o", out]);
+      expect(gen.code, gen.stderr).toBe(0);
+    },
+  };
+  return lab;
+}
+
+/** Files a run left half-written on a host: khw's temp names next to their targets, staged uploads. */
+export async function strayTempFiles(lab: Lab): Promise<string[]> {
+  const found: string[] = [];
+  for (const host of lab.all()) {
+    const r = await onHost(
+      lab.workdir,
+      host,
+      // temp uploads (.<name>.khw-XXXX), sudo staging (~/.khw-upload-*), binary installs (*.khw-new),
+      // archive extraction dirs, *.tmp; the components' own state dirs are theirs.
+      "find /etc /var/lib /var/cache/khw /usr/local /opt /root /home -xdev \\( -path /var/lib/kubelet -o -path /var/lib/etcd -o -path /var/lib/containerd \\) -prune -o \\( -name '.*.khw-*' -o -name '.khw-upload-*' -o -name '*.khw-new' -o -name '.extract.*' -o -name '*.tmp' \\) -print 2>/dev/null || true",
+    );
+    for (const f of r.stdout.trim().split("\n").filter(Boolean)) found.push(`${host}:${f}`);
+  }
+  return found;
+}
+
+const KHW_DEV = fileURLToPath(new URL("../../scripts/khw-dev.mjs", import.meta.url));
+
+/** khw as its own process (so it can be sent SIGINT or SIGKILL), with --json events on stdout. */
+export interface KhwProcess {
+  child: ChildProcess;
+  /** Resolves with the first event matching, or undefined when the process ended first. */
+  waitFor(match: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown> | undefined>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+export function spawnKhw(cwd: string, argv: string[]): KhwProcess {
+  const child = spawn(process.execPath, [KHW_DEV, ...argv], {
+    cwd,
+    env: { ...process.env, INIT_CWD: cwd, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  let buffered = "";
+  const waiters: Array<{
+    match: (e: Record<string, unknown>) => boolean;
+    resolve: (e?: Record<string, unknown>) => void;
+  }> = [];
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+    buffered += d;
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const line of lines) {
+      if (!line.startsWith("{")) continue;
+      let e: Record<string, unknown>;
+      try {
+        e = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      for (const w of [...waiters]) {
+        if (w.match(e)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(e);
+        }
+      }
+    }
+  });
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => {
+    child.on("close", (code, signal) => {
+      for (const w of waiters.splice(0)) w.resolve(undefined);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    child,
+    done,
+    waitFor: (match) => new Promise((resolve) => waiters.push({ match, resolve })),
+  };
+}

@@ -1,0 +1,340 @@
+/**
+ * The day-2 suite (`pnpm test:e2e:day2`): on one lab of the default spec, every path a user takes after
+ * the first bring-up — Ctrl-C and kill -9 of `khw up` at the start of every phase, a worker that dies
+ * mid-run, certificate renewals, a dry run compared with the real run, a control plane host lost and
+ * back — each ending in `khw smoke` all-pass. Named, bounded, timed; a table of times at the end.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseClusterYaml, renderClusterYaml } from "@khw/spec";
+import { afterAll, beforeAll, describe, expect } from "vitest";
+import { type Lab, labSkipReason, spawnKhw, startLab, stopLab, strayTempFiles } from "./_lab";
+import { recordStep, scenario, summaryTable } from "./_scenario";
+import { events, httpsGet, khw, local, onHost, until } from "./_support";
+
+const SUITE = "day2";
+const unavailable = labSkipReason(SUITE);
+let lab: Lab;
+let release: () => void = () => {};
+
+/** A Node stack frame in khw's output: a crash instead of a per-host failure line. */
+const STACK_FRAME = /^\s+at .+(\(|\s)\/?[^\s]+:\d+:\d+\)?$/m;
+
+async function phaseNames(): Promise<string[]> {
+  const r = await khw(lab.workdir, ["up", "--list"]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0] ?? "")
+    .filter(Boolean);
+}
+
+/**
+ * `khw up` interrupted with `sig` at the start of each phase in turn: run 1 stops at phase 1, run 2 (which
+ * resumes) at phase 2, … so every phase, a new one included, is cut once. Then a run converges.
+ */
+async function interruptEveryPhase(sig: "SIGINT" | "SIGKILL"): Promise<void> {
+  const phases = await phaseNames();
+  expect(phases.length).toBeGreaterThan(5);
+  const cut: string[] = [];
+  for (const phase of phases) {
+    const p = spawnKhw(lab.workdir, ["up", "--json"]);
+    const started = await p.waitFor((e) => e["type"] === "phase-start" && e["phase"] === phase);
+    if (started) p.child.kill(sig);
+    const r = await p.done;
+    expect(r.stderr, `${sig} at ${phase}: no stack trace`).not.toMatch(STACK_FRAME);
+    if (!started) {
+      // the phase has nothing to do in this cluster, or the run ended before it
+      expect(r.code, `${sig} at ${phase}: ${r.stderr}`).toBe(0);
+      continue;
+    }
+    cut.push(phase);
+    if (sig === "SIGKILL") expect(r.signal).toBe("SIGKILL");
+    else {
+      expect(r.code, `SIGINT at ${phase}`).not.toBe(0);
+      expect(events(r.stdout).find((e) => e["type"] === "run-done")).toMatchObject({ interrupted: true });
+      expect(r.stderr).toContain("interrupted");
+    }
+  }
+  console.log(`[e2e] ${sig} at the start of: ${cut.join(", ")}`);
+  expect(cut.length, "phases cut").toBeGreaterThan(5);
+  const last = await khw(lab.workdir, ["up", "--json"]);
+  expect(last.code, `${last.stdout}\n${last.stderr}`).toBe(0);
+  expect(await strayTempFiles(lab)).toEqual([]);
+}
+
+describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () => {
+  beforeAll(async () => {
+    // No first `khw up` here: the SIGINT scenario brings the cluster up, one phase per run.
+    const started = await startLab({ suite: SUITE, up: false });
+    lab = started.lab;
+    release = started.release;
+  });
+
+  afterAll(async () => {
+    try {
+      if (lab) await stopLab(SUITE, lab.workdir, release);
+    } finally {
+      console.log(`e2e ${SUITE} suite:\n${summaryTable()}`);
+    }
+  });
+
+  scenario(
+    SUITE,
+    "SIGINT at the start of every phase (first bring-up), then khw up converges",
+    15,
+    async () => {
+      await interruptEveryPhase("SIGINT");
+      await lab.refresh();
+      await lab.smokePasses();
+    },
+  );
+
+  scenario(
+    SUITE,
+    "SIGKILL at the start of every phase after khw reset, then khw up converges",
+    15,
+    async () => {
+      const reset = await khw(lab.workdir, ["reset", "--yes"]);
+      expect(reset.code, reset.stderr).toBe(0);
+      await interruptEveryPhase("SIGKILL");
+      await lab.smokePasses();
+    },
+  );
+
+  scenario(
+    SUITE,
+    "a worker dies mid-run: one clear line, the others finish, exit 1; started again, khw up converges",
+    10,
+    async () => {
+      const phases = await phaseNames();
+      const victim = lab.hosts.workers.at(-1)!;
+      const survivor = lab.hosts.workers[0]!;
+      // Work for the workers phase on every worker (a binary to fetch again), so the run is busy there.
+      for (const w of lab.hosts.workers) await onHost(lab.workdir, w, "rm -f /usr/local/bin/kube-proxy");
+      const before = phases[phases.indexOf("workers") - 1]!;
+      const p = spawnKhw(lab.workdir, ["up", "--json"]);
+      // Powered off while the phase before `workers` runs: its halt overlaps the workers phase.
+      await p.waitFor((e) => e["type"] === "phase-start" && e["phase"] === before);
+      await khw(lab.workdir, ["lab", "stop", victim]);
+      const r = await p.done;
+      const ev = events(r.stdout);
+      console.log(`[e2e] khw up with ${victim} gone:\n${r.stderr}`);
+      expect(r.code).toBe(1);
+      expect(r.stderr).not.toMatch(STACK_FRAME);
+      const failed = ev.filter((e) => e["type"] === "host-failed");
+      expect(failed.map((e) => e["host"])).toEqual([victim]);
+      expect(failed[0]!["phase"]).toBe("workers");
+      expect(
+        ev.some((e) => e["type"] === "host-done" && e["phase"] === "workers" && e["host"] === survivor),
+      ).toBe(true);
+      const named = r.stderr.split("\n").filter((l) => l.includes(victim));
+      expect(named.length, "a line naming the host").toBeGreaterThanOrEqual(1);
+
+      const start = await khw(lab.workdir, ["lab", "start", victim]);
+      expect(start.code, start.stderr).toBe(0);
+      // bridge-routes: the restarted worker's routes to the other workers' pods come back with its kubelet.
+      if (lab.hosts.podNetwork === "bridge-routes") {
+        await until(`${victim}'s pod routes after its restart`, async () => {
+          const routes = await onHost(lab.workdir, victim, "ip -4 route show", true);
+          return lab.hosts.workers
+            .filter((w) => w !== victim)
+            .every((w) => routes.stdout.includes(`${lab.hosts.podCIDRs[w]} via ${lab.hosts.addresses[w]}`))
+            ? true
+            : undefined;
+        });
+      }
+      const again = await khw(lab.workdir, ["up"]);
+      expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+      expect(await strayTempFiles(lab)).toEqual([]);
+      await lab.smokePasses();
+    },
+  );
+
+  scenario(
+    SUITE,
+    "khw certs renew (one leaf, then all): exactly the affected services restart, new expiry served",
+    10,
+    async () => {
+      const m = lab.hosts.masters[0]!;
+      const served = async () => {
+        const r = await local("sh", [
+          "-c",
+          `openssl s_client -connect ${lab.hosts.addresses[m]}:6443 -servername kubernetes </dev/null 2>/dev/null | openssl x509 -noout -enddate`,
+        ]);
+        return r.stdout.trim();
+      };
+      const renew = async (args: string[]) => {
+        const plan = await khw(lab.workdir, ["certs", "renew", ...args, "--dry-run"]);
+        expect(plan.code, plan.stderr).toBe(0);
+        const expected = new Set<string>();
+        for (const line of plan.stdout.split("\n")) {
+          const mm = /^\[certs\] (\S+): restart (.+)$/.exec(line);
+          if (mm) for (const s of mm[2]!.split(", ")) expected.add(`${mm[1]}/${s}`);
+        }
+        const before = await lab.startTimes();
+        const r = await khw(lab.workdir, ["certs", "renew", ...args]);
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+        const after = await lab.startTimes();
+        const restarted = Object.keys(after).filter((k) => after[k] !== before[k]);
+        expect(restarted.sort(), `restarted by certs renew ${args.join(" ")}`).toEqual([...expected].sort());
+        return expected;
+      };
+      const oldExpiry = await served();
+      expect(oldExpiry).toMatch(/^notAfter=/);
+      await new Promise((r) => setTimeout(r, 1500)); // a new notAfter differs by at least a second
+      const one = await renew(["kube-apiserver"]);
+      expect([...one].every((k) => k.endsWith("/kube-apiserver"))).toBe(true);
+      const newExpiry = await until("the apiserver to serve its new certificate", async () => {
+        const e = await served();
+        return e && e !== oldExpiry ? e : undefined;
+      });
+      expect(Date.parse(newExpiry.slice(9))).toBeGreaterThan(Date.parse(oldExpiry.slice(9)));
+      const all = await renew(["--all"]);
+      // Renewing every leaf restarts what reads one; the LB (CA only) and containerd (none) stay up.
+      for (const k of all) expect(k).not.toMatch(/\/(haproxy|containerd)$/);
+      await lab.refresh();
+      await lab.smokePasses();
+    },
+  );
+
+  scenario(
+    SUITE,
+    "khw up --dry-run after a spec change shows exactly what the real run does",
+    8,
+    async () => {
+      const file = join(lab.workdir, "cluster.yaml");
+      const { cluster } = parseClusterYaml(readFileSync(file, "utf8"));
+      const spec = {
+        ...cluster.spec,
+        pki: {
+          ...cluster.spec.pki,
+          extraApiserverSANs: [...cluster.spec.pki.extraApiserverSANs, "api.e2e.example"],
+        },
+      };
+      writeFileSync(file, renderClusterYaml(spec));
+      const dry = await khw(lab.workdir, ["up", "--dry-run", "--json"]);
+      expect(dry.code, dry.stderr).toBe(0);
+      const plan = events(dry.stdout).filter((e) => e["type"] === "plan");
+      const plannedFiles = new Set(
+        plan
+          .map((e) => /^(?:update|create) (\S+) \(mode/.exec(String(e["what"])))
+          .map((mm, i) => (mm ? `${plan[i]!["host"]}:${mm[1]}` : ""))
+          .filter(Boolean),
+      );
+      const plannedRestarts = new Set(
+        plan
+          .map((e, i) =>
+            /^systemctl restart (\S+)$/.exec(String(e["what"]))
+              ? `${plan[i]!["host"]}/${String(e["what"]).slice(18)}`
+              : "",
+          )
+          .filter(Boolean),
+      );
+      console.log(
+        `[e2e] dry run: files ${[...plannedFiles].join(" ")}; restarts ${[...plannedRestarts].join(" ")}`,
+      );
+      expect(plannedFiles.size).toBeGreaterThan(0);
+      const before = await lab.startTimes();
+      const real = await khw(lab.workdir, ["up", "--json"]);
+      expect(real.code, real.stderr).toBe(0);
+      const after = await lab.startTimes();
+      const changedFiles = new Set(
+        events(real.stdout)
+          .filter(
+            (e) =>
+              e["type"] === "step" && e["status"] === "changed" && String(e["step"]).startsWith("upload "),
+          )
+          .map((e) => `${e["host"]}:${String(e["step"]).slice(7)}`),
+      );
+      const restarted = new Set(Object.keys(after).filter((k) => after[k] !== before[k]));
+      expect([...changedFiles].sort()).toEqual([...plannedFiles].sort());
+      expect([...restarted].sort()).toEqual([...plannedRestarts].sort());
+      // the new name is in the certificate the apiserver serves
+      const m = lab.hosts.masters[0]!;
+      const san = await local("sh", [
+        "-c",
+        `openssl s_client -connect ${lab.hosts.addresses[m]}:6443 -servername kubernetes </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName`,
+      ]);
+      expect(san.stdout).toContain("api.e2e.example");
+      await lab.refresh();
+    },
+  );
+
+  scenario(
+    SUITE,
+    "a control plane host stopped: the API answers through the LB, leases move, it rejoins etcd",
+    10,
+    async () => {
+      const [gone, survivor] = lab.hosts.masters as [string, string];
+      const lbUrl = `https://${lab.hosts.addresses[lab.hosts.lb!]}:6443`;
+      const ca = join(lab.out, survivor, "var/lib/kubernetes/pki/ca.crt");
+      const t0 = performance.now();
+      await khw(lab.workdir, ["lab", "stop", gone]);
+      recordStep(SUITE, `khw lab stop ${gone}`, (performance.now() - t0) / 1000, true);
+      // Once HAProxy's check has taken the host out (a vanished host: ~10 s), every request succeeds.
+      await until("HAProxy to route around the lost host", async () => {
+        for (let i = 0; i < 10; i++)
+          if ((await httpsGet(`${lbUrl}/readyz`, ca)).status !== 200) return undefined;
+        return true;
+      });
+      for (let i = 0; i < 20; i++) {
+        const r = await lab.kubectl("get", "namespace", "default", "-o", "name", "--request-timeout=5s");
+        expect(r.stdout.trim(), r.stderr).toBe("namespace/default");
+      }
+      // Leases: 15 s duration; the survivor takes over within duration + retry period (~17 s) of the expiry.
+      const moved = performance.now();
+      for (const lease of ["kube-controller-manager", "kube-scheduler"]) {
+        await until(
+          `the ${lease} lease to move to ${survivor}`,
+          async () => {
+            const r = await lab.kubectl(
+              "-n",
+              "kube-system",
+              "get",
+              "lease",
+              lease,
+              "-o",
+              "jsonpath={.spec.holderIdentity}",
+            );
+            return r.stdout.startsWith(`${survivor}_`) ? r.stdout : undefined;
+          },
+          45,
+        );
+      }
+      console.log(
+        `[e2e] leases held by ${survivor} ${((performance.now() - moved) / 1000).toFixed(1)} s after the checks began`,
+      );
+      const start = await khw(lab.workdir, ["lab", "start", gone]);
+      expect(start.code, start.stderr).toBe(0);
+      const etcdTls = [
+        `--cacert=${join(lab.out, survivor, "etc/etcd/ca.crt")}`,
+        `--cert=${join(lab.out, survivor, "etc/etcd/etcd-server.crt")}`,
+        `--key=${join(lab.out, survivor, "etc/etcd/etcd-server.key")}`,
+      ];
+      const endpoints = lab.hosts.masters.map((h) => `https://${lab.hosts.addresses[h]}:2379`).join(",");
+      await until(
+        `${gone} to rejoin etcd`,
+        async () => {
+          const h = await local("etcdctl", [`--endpoints=${endpoints}`, ...etcdTls, "endpoint", "health"], {
+            ETCDCTL_API: "3",
+          });
+          return h.code === 0 &&
+            (h.stdout + h.stderr).match(/is healthy/g)?.length === lab.hosts.masters.length
+            ? true
+            : undefined;
+        },
+        90,
+      );
+      await until(
+        `${gone}'s apiserver ready`,
+        async () => {
+          const r = await onHost(lab.workdir, gone, "curl -sk https://127.0.0.1:6443/readyz", true);
+          return r.stdout.trim() === "ok" ? true : undefined;
+        },
+        90,
+      );
+      await lab.smokePasses();
+    },
+  );
+});
