@@ -388,6 +388,13 @@ function stepCommands(ctx: GuideContext, node: ClusterNode, phase: string, step:
     }
     case "admin-kubeconfig":
       return [];
+    case "approve-serving-csrs":
+      // khw approves a kubelet serving CSR only when its requestor, subject, usages and SANs are the node's own.
+      return [
+        "# check each pending kubelet-serving CSR: requestor system:node:<name>, SANs only that node's name and address",
+        "/usr/local/bin/kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving",
+        "/usr/local/bin/kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig certificate approve <csr-name>",
+      ];
   }
 }
 
