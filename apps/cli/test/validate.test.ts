@@ -280,3 +280,26 @@ describe("a file name with control characters", () => {
     );
   });
 });
+
+describe("khw validate --json when the file cannot be read", () => {
+  it("prints the reason as data and keeps exit 1", async () => {
+    const r = await khw(dir, ["validate", "--json", "missing.yaml"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual({
+      valid: false,
+      file: "missing.yaml",
+      errors: [
+        {
+          path: "",
+          code: "SPEC_NOT_FOUND",
+          message: "missing.yaml does not exist",
+          hint: "check the path given to -f",
+          severity: "error",
+        },
+      ],
+      omittedErrors: 0,
+      warnings: [],
+    });
+  });
+});
