@@ -303,3 +303,16 @@ describe("khw validate --json when the file cannot be read", () => {
     });
   });
 });
+
+describe("the summary of a valid spec", () => {
+  it("escapes control characters from free-form fields (a bundle directory)", async () => {
+    writeFileSync(
+      join(dir, "cluster.yaml"),
+      mutate((s) => (s.binaries = { source: "bundle", bundleDir: "b\u001b]52;c;aGk=\u0007" })),
+    );
+    const r = await khw(dir, ["validate"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("binaries from b\\x1b]52;c;aGk=\\x07.");
+    expect(r.stdout).not.toContain("\u001b");
+  });
+});

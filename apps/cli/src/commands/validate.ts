@@ -103,8 +103,9 @@ export function registerValidate(program: Command, io: Io): void {
         const c = colors(io);
         if (loaded.warnings.length)
           io.stderr(`${c.yellow(formatIssues(loaded.warnings, loaded.displayName))}\n`);
+        // The summary quotes free-form fields (a mirror URL, a bundle directory): escaped like every problem.
         io.stdout(
-          `${c.green("✓")} ${escapeControl(loaded.displayName)} is valid.\n${topologySummary(loaded.cluster)}\n`,
+          `${c.green("✓")} ${escapeControl(loaded.displayName)} is valid.\n${escapeControl(topologySummary(loaded.cluster))}\n`,
         );
         return;
       }
