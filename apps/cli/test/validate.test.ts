@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KUBECONFIG_CATALOGUE } from "@khw/kubeconfig";
 import { CA_ID, catalogueFromCluster } from "@khw/pki";
@@ -160,6 +160,27 @@ describe("khw validate: bounded input", () => {
     expect(notDir.stderr).not.toContain("internal error");
     expect(notDir.stderr).toContain("f/cluster.yaml");
   });
+  it("an unreadable file is a user error with the path and the fix (the real binary, as an unprivileged user)", () => {
+    writeFileSync(join(dir, "c.yaml"), validSpec());
+    chmodSync(join(dir, "c.yaml"), 0o000);
+    chmodSync(dir, 0o755);
+    // root reads any file: drop to nobody with util-linux's setpriv.
+    const asRoot = process.getuid?.() === 0;
+    const cmd = asRoot
+      ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp", process.execPath]
+      : [process.execPath];
+    const r = spawnSync(cmd[0]!, [...cmd.slice(1), dev, "validate", "c.yaml"], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1", INIT_CWD: dir },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(r.error, "setpriv (util-linux) is needed to test as an unprivileged user").toBeUndefined();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      "error: cannot read c.yaml: permission denied\n  fix: check the file's permissions, or run khw as a user who may read it\n",
+    );
+  });
   it("answers a 4 MB file of `a: [` lines with one clear error (the real binary)", () => {
     writeFileSync(join(dir, "big.yaml"), "a: [\n".repeat(800_000));
     const r = real(["validate", "big.yaml"]);
@@ -184,6 +205,15 @@ describe("khw validate: bounded input", () => {
     expect(lines[0]).toBe("error: many.yaml is invalid (5999 problems):");
     expect(lines).toHaveLength(1 + 50 + 1);
     expect(lines.at(-1)).toBe("… and 5949 more problems");
+  });
+  it("a document nested thousands deep gets one clear error (the real binary)", () => {
+    writeFileSync(join(dir, "deep.yaml"), `nodes: ${"[".repeat(5000)}${"]".repeat(5000)}\n`);
+    const r = real(["validate", "deep.yaml"]);
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(
+      "error: deep.yaml is invalid (1 problem):\ndeep.yaml: the document nests more than 64 levels deep (fix: a cluster spec nests a few levels deep; check the brackets and indentation)\n",
+    );
   });
   it("a binary file is refused without its content", async () => {
     writeFileSync(
@@ -248,5 +278,41 @@ describe("a file name with control characters", () => {
       "error: c\\x1b]0;pwned\\x07.yaml is invalid (1 problem):\n" +
         "c\\x1b]0;pwned\\x07.yaml:1:8 nodes: must be a list, not number 7 (fix: write a list here)\n",
     );
+  });
+});
+
+describe("khw validate --json when the file cannot be read", () => {
+  it("prints the reason as data and keeps exit 1", async () => {
+    const r = await khw(dir, ["validate", "--json", "missing.yaml"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual({
+      valid: false,
+      file: "missing.yaml",
+      errors: [
+        {
+          path: "",
+          code: "SPEC_NOT_FOUND",
+          message: "missing.yaml does not exist",
+          hint: "check the path given to -f",
+          severity: "error",
+        },
+      ],
+      omittedErrors: 0,
+      warnings: [],
+    });
+  });
+});
+
+describe("the summary of a valid spec", () => {
+  it("escapes control characters from free-form fields (a bundle directory)", async () => {
+    writeFileSync(
+      join(dir, "cluster.yaml"),
+      mutate((s) => (s.binaries = { source: "bundle", bundleDir: "b\u001b]52;c;aGk=\u0007" })),
+    );
+    const r = await khw(dir, ["validate"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("binaries from b\\x1b]52;c;aGk=\\x07.");
+    expect(r.stdout).not.toContain("\u001b");
   });
 });

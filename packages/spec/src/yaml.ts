@@ -1,4 +1,5 @@
 import {
+  Composer,
   Document,
   isMap,
   isNode,
@@ -7,7 +8,10 @@ import {
   isSeq,
   LineCounter,
   type Node,
-  parseDocument,
+  type Pair,
+  Parser,
+  type YAMLMap,
+  YAMLParseError,
 } from "yaml";
 import { looksSecret } from "./_show";
 import { fromZodIssues } from "./_zod-issues";
@@ -33,6 +37,20 @@ function splitPath(path: string): (string | number)[] {
   return out;
 }
 
+// Each map's pairs by key, built once: placing N issues in a map of N keys stays linear.
+const PAIRS = new WeakMap<YAMLMap, Map<string, Pair>>();
+function pairsOf(map: YAMLMap): Map<string, Pair> {
+  let byKey = PAIRS.get(map);
+  if (!byKey) {
+    byKey = new Map();
+    for (const p of map.items) {
+      if (isPair(p) && isScalar(p.key) && !byKey.has(String(p.key.value))) byKey.set(String(p.key.value), p);
+    }
+    PAIRS.set(map, byKey);
+  }
+  return byKey;
+}
+
 /** The YAML node for a path; for the last segment of a map, the key (so unknown keys point at themselves). */
 function locate(
   doc: Document,
@@ -45,9 +63,7 @@ function locate(
   let best: Node | undefined = isNode(node) ? node : undefined;
   for (const [i, seg] of segs.entries()) {
     if (isMap(node)) {
-      const pair = node.items.find(
-        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
-      );
+      const pair = pairsOf(node).get(String(seg));
       if (!pair) break;
       node = pair.value;
       const last = i === segs.length - 1;
@@ -86,6 +102,50 @@ function notAMapping(value: unknown): SpecIssue {
   };
 }
 
+/** "Map keys must be unique" errors, like the composer's `uniqueKeys`, in one pass without recursion. */
+function duplicateKeys(doc: Document.Parsed): YAMLParseError[] {
+  const errors: YAMLParseError[] = [];
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key)) {
+          const key = `${typeof pair.key.value}:${String(pair.key.value)}`;
+          if (seen.has(key)) {
+            const at = pair.key.range ?? [0, 0];
+            errors.push(new YAMLParseError([at[0], at[1]], "DUPLICATE_KEY", "Map keys must be unique"));
+          } else seen.add(key);
+        } else stack.push(pair.key);
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) for (const item of node.items) stack.push(item);
+  }
+  return errors;
+}
+
+/** Deeper than any cluster spec (a node's kubelet extraConfig included), far below the parser's limits. */
+const MAX_DEPTH = 64;
+
+/** How deep collections nest in a token stream, walked with an explicit stack (no recursion). */
+function nestingDepth(tokens: readonly unknown[]): number {
+  type Tok = { type?: string; value?: unknown; items?: { key?: unknown; value?: unknown }[] };
+  let max = 0;
+  const stack: [unknown, number][] = tokens.map((t) => [t, 0]);
+  while (stack.length > 0) {
+    const [t, depth] = stack.pop()!;
+    if (t === null || typeof t !== "object") continue;
+    const tok = t as Tok;
+    max = Math.max(max, depth);
+    if (max > MAX_DEPTH) return max;
+    if (Array.isArray(tok.items))
+      for (const item of tok.items) stack.push([item.key, depth + 1], [item.value, depth + 1]);
+    else if (tok.type === "document") stack.push([tok.value, depth]);
+  }
+  return max;
+}
+
 /** Parses an already-decoded value (e.g. from JSON) into a validated cluster. Throws SpecError. */
 export function loadCluster(value: unknown, options: ParseOptions = {}): LoadedCluster {
   return check(value, options);
@@ -113,20 +173,61 @@ function check(value: unknown, options: ParseOptions, doc?: Document, lc?: LineC
 /** Parses cluster.yaml text (YAML or JSON) into a validated cluster; every error carries line:column. */
 export function parseClusterYaml(text: string, options: ParseOptions = {}): LoadedCluster {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true, strict: true });
+  // Parse to tokens first (the parser keeps its own stack) and refuse a document nested past MAX_DEPTH
+  // before the composer recurses into it: at a few thousand levels it exhausts the call stack, and where
+  // that happens inside V8's regular-expression compiler the whole process aborts.
+  const tokens = [...new Parser(lc.addNewLine).parse(text)];
+  if (nestingDepth(tokens) > MAX_DEPTH) {
+    throw new SpecError(
+      [
+        {
+          path: "",
+          code: "yaml-too-deep",
+          message: `the document nests more than ${MAX_DEPTH} levels deep`,
+          severity: "error",
+          hint: "a cluster spec nests a few levels deep; check the brackets and indentation",
+        },
+      ],
+      options.file,
+    );
+  }
+  // What parseDocument does, on the tokens already parsed. prettyErrors stays off: it quotes the source
+  // into every message; line and column come from the LineCounter.
+  let doc: Document.Parsed | undefined;
+  for (const d of new Composer({ uniqueKeys: false, strict: true }).compose(tokens, true, text.length)) {
+    if (!doc) doc = d;
+    else {
+      doc.errors.push(
+        new YAMLParseError([d.range[0], d.range[1]], "MULTIPLE_DOCS", "Source contains multiple documents"),
+      );
+      break;
+    }
+  }
+  if (!doc) throw new Error("the YAML composer returned no document");
+  // The composer's own duplicate-key check compares every key with every earlier one (50,000 keys take
+  // minutes); this one keeps a set per mapping.
+  for (const e of duplicateKeys(doc)) doc.errors.push(e);
   if (doc.errors.length > 0) {
     const issues: SpecIssue[] = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const { line, col } = lc.linePos(e.pos[0]);
+      const first = e.message.split("\n")[0]!;
       return {
         path: "",
-        code: "yaml-syntax",
-        // The first line only (the rest quotes the source), and nothing that looks like key material.
-        message: looksSecret(e.message.split("\n")[0]!)
-          ? `YAML syntax error (${e.code})`
-          : e.message.split("\n")[0]!,
+        code: e.code === "RESOURCE_EXHAUSTION" ? "yaml-too-deep" : "yaml-syntax",
+        // Nothing that looks like key material.
+        message:
+          e.code === "RESOURCE_EXHAUSTION"
+            ? "the document nests too deeply to parse"
+            : looksSecret(first)
+              ? `YAML syntax error (${e.code})`
+              : first,
         severity: "error",
-        hint: "fix the YAML syntax at this position",
-        ...(pos ? { line: pos.line, column: pos.col } : {}),
+        hint:
+          e.code === "RESOURCE_EXHAUSTION"
+            ? "a cluster spec nests a few levels deep; check the brackets and indentation"
+            : "fix the YAML syntax at this position",
+        line,
+        column: col,
       };
     });
     throw new SpecError(issues, options.file);

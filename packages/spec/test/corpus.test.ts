@@ -129,3 +129,43 @@ describe("fuzzing the fields the new rules read finds only SpecError", () => {
     );
   });
 });
+
+describe("documents built to exhaust the parser get one clear error", () => {
+  const codes = (text: string) => {
+    try {
+      parseClusterYaml(text);
+      return [];
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      return e.issues.map((i) => i.code);
+    }
+  };
+  it("nesting past 64 levels, in flow or block style, is refused before the parser recurses", () => {
+    // At ~1,000 levels the old parse aborted the whole process inside V8's regular-expression compiler.
+    for (const text of [
+      "[".repeat(1000) + "]".repeat(1000),
+      "[".repeat(100_000),
+      "{a: ".repeat(20_000) + "}".repeat(20_000),
+      `nodes: ${"[".repeat(5000)}${"]".repeat(5000)}`,
+      Array.from({ length: 2000 }, (_, i) => `${" ".repeat(i * 2)}- `).join("\n"),
+      Array.from({ length: 3000 }, (_, i) => `${" ".repeat(i)}k${i}:`).join("\n"),
+      `${"- ".repeat(5000)}x`,
+    ]) {
+      expect(codes(text)).toEqual(["yaml-too-deep"]);
+    }
+    expect(codes(`${"{a: ".repeat(64)}${"}".repeat(64)}`)).not.toContain("yaml-too-deep");
+    expect(codes(`${"{a: ".repeat(65)}${"}".repeat(65)}`)).toEqual(["yaml-too-deep"]);
+  });
+  it("50,000 unknown keys end in a SpecError (placing each issue no longer rescans the mapping)", () => {
+    const many = Array.from({ length: 50_000 }, (_, i) => `k${i}: ${i}`).join("\n");
+    expect(codes(many)).toHaveLength(50_001);
+  }, 60_000);
+  it("duplicate keys are found at every depth, once per repeat", () => {
+    expect(codes("nodes:\n  - {a: 1, a: 2, a: 3}\n  - name: x\n    name: y\nnodes: []\n")).toEqual([
+      "yaml-syntax",
+      "yaml-syntax",
+      "yaml-syntax",
+      "yaml-syntax",
+    ]);
+  });
+});

@@ -103,25 +103,39 @@ export function registerValidate(program: Command, io: Io): void {
         const c = colors(io);
         if (loaded.warnings.length)
           io.stderr(`${c.yellow(formatIssues(loaded.warnings, loaded.displayName))}\n`);
+        // The summary quotes free-form fields (a mirror URL, a bundle directory): escaped like every problem.
         io.stdout(
-          `${c.green("✓")} ${escapeControl(loaded.displayName)} is valid.\n${topologySummary(loaded.cluster)}\n`,
+          `${c.green("✓")} ${escapeControl(loaded.displayName)} is valid.\n${escapeControl(topologySummary(loaded.cluster))}\n`,
         );
         return;
       }
+      const { stringify } = format === "yaml" ? await import("yaml") : { stringify: undefined };
+      const render = (f: string, d: ValidationResult) =>
+        f === "json" || !stringify
+          ? `${JSON.stringify(d, null, 2)}\n`
+          : // Double-quoted YAML escapes control characters, like JSON does.
+            stringify(d, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" });
       let doc: ValidationResult;
       try {
         const loaded = loadSpecFile(io.cwd, file, { allowDefault: false });
         doc = result(loaded.displayName, loaded.warnings, loaded.cluster);
       } catch (e) {
+        if (e instanceof CliError && e.message) {
+          // The file cannot be read: the same document, one error, the command's exit code.
+          const issue: SpecIssue = {
+            path: "",
+            code: e.code,
+            message: e.message,
+            severity: "error",
+            ...(e.hint ? { hint: e.hint } : {}),
+          };
+          io.stdout(render(format, result(file ?? "cluster.yaml", [issue])));
+          throw new CliError(e.code, "", undefined, e.exitCode);
+        }
         if (!(e instanceof SpecError)) throw e;
         doc = result(e.file ?? file ?? "cluster.yaml", e.issues);
       }
-      if (format === "json") io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
-      else {
-        const { stringify } = await import("yaml");
-        // Double-quoted YAML escapes control characters, like JSON does.
-        io.stdout(stringify(doc, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" }));
-      }
+      io.stdout(render(format, doc));
       // Exit 3 for an invalid spec, as without -o; the data is the whole output.
       if (!doc.valid) throw new CliError("INVALID_SPEC", "", undefined, EXIT.invalidSpec);
     });
