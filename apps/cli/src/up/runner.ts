@@ -302,7 +302,11 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
           };
         }
         case "run": {
-          if (dryRun && !step.probe) {
+          // A probe checks what the run's own changes brought about (sysctls applied, haproxy.cfg
+          // valid): a dry run made no changes, so on a fresh host it would fail on what the real
+          // run fixes. Like the readiness waits, it is for the real run.
+          if (dryRun && step.probe) return { changes: 0, probe: true };
+          if (dryRun) {
             if (step.dryRun === undefined) {
               result.plan.push({ host: node.name, phase: phase.name, what: `run (if needed): ${step.name}` });
               return { changes: 0 };

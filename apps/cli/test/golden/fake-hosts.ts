@@ -179,6 +179,12 @@ export class FakeHosts implements Executor {
         },
         // the load balancer: haproxy is installed from the distribution once, its config checked
         {
+          // --dry-run's read-only variant
+          command: (op) =>
+            op.kind === "shell" && op.script.startsWith("command -v haproxy") && !op.script.includes("apt-get"),
+          result: (op) => (this.installed.has(`${op.host}//usr/sbin/haproxy`) ? {} : { stdout: "changed install haproxy\n" }),
+        },
+        {
           command: (op) => op.kind === "shell" && op.script.startsWith("command -v haproxy"),
           result: (op) => {
             const key = `${op.host}//usr/sbin/haproxy`;
@@ -263,7 +269,11 @@ export class FakeHosts implements Executor {
         ? { stdout: "net/ipv4/ip_forward=1\nnet/bridge/bridge-nf-call-iptables=1\n" }
         : { stdout: "net/ipv4/ip_forward=0\nnet/bridge/bridge-nf-call-iptables=0\n" },
     );
-    r.respond(/ get csr -o json$/, () => ({ stdout: JSON.stringify({ items: this.csrs }) }));
+    r.respond(/ get csr -o json$/, (op) =>
+      on(op.host, "kube-apiserver")
+        ? { stdout: JSON.stringify({ items: this.csrs }) }
+        : { code: 1, stderr: "The connection to the server 127.0.0.1:6443 was refused\n" },
+    );
     return this;
   }
 
