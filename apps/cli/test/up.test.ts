@@ -376,6 +376,38 @@ describe("khw up through the recording executor", () => {
     );
   });
 
+  it("--dry-run with a host that does not answer: planned as empty and said loudly; the others from what they have; the real run fails on it, no crash", async () => {
+    expect((await khw(dir, ["up"], env)).code).toBe(0);
+    hosts.down.add("loadbalancer");
+    const from = hosts.recorder.ops.length;
+    const dry = await khw(dir, ["up", "--dry-run", "--json"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr).toContain(
+      "warning: loadbalancer is UNREACHABLE ([loadbalancer] cannot connect to loadbalancer:22: ECONNREFUSED): its plan below assumes it has NONE of khw's files",
+    );
+    const lines = dry.stdout.split("\n").filter((l) => l.startsWith("{"));
+    expect(lines).toContain('{"type":"unreachable","host":"loadbalancer"}');
+    const plan = lines
+      .map((l) => JSON.parse(l) as { type: string; host: string; what: string })
+      .filter((p) => p.type === "plan");
+    expect(plan.map((p) => `${p.host} ${p.what}`).sort()).toEqual(
+      [
+        "loadbalancer create /etc/haproxy/haproxy.cfg (mode 644)",
+        "loadbalancer run (if needed): install haproxy (distribution package)",
+        "loadbalancer systemctl enable haproxy",
+        "loadbalancer systemctl restart haproxy",
+      ].sort(),
+    );
+    expect(hosts.changesSince(from)).toEqual([]);
+    const real = await khw(dir, ["up"], env);
+    expect(real.code).toBe(1);
+    expect(real.stderr).toContain(
+      "[preflight] loadbalancer: failed: [loadbalancer] cannot connect to loadbalancer:22: ECONNREFUSED",
+    );
+    expect(real.stderr).toContain("fix: nothing listens on port 22");
+    expect(real.stderr).not.toContain("internal error");
+  });
+
   it("restarts only what changed: one SAN more re-issues the apiserver cert and restarts only kube-apiserver", async () => {
     expect((await khw(dir, ["up"], env)).code).toBe(0);
     const spec = readFileSync(join(dir, "cluster.yaml"), "utf8").replace(

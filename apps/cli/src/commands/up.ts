@@ -197,6 +197,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       cacheDir: defaultCacheDir(io.env),
       baseDir: loaded.baseDir,
       ...(seams.sleep ? { sleep: seams.sleep } : {}),
+      ...(unreachable.length ? { unreachable: new Set(unreachable) } : {}),
     });
   } catch (e) {
     // Whatever a host did (dropped, refused, timed out) is a failure of that host, never a crash.

@@ -105,6 +105,8 @@ export class FakeHosts implements Executor {
   readonly commands: Array<{ host: string; command: string }> = [];
   /** What `kubectl get csr -o json` lists once `readiness()` is scripted (tests add CSRs here). */
   readonly csrs: object[] = [];
+  /** Hosts that do not answer now: every operation on them fails with CONNECT_FAILED (connection refused). */
+  readonly down = new Set<string>();
   /** Names of CSRs approved with `kubectl certificate approve`, in order. */
   readonly approvedCsrs: string[] = [];
   running = 0;
@@ -281,6 +283,12 @@ export class FakeHosts implements Executor {
   onOp: ((op: { kind: string; host: string; text: string }) => void) | undefined;
 
   #enter(kind: string, host: string, text: string): void {
+    if (this.down.has(host)) {
+      throw new RemoteExecError("CONNECT_FAILED", `cannot connect to ${host}:22: ECONNREFUSED`, {
+        host,
+        hint: "nothing listens on port 22: is sshd running, and is the port right?",
+      });
+    }
     this.onOp?.({ kind, host, text });
     if (this.failWhen?.({ kind, host, text })) {
       this.failWhen = undefined;
@@ -302,7 +310,8 @@ export class FakeHosts implements Executor {
     }
   }
 
-  connect(host: HostTarget): Promise<void> {
+  async connect(host: HostTarget): Promise<void> {
+    this.#enter("connect", host.name, "");
     return this.recorder.connect(host);
   }
   exec(host: HostTarget, argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
@@ -319,7 +328,8 @@ export class FakeHosts implements Executor {
     this.#enter("upload", host.name, file.path);
     return this.#track(() => this.recorder.upload(host, file));
   }
-  download(host: HostTarget, path: string, options?: DownloadOptions): Promise<Buffer> {
+  async download(host: HostTarget, path: string, options?: DownloadOptions): Promise<Buffer> {
+    this.#enter("download", host.name, path);
     return this.recorder.download(host, path, options);
   }
   async close(): Promise<void> {}
