@@ -5,7 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fingerprintSha256, type HostTarget, SshExecutor } from "@khw/remote-exec";
-import { binaryArtifacts, loadCluster } from "@khw/spec";
+import { binaryArtifacts, loadCluster, parseClusterYaml } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey, startCutProxy, startDropServer } from "../../../packages/remote-exec/test/sshd";
 import { installScript, remoteCachePath } from "../src/up/binaries";
@@ -410,21 +410,28 @@ describe("SSH failures and host keys, as a user sees them", () => {
     }
   });
 
-  it("--dry-run with a host that refuses connections: planned as empty, said loudly", async () => {
+  it("--dry-run of every phase with a host that refuses connections: planned as empty, said loudly", {
+    timeout: 60_000,
+  }, async () => {
     const d = own((t) =>
       t.replace(
         `address: ${lab.hosts[2]!.address}, ssh: { user: root,`,
         `address: ${lab.hosts[2]!.address}, ssh: { host: 127.0.0.1, port: 1, user: root,`,
       ),
     );
+    const { cluster } = parseClusterYaml(readFileSync(join(d.dir, "cluster.yaml"), "utf8"));
+    makeFakeBundle(cluster, join(d.dir, "bundle"));
     try {
-      const dry = await khw(d.dir, ["up", "--dry-run", "--only", "pki,kubeconfigs"], env());
+      const dry = await khw(d.dir, ["up", "--dry-run"], env());
       noCrash(dry);
       expect(dry.code, dry.stderr).toBe(0);
       expect(dry.stderr).toMatch(
         /warning: lb is UNREACHABLE \(.*ECONNREFUSED.*\): its plan below assumes it has NONE of khw's files/,
       );
       expect(dry.stdout).toContain("not reached, planned as empty: lb");
+      expect(dry.stdout).toContain("[loadbalancer] create /etc/haproxy/haproxy.cfg (mode 644)");
+      expect(dry.stdout).toContain("[loadbalancer] systemctl enable haproxy");
+      expect(dry.stdout).toContain("[etcd] upload and install etcd-v3.6.16-linux-amd64.tar.gz");
     } finally {
       d.cleanup();
     }

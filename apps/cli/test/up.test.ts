@@ -324,6 +324,90 @@ describe("khw up through the recording executor", () => {
     expect(hosts.recorder.file("master-2", sched)!.content.toString()).toContain("# edited by hand");
   });
 
+  it("--dry-run on fresh hosts plans the whole bring-up, changes nothing; the real run then writes exactly the planned files and restarts the planned services", async () => {
+    const dry = await khw(dir, ["up", "--dry-run", "--json"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = dry.stdout
+      .split("\n")
+      .filter((l) => l.includes('"type":"plan"'))
+      .map((l) => JSON.parse(l) as { host: string; what: string });
+    expect(hosts.changesSince(0)).toEqual([]);
+    expect(hosts.active.size + hosts.enabled.size + hosts.installed.size).toBe(0);
+    const from = hosts.recorder.ops.length;
+    const real = await khw(dir, ["up"], env);
+    expect(real.code, real.stderr).toBe(0);
+    const done = hosts.changesSince(from);
+    const files = (lines: string[]) => lines.sort();
+    expect(
+      files(
+        plan
+          .filter((p) => /^(create|update) \//.test(p.what))
+          .map((p) => `${p.host} ${p.what.split(" ")[1]}`),
+      ),
+    ).toEqual(
+      files(
+        done
+          .filter((c) => / upload \/(etc|var\/lib\/(kubernetes|kubelet|kube-proxy)|opt)\//.test(c))
+          .map((c) => c.replace(" upload ", " ")),
+      ),
+    );
+    const restarts = (lines: string[]) => lines.sort();
+    expect(
+      restarts(
+        plan
+          .filter((p) => p.what.startsWith("systemctl restart "))
+          .map((p) => `${p.host} ${p.what.split(" ")[2]}`),
+      ),
+    ).toEqual(
+      restarts(
+        done
+          .filter((c) => c.includes("systemctl restart "))
+          .map((c) => `${c.split(" ")[0]} ${c.split(" ").at(-1)}`),
+      ),
+    );
+    expect(plan.filter((p) => /^(create|update) \//.test(p.what)).length).toBeGreaterThan(50);
+    expect(plan.filter((p) => p.what.startsWith("systemctl restart ")).length).toBeGreaterThan(10);
+    expect(plan.map((p) => `${p.host} ${p.what}`)).toEqual(
+      expect.arrayContaining([
+        "worker-1 upload and install kubelet → /usr/local/bin/kubelet",
+        "loadbalancer install haproxy (distribution package): install haproxy",
+        "master-1 review and approve valid kubelet-serving CSRs (the API does not answer yet)",
+      ]),
+    );
+  });
+
+  it("--dry-run with a host that does not answer: planned as empty and said loudly; the others from what they have; the real run fails on it, no crash", async () => {
+    expect((await khw(dir, ["up"], env)).code).toBe(0);
+    hosts.down.add("loadbalancer");
+    const from = hosts.recorder.ops.length;
+    const dry = await khw(dir, ["up", "--dry-run", "--json"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr).toContain(
+      "warning: loadbalancer is UNREACHABLE ([loadbalancer] cannot connect to loadbalancer:22: ECONNREFUSED): its plan below assumes it has NONE of khw's files",
+    );
+    const lines = dry.stdout.split("\n").filter((l) => l.startsWith("{"));
+    expect(lines).toContain('{"type":"unreachable","host":"loadbalancer"}');
+    const plan = lines
+      .map((l) => JSON.parse(l) as { type: string; host: string; what: string })
+      .filter((p) => p.type === "plan");
+    expect(plan.map((p) => `${p.host} ${p.what}`).sort()).toEqual(
+      [
+        "loadbalancer create /etc/haproxy/haproxy.cfg (mode 644)",
+        "loadbalancer run (if needed): install haproxy (distribution package)",
+        "loadbalancer systemctl enable haproxy",
+        "loadbalancer systemctl restart haproxy",
+      ].sort(),
+    );
+    expect(hosts.changesSince(from)).toEqual([]);
+    const real = await khw(dir, ["up"], env);
+    expect(real.code).toBe(1);
+    expect(real.stderr).toContain(
+      "[preflight] loadbalancer: failed: [loadbalancer] cannot connect to loadbalancer:22: ECONNREFUSED",
+    );
+    expect(real.stderr).toContain("fix: nothing listens on port 22");
+    expect(real.stderr).not.toContain("internal error");
+  });
+
   it("restarts only what changed: one SAN more re-issues the apiserver cert and restarts only kube-apiserver", async () => {
     expect((await khw(dir, ["up"], env)).code).toBe(0);
     const spec = readFileSync(join(dir, "cluster.yaml"), "utf8").replace(

@@ -234,6 +234,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       baseDir: loaded.baseDir,
       ...(seams.sleep ? { sleep: seams.sleep } : {}),
       ...(beforePhase ? { beforePhase } : {}),
+      ...(unreachable.length ? { unreachable: new Set(unreachable) } : {}),
     });
   } catch (e) {
     // Whatever a host did (dropped, refused, timed out) is a failure of that host, never a crash.

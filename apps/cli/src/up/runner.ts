@@ -38,6 +38,11 @@ export interface RunUpOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Called (and awaited) before each phase that has hosts: `--explain` / `--step` (guide/up-hook.ts). */
   beforePhase?: (phase: PhaseDefinition, index: number) => Promise<void>;
+  /**
+   * --dry-run only: hosts that did not answer at all. They are planned as empty (nothing of khw's on
+   * them) without probing them; the caller says so loudly.
+   */
+  unreachable?: ReadonlySet<string>;
 }
 
 export interface PlannedChange {
@@ -217,8 +222,11 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
       host: HostTarget,
     ): Promise<{ changes: number; probe?: boolean; detail?: string }> => {
       const where = `[${phase.name}] ${node.name}`;
+      // --dry-run, a host that did not answer: planned as if it had nothing, never probed.
+      const empty = dryRun && (options.unreachable?.has(node.name) ?? false);
       switch (step.kind) {
         case "facts": {
+          if (empty) return { changes: 0, probe: true };
           const before = Date.now();
           await probe.connect(host);
           const r = await probe.shell(host, FACTS_SCRIPT, { sudo: true });
@@ -274,7 +282,9 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
           const remote = remoteCachePath(a);
           if (dryRun) {
             const { fetched: f } = await getArtifact(a);
-            const r = await probe.exec(host, ["sha256sum", remote], { sudo: true, check: false });
+            const r = empty
+              ? { stdout: "" }
+              : await probe.exec(host, ["sha256sum", remote], { sudo: true, check: false });
             if (r.stdout.startsWith(f.sha256)) return { changes: 0 };
             result.plan.push({
               host: node.name,
@@ -305,8 +315,12 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
           };
         }
         case "run": {
-          if (dryRun && !step.probe) {
-            if (step.dryRun === undefined) {
+          // A probe checks what the run's own changes brought about (sysctls applied, haproxy.cfg
+          // valid): a dry run made no changes, so on a fresh host it would fail on what the real
+          // run fixes. Like the readiness waits, it is for the real run.
+          if (dryRun && step.probe) return { changes: 0, probe: true };
+          if (dryRun) {
+            if (step.dryRun === undefined || empty) {
               result.plan.push({ host: node.name, phase: phase.name, what: `run (if needed): ${step.name}` });
               return { changes: 0 };
             }
@@ -351,10 +365,12 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
           }
           for (const svc of step.services) {
             if (svc.enable) {
-              const en = await probe.exec(host, ["systemctl", "is-enabled", "--quiet", svc.name], {
-                sudo: true,
-                check: false,
-              });
+              const en = empty
+                ? { code: 1 }
+                : await probe.exec(host, ["systemctl", "is-enabled", "--quiet", svc.name], {
+                    sudo: true,
+                    check: false,
+                  });
               if (en.code !== 0) {
                 if (dryRun)
                   result.plan.push({
@@ -387,10 +403,12 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
               changes++;
               continue;
             }
-            const active = await probe.exec(host, ["systemctl", "is-active", "--quiet", svc.name], {
-              sudo: true,
-              check: false,
-            });
+            const active = empty
+              ? { code: 3 }
+              : await probe.exec(host, ["systemctl", "is-active", "--quiet", svc.name], {
+                  sudo: true,
+                  check: false,
+                });
             if (active.code !== 0 && svc.enable) {
               if (dryRun)
                 result.plan.push({ host: node.name, phase: phase.name, what: `systemctl start ${svc.name}` });
@@ -473,10 +491,12 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
         }
         case "approve-serving-csrs": {
           const kubectl = ["/usr/local/bin/kubectl", "--kubeconfig", "/var/lib/kubernetes/admin.kubeconfig"];
-          const r = await probe.exec(host, [...kubectl, "get", "csr", "-o", "json"], {
-            sudo: true,
-            check: !dryRun,
-          });
+          const r = empty
+            ? { code: 1, stdout: "" }
+            : await probe.exec(host, [...kubectl, "get", "csr", "-o", "json"], {
+                sudo: true,
+                check: !dryRun,
+              });
           if (r.code !== 0) {
             // --dry-run before the API is up: say what the real run will do.
             result.plan.push({

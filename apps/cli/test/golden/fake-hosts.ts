@@ -105,6 +105,8 @@ export class FakeHosts implements Executor {
   readonly commands: Array<{ host: string; command: string }> = [];
   /** What `kubectl get csr -o json` lists once `readiness()` is scripted (tests add CSRs here). */
   readonly csrs: object[] = [];
+  /** Hosts that do not answer now: every operation on them fails with CONNECT_FAILED (connection refused). */
+  readonly down = new Set<string>();
   /** Names of CSRs approved with `kubectl certificate approve`, in order. */
   readonly approvedCsrs: string[] = [];
   running = 0;
@@ -178,6 +180,12 @@ export class FakeHosts implements Executor {
           },
         },
         // the load balancer: haproxy is installed from the distribution once, its config checked
+        {
+          // --dry-run's read-only variant
+          command: (op) =>
+            op.kind === "shell" && op.script.startsWith("command -v haproxy") && !op.script.includes("apt-get"),
+          result: (op) => (this.installed.has(`${op.host}//usr/sbin/haproxy`) ? {} : { stdout: "changed install haproxy\n" }),
+        },
         {
           command: (op) => op.kind === "shell" && op.script.startsWith("command -v haproxy"),
           result: (op) => {
@@ -263,7 +271,11 @@ export class FakeHosts implements Executor {
         ? { stdout: "net/ipv4/ip_forward=1\nnet/bridge/bridge-nf-call-iptables=1\n" }
         : { stdout: "net/ipv4/ip_forward=0\nnet/bridge/bridge-nf-call-iptables=0\n" },
     );
-    r.respond(/ get csr -o json$/, () => ({ stdout: JSON.stringify({ items: this.csrs }) }));
+    r.respond(/ get csr -o json$/, (op) =>
+      on(op.host, "kube-apiserver")
+        ? { stdout: JSON.stringify({ items: this.csrs }) }
+        : { code: 1, stderr: "The connection to the server 127.0.0.1:6443 was refused\n" },
+    );
     return this;
   }
 
@@ -271,6 +283,12 @@ export class FakeHosts implements Executor {
   onOp: ((op: { kind: string; host: string; text: string }) => void) | undefined;
 
   #enter(kind: string, host: string, text: string): void {
+    if (this.down.has(host)) {
+      throw new RemoteExecError("CONNECT_FAILED", `cannot connect to ${host}:22: ECONNREFUSED`, {
+        host,
+        hint: "nothing listens on port 22: is sshd running, and is the port right?",
+      });
+    }
     this.onOp?.({ kind, host, text });
     if (this.failWhen?.({ kind, host, text })) {
       this.failWhen = undefined;
@@ -292,7 +310,8 @@ export class FakeHosts implements Executor {
     }
   }
 
-  connect(host: HostTarget): Promise<void> {
+  async connect(host: HostTarget): Promise<void> {
+    this.#enter("connect", host.name, "");
     return this.recorder.connect(host);
   }
   exec(host: HostTarget, argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
@@ -309,7 +328,8 @@ export class FakeHosts implements Executor {
     this.#enter("upload", host.name, file.path);
     return this.#track(() => this.recorder.upload(host, file));
   }
-  download(host: HostTarget, path: string, options?: DownloadOptions): Promise<Buffer> {
+  async download(host: HostTarget, path: string, options?: DownloadOptions): Promise<Buffer> {
+    this.#enter("download", host.name, path);
     return this.recorder.download(host, path, options);
   }
   async close(): Promise<void> {}
