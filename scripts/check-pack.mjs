@@ -5,6 +5,7 @@
 // dependencies, a changeset (or a changelog) for the next release.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +34,30 @@ const named = changesets.some((f) =>
     ?.includes(`"${pkg.name}"`),
 );
 if (!named && !existsSync("CHANGELOG.md")) problems.push("no changeset names this package (pnpm changeset)");
+
+// Every package the built code imports must be declared (a strict install, pnpm's, has nothing else).
+const declared = new Set([
+  ...Object.keys(pkg.dependencies ?? {}),
+  ...Object.keys(pkg.peerDependencies ?? {}),
+]);
+const builtins = new Set(builtinModules);
+if (existsSync("dist")) {
+  for (const f of readdirSync("dist").filter((x) => /\.(c|m)?js$/.test(x))) {
+    const code = readFileSync(join("dist", f), "utf8");
+    const pkgName = `(@[a-z0-9][\\w.~-]*/)?[a-z0-9][\\w.~-]*(/[\\w.~/-]*)?`;
+    const importRe = new RegExp(
+      `(?:^\\s*(?:import|export)\\b[^;"']*?\\bfrom\\s*|^\\s*import\\s*|\\bimport\\(\\s*|\\brequire\\(\\s*)["'](${pkgName})["']`,
+      "gm",
+    );
+    for (const m of code.matchAll(importRe)) {
+      const spec = m[1];
+      if (spec.startsWith("node:") || builtins.has(spec) || builtins.has(spec.split("/")[0])) continue;
+      const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
+      if (!declared.has(name))
+        problems.push(`dist/${f} imports '${spec}', which package.json does not declare`);
+    }
+  }
+}
 
 const dir = mkdtempSync(join(tmpdir(), "khw-pack-"));
 try {

@@ -1,4 +1,5 @@
 import { copyFileSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { defineConfig } from "tsup";
 import { khwTsupConfig } from "../../tsup.shared";
 
@@ -23,6 +24,25 @@ export default defineConfig({
     // CommonJS modules bundled into ESM (node-forge, yaml) call require for Node's built-ins.
     js: "import { createRequire as __khwCreateRequire } from 'node:module'; const require = __khwCreateRequire(import.meta.url);",
   },
+  esbuildPlugins: [
+    {
+      // zod bundles the error messages of ~50 languages (40 % of its code, parsed at every start);
+      // khw speaks English: `z.locales` keeps only `en` (zod's default, configured by zod itself).
+      name: "zod-locales-en-only",
+      setup(build) {
+        build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+          /[\\/]zod[\\/]v4[\\/]/.test(args.importer)
+            ? { path: join(dirname(args.importer), "../locales"), namespace: "zod-locales-en" }
+            : undefined,
+        );
+        build.onLoad({ filter: /.*/, namespace: "zod-locales-en" }, (args) => ({
+          contents: 'export { default as en } from "./en.js";\n',
+          resolveDir: args.path,
+          loader: "js",
+        }));
+      },
+    },
+  ],
   onSuccess: async () => {
     copyFileSync("../../Vagrantfile", "dist/Vagrantfile");
   },

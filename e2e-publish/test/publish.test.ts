@@ -16,6 +16,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -168,6 +169,23 @@ function execFileAsync(cmd: string, args: string[]): Promise<void> {
   });
 }
 
+/**
+ * GET on a new connection. fetch would reuse a kept-alive socket that the registry closed while the
+ * synchronous set-up above blocked the event loop (EPIPE).
+ */
+function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        text += d;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    }).on("error", reject);
+  });
+}
+
 const khw = (args: string[], cwd: string) => {
   try {
     return { code: 0, out: run(join(consumer, "node_modules", ".bin", "khw"), args, { cwd, env }) };
@@ -194,9 +212,9 @@ describe("packing and publishing", () => {
     expect(published.length).toBeGreaterThanOrEqual(11);
     for (const p of published) {
       expect(p.version, p.name).not.toBe("0.0.0");
-      const r = await fetch(`${registry!.url}/${p.name.replace("/", "%2f")}`);
+      const r = await getJson(`${registry!.url}/${p.name.replace("/", "%2f")}`);
       expect(r.status, p.name).toBe(200);
-      const doc = (await r.json()) as { versions: Record<string, Record<string, unknown>> };
+      const doc = r.body as { versions: Record<string, Record<string, unknown>> };
       const v = doc.versions[p.version];
       expect(v, `${p.name}@${p.version}`).toBeDefined();
       for (const field of ["repository", "homepage", "bugs", "keywords", "license"])
