@@ -85,7 +85,7 @@ async function followForHost(chapter: string, node: ClusterNode): Promise<number
 
 describe.skipIf(unavailable !== undefined)("the guide's manual commands for one worker, on the lab", () => {
   beforeAll(async () => {
-    release = await acquireLabLock({ purpose: "guide e2e", waitForNetwork: true });
+    release = await acquireLabLock({ purpose: "guide e2e", waitForNetwork: true, timeoutSeconds: 2400 });
     const bundle = await buildBundle({ kubernetesVersion: "v1.34.4", etcdVersion: "v3.6.16" });
     kubectlDir = join(bundle.dir, "dl.k8s.io/release/v1.34.4/bin/linux/amd64");
     const lab = await khw(workdir, ["lab", "up", "--mirror-dir", bundle.dir]);
