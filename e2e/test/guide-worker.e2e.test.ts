@@ -164,10 +164,9 @@ describe.skipIf(unavailable !== undefined)("the guide's manual commands for one 
       "--image-pull-policy=Never",
       "--restart=Never",
       `--overrides={"apiVersion":"v1","spec":{"nodeName":"${worker.name}"}}`,
+      // The lab's busybox is a small multi-call stand-in (sleep, nslookup, hostname, true).
       "--",
-      "sh",
-      "-c",
-      "echo by-hand-ok",
+      "true",
     );
     expect(run.code, run.stderr).toBe(0);
     const phase = await until(
