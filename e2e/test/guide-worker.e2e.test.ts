@@ -35,10 +35,10 @@ async function sh(script: string, stdin?: string): Promise<string> {
   const { spawn } = await import("node:child_process");
   const token = readFileSync(join(workdir, "pki/bootstrap-token"), "utf8").trim().split(".");
   return new Promise((resolve, reject) => {
-    const p = spawn("bash", ["-euo", "pipefail", "-c", script], {
+    const p = spawn("bash", ["--norc", "--noprofile", "-euo", "pipefail", "-c", script], {
       cwd: workdir,
       env: {
-        PATH: `${kubectlDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+        PATH: `${join(home, "bin")}:${kubectlDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
         HOME: home,
         TOKEN_ID: token[0] ?? "",
         TOKEN_SECRET: token[1] ?? "",
@@ -93,12 +93,19 @@ describe.skipIf(unavailable !== undefined)("the guide's manual commands for one 
     cluster = parseClusterYaml(readFileSync(join(workdir, "cluster.yaml"), "utf8")).cluster;
     guide = buildGuide(cluster, en);
     worker = cluster.workers.find((w) => w.kubeletCredentials === "certificate")!;
-    mkdirSync(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+    // ssh reads ~/.ssh/config from the passwd home, not $HOME: wrappers in PATH add the config a
+    // user would have (trust only the lab's known_hosts), the way ~/.ssh/config would.
+    mkdirSync(join(home, "bin"), { recursive: true, mode: 0o700 });
+    const config = join(home, "ssh_config");
     writeFileSync(
-      join(home, ".ssh/config"),
+      config,
       `Host *\n  UserKnownHostsFile ${join(workdir, cluster.spec.ssh.knownHostsFile)}\n  StrictHostKeyChecking yes\n  BatchMode yes\n`,
       { mode: 0o600 },
     );
+    for (const tool of ["ssh", "scp"])
+      writeFileSync(join(home, "bin", tool), `#!/bin/sh\nexec /usr/bin/${tool} -F ${config} "$@"\n`, {
+        mode: 0o755,
+      });
     // khw does the control plane, the load balancer and the admin kubeconfig; no worker is touched by `workers`.
     const up = await khw(workdir, [
       "up",
