@@ -76,7 +76,7 @@ async function followForHost(chapter: string, node: ClusterNode): Promise<number
       await sh(b.text);
       n++;
     } else if (b.caption?.startsWith(`on ${node.name}, as root`)) {
-      await sh(`${sshCommand(node)} bash -euo pipefail -s`, b.text);
+      await sh(`${sshCommand(node)} bash --norc --noprofile -euo pipefail -s`, b.text);
       n++;
     }
   }
