@@ -183,7 +183,16 @@ describe.skipIf(unavailable !== undefined)("the guide's manual commands for one 
         return ["Succeeded", "Failed"].includes(r.stdout.trim()) ? r.stdout.trim() : undefined;
       },
       180,
-    );
+    ).catch(async (e) => {
+      const d = await kubectl("describe", "pod", "guide-by-hand");
+      const j = await onHost(
+        workdir,
+        worker.name,
+        "journalctl -u kubelet -u containerd --no-pager | tail -40",
+        true,
+      );
+      throw new Error(`${(e as Error).message}\n${d.stdout}\n${j.stdout}`);
+    });
     expect(phase).toBe("Succeeded");
   });
 
