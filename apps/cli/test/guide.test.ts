@@ -1,6 +1,7 @@
 // khw guide / khw explain / khw up --explain --step: the chapters hold this spec's facts (from the
 // catalogues, not constants), no secret leaks, every failure mode is explained and really caught by
 // the check the guide names, the committed example under docs/guide is what `khw guide` writes today.
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -68,6 +69,18 @@ describe("the guide's chapters", () => {
       // Unit files are khw's own renderings, byte for byte.
       const unit = ctx.artifacts.files.find((f) => f.path === "/etc/systemd/system/kube-apiserver.service")!;
       expect(JSON.stringify(guide)).toContain(JSON.stringify(unit.contents.trimEnd()).slice(1, -1));
+    });
+
+    it(`${name}: every shell block is valid shell (bash -n)`, () => {
+      const blocks = guide.chapters.flatMap((c) =>
+        c.blocks.flatMap((b) => (b.kind === "code" && b.lang === "sh" ? [{ c: c.id, text: b.text }] : [])),
+      );
+      expect(blocks.length).toBeGreaterThan(30);
+      for (const b of blocks) {
+        const r = spawnSync("bash", ["-n"], { input: b.text, encoding: "utf8" });
+        expect(r.stderr, `${b.c}:\n${b.text.slice(0, 300)}`).toBe("");
+        expect(r.status).toBe(0);
+      }
     });
 
     it(`${name}: no secret or placeholder reaches the guide`, () => {

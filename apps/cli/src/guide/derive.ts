@@ -361,11 +361,13 @@ function stepCommands(ctx: GuideContext, node: ClusterNode, phase: string, step:
     }
     case "install":
       return [`# ${step.artifact.id}`, ...installBinary(ctx, node, phase, step.artifact)];
-    case "run":
-      return [
-        `# ${step.name}`,
-        step.args?.length ? `set -- ${step.args.map(shellQuote).join(" ")}\n${step.script}` : step.script,
-      ];
+    case "run": {
+      // khw runs each step as a script of its own: in a subshell, its `exit` and `set --` stay its own.
+      const body = step.args?.length
+        ? `set -- ${step.args.map(shellQuote).join(" ")}\n${step.script}`
+        : step.script;
+      return [`# ${step.name}`, /\bexit\b|\$[1-9@]/.test(body) ? `(\n${body}\n)` : body];
+    }
     case "services": {
       const own = step.services.filter((s) => s.enable).map((s) => s.name);
       const stock = step.services.filter((s) => !s.enable).map((s) => s.name);
