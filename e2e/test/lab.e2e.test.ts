@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundle } from "@khw/bundle";
+import { buildBundle, pinnedBinaries } from "@khw/bundle";
 import { labDown } from "@khw/lab";
 import { acquireLabLock, findLeftovers, labUnavailableReason } from "@khw/lab/test-support";
 import { parseClusterYaml } from "@khw/spec";
@@ -36,8 +36,10 @@ const etcdTls = (host: string) => [
 // Kubernetes objects read back as JSON: walked by field, as kubectl -o json prints them.
 // biome-ignore lint/suspicious/noExplicitAny: parsed API objects
 type Any = any;
+// kubectl v1.34.4 and etcdctl v3.6.16 from the bundle (the versions khw pins), never a machine's own
+const pinned = pinnedBinaries();
 const kubectl = (...args: string[]) =>
-  local("kubectl", ["--kubeconfig", join(out, "admin/admin.kubeconfig"), ...args]);
+  local(pinned.kubectl, ["--kubeconfig", join(out, "admin/admin.kubeconfig"), ...args]);
 
 async function startTimes(): Promise<Record<string, string>> {
   const times: Record<string, string> = {};
@@ -107,18 +109,22 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
   it("etcd is healthy over TLS with every member, and refuses a client without a certificate", async () => {
     const m = hosts.masters[0]!;
     const endpoints = hosts.masters.map((h) => `https://${hosts.addresses[h]}:2379`).join(",");
-    const health = await local("etcdctl", [`--endpoints=${endpoints}`, ...etcdTls(m), "endpoint", "health"], {
-      ETCDCTL_API: "3",
-    });
+    const health = await local(
+      pinned.etcdctl,
+      [`--endpoints=${endpoints}`, ...etcdTls(m), "endpoint", "health"],
+      {},
+    );
     expect(health.code, health.stderr).toBe(0);
     expect((health.stdout + health.stderr).match(/is healthy/g)?.length).toBe(hosts.masters.length);
-    const members = await local("etcdctl", [`--endpoints=${endpoints}`, ...etcdTls(m), "member", "list"], {
-      ETCDCTL_API: "3",
-    });
+    const members = await local(
+      pinned.etcdctl,
+      [`--endpoints=${endpoints}`, ...etcdTls(m), "member", "list"],
+      {},
+    );
     for (const h of hosts.masters)
       expect(members.stdout).toContain(`, started, ${h}, https://${hosts.addresses[h]}:2380`);
     const noCert = await local(
-      "etcdctl",
+      pinned.etcdctl,
       [
         `--endpoints=${endpoints}`,
         `--cacert=${join(out, m, "etc/etcd/ca.crt")}`,
@@ -127,7 +133,7 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
         "member",
         "list",
       ],
-      { ETCDCTL_API: "3" },
+      {},
     );
     expect(noCert.code).not.toBe(0);
   });
@@ -200,7 +206,7 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
     expect(created.code, created.stderr).toBe(0);
     const m = hosts.masters[0]!;
     const raw = await local(
-      "etcdctl",
+      pinned.etcdctl,
       [
         `--endpoints=https://${hosts.addresses[m]}:2379`,
         ...etcdTls(m),
@@ -208,7 +214,7 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
         "/registry/secrets/default/kubernetes-the-hard-way",
         "--print-value-only",
       ],
-      { ETCDCTL_API: "3" },
+      {},
     );
     expect(raw.stdout.startsWith("k8s:enc:aescbc:v1:key1:")).toBe(true);
     expect(raw.stdout).not.toContain("mydata");
@@ -329,6 +335,19 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
       report.tests.filter((t) => t.outcome !== "pass").map((t) => `${t.id}: ${t.outcome}: ${t.detail}`),
     ).toEqual([]);
     expect(r.code).toBe(0);
+  });
+
+  it("the pod network is Flannel: kube-flannel-ds desired = ready = the workers", async () => {
+    const ds = JSON.parse(
+      (await kubectl("-n", "kube-flannel", "get", "ds", "kube-flannel-ds", "-o", "json")).stdout,
+    );
+    expect([ds.status.desiredNumberScheduled, ds.status.numberReady]).toEqual([
+      hosts.workers.length,
+      hosts.workers.length,
+    ]);
+    const pods = await kubectl("get", "pods", "-A", "-o", "wide");
+    console.log(`kubectl get pods -A -o wide:\n${pods.stdout}`);
+    expect(pods.code, pods.stderr).toBe(0);
   });
 
   it("khw reset leaves the hosts as they were", async () => {
