@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { promisify } from "node:util";
+import { pinnedBinaries } from "@khw/bundle";
 import { main } from "@khw/cli";
 import { labExec } from "@khw/lab/test-support";
 
@@ -42,10 +43,20 @@ export async function onHost(workdir: string, host: string, command: string, all
   return r;
 }
 
-/** A local command (etcdctl, kubectl) with its exit code. */
+let pinned: ReturnType<typeof pinnedBinaries> | undefined;
+/** kubectl and etcdctl are the bundle's (v1.34.4, v3.6.16: the versions khw pins), never a machine's own. */
+function resolvePinned(cmd: string): string {
+  if (cmd !== "kubectl" && cmd !== "etcdctl") return cmd;
+  pinned ??= pinnedBinaries();
+  if (pinned.missing.length) throw new Error(`the e2e needs the pinned ${cmd}: ${pinned.missing.join("; ")}`);
+  return pinned[cmd];
+}
+
+/** A local command with its exit code; `kubectl` and `etcdctl` run the bundle's pinned binaries. */
 export async function local(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const file = resolvePinned(cmd);
   try {
-    const { stdout, stderr } = await pexec(cmd, args, { env: { ...process.env, ...env }, timeout: 60_000 });
+    const { stdout, stderr } = await pexec(file, args, { env: { ...process.env, ...env }, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };

@@ -316,9 +316,11 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       await until(
         `${gone} to rejoin etcd`,
         async () => {
-          const h = await local("etcdctl", [`--endpoints=${endpoints}`, ...etcdTls, "endpoint", "health"], {
-            ETCDCTL_API: "3",
-          });
+          const h = await local(
+            "etcdctl",
+            [`--endpoints=${endpoints}`, ...etcdTls, "endpoint", "health"],
+            {},
+          );
           return h.code === 0 &&
             (h.stdout + h.stderr).match(/is healthy/g)?.length === lab.hosts.masters.length
             ? true

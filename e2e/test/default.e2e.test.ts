@@ -66,14 +66,14 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
   it("etcd is healthy over TLS with every member, and refuses a client without a certificate", async () => {
     const m = hosts.masters[0]!;
     const endpoints = hosts.masters.map((h) => `https://${hosts.addresses[h]}:2379`).join(",");
-    const health = await local("etcdctl", [`--endpoints=${endpoints}`, ...etcdTls(m), "endpoint", "health"], {
-      ETCDCTL_API: "3",
-    });
+    const health = await local(
+      "etcdctl",
+      [`--endpoints=${endpoints}`, ...etcdTls(m), "endpoint", "health"],
+      {},
+    );
     expect(health.code, health.stderr).toBe(0);
     expect((health.stdout + health.stderr).match(/is healthy/g)?.length).toBe(hosts.masters.length);
-    const members = await local("etcdctl", [`--endpoints=${endpoints}`, ...etcdTls(m), "member", "list"], {
-      ETCDCTL_API: "3",
-    });
+    const members = await local("etcdctl", [`--endpoints=${endpoints}`, ...etcdTls(m), "member", "list"], {});
     for (const h of hosts.masters)
       expect(members.stdout).toContain(`, started, ${h}, https://${hosts.addresses[h]}:2380`);
     const noCert = await local(
@@ -86,7 +86,7 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
         "member",
         "list",
       ],
-      { ETCDCTL_API: "3" },
+      {},
     );
     expect(noCert.code).not.toBe(0);
   });
@@ -167,7 +167,7 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
         "/registry/secrets/default/kubernetes-the-hard-way",
         "--print-value-only",
       ],
-      { ETCDCTL_API: "3" },
+      {},
     );
     expect(raw.stdout.startsWith("k8s:enc:aescbc:v1:key1:")).toBe(true);
     expect(raw.stdout).not.toContain("mydata");
@@ -356,6 +356,20 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
       );
     },
   );
+
+  it("the pod network runs as pods: with Flannel, kube-flannel-ds desired = ready = the workers", async () => {
+    const pods = await kubectl("get", "pods", "-A", "-o", "wide");
+    console.log(`kubectl get pods -A -o wide:\n${pods.stdout}`);
+    expect(pods.code, pods.stderr).toBe(0);
+    if (hosts.podNetwork !== "flannel") return;
+    const ds = JSON.parse(
+      (await kubectl("-n", "kube-flannel", "get", "ds", "kube-flannel-ds", "-o", "json")).stdout,
+    );
+    expect([ds.status.desiredNumberScheduled, ds.status.numberReady]).toEqual([
+      hosts.workers.length,
+      hosts.workers.length,
+    ]);
+  });
 
   scenario(SUITE, "khw reset leaves the hosts as they were, and says what it left", 3, async () => {
     const r = await khw(workdir, ["reset", "--yes", "--flush-iptables"]);

@@ -71,11 +71,13 @@ describe("host files", () => {
     for (const h of hosts) expect(text).toContain(`${h.address}\t${h.name}\n`);
   });
 
-  it("gives host0 a static address and no gateway", () => {
+  it("gives host0 a static address, no gateway, a default route on the link", () => {
     const text = renderHost0Network(hosts[0]!);
     expect(text).toContain("Name=host0");
     expect(text).toContain("Address=198.18.0.11/27");
     expect(text).not.toMatch(/Gateway|DNS|DHCP/);
+    // a default route on the link (host-network pods need one), never through a gateway
+    expect(text).toContain("[Route]\nDestination=0.0.0.0/0\nScope=link\n");
   });
 
   it("derives names that fit Linux's 15-character interface limit", () => {

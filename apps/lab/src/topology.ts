@@ -147,7 +147,12 @@ export function renderEtcHosts(hosts: readonly LabHost[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** systemd-networkd: the host's static address on host0 (the nspawn veth); no gateway, no DNS. */
+/**
+ * systemd-networkd: the host's static address on host0 (the nspawn veth); no gateway, no DNS. A default route
+ * on the link itself (no gateway, so nothing is routed beyond the lab's bridge): real hosts have a default
+ * route, and host-network pods rely on it — flanneld picks its interface from it, and a Service IP
+ * (10.96.0.1, DNAT'ed by kube-proxy only after the route lookup) is unreachable without one.
+ */
 export function renderHost0Network(host: LabHost): string {
   return [
     "[Match]",
@@ -157,6 +162,10 @@ export function renderHost0Network(host: LabHost): string {
     `Address=${host.address}/${LAB_PREFIX_LENGTH}`,
     "LinkLocalAddressing=no",
     "IPv6AcceptRA=no",
+    "",
+    "[Route]",
+    "Destination=0.0.0.0/0",
+    "Scope=link",
     "",
   ].join("\n");
 }

@@ -1,4 +1,4 @@
-// The generated kubeconfigs checked by the real consumers: kubectl 1.32 (/usr/bin/kubectl) and
+// The generated kubeconfigs checked by the real consumers: kubectl v1.34.4 (the bundle's, pinnedBinaries) and
 // @kubernetes/client-node, with the real certificates @khw/pki issues for the same spec.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";

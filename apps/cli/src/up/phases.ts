@@ -320,7 +320,7 @@ export const PHASES: readonly PhaseDefinition[] = [
               "daemonset",
               FLANNEL_DAEMONSET,
               "{.status.numberReady}/{.status.desiredNumberScheduled}",
-              "flanneld must reach the API service IP from every worker and each node needs a spec.podCIDR (controller-manager --allocate-node-cidrs): `kubectl -n kube-flannel logs ds/kube-flannel-ds`",
+              "flanneld needs a default route on every worker (it picks its interface from it), the API service IP reachable (kube-proxy running) and each node's spec.podCIDR (controller-manager --allocate-node-cidrs): `kubectl -n kube-flannel logs ds/kube-flannel-ds`",
               FLANNEL_NAMESPACE,
             ),
           ]
