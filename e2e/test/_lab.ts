@@ -16,6 +16,7 @@ import { expect } from "vitest";
 import { recordStep } from "./_scenario";
 import { khw, local, onHost, type Run } from "./_support";
 
+export const E2E_LAB_NAME = "e2e";
 export const CP_UNITS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 export const WORKER_UNITS = ["containerd", "kubelet", "kube-proxy"];
 
@@ -91,6 +92,9 @@ export async function startLab(o: LabStart): Promise<{ lab: Lab; release: () => 
       "--mirror-dir",
       bundle.dir,
       ...specArgs,
+      // A lab name of its own: a `khw lab down` someone runs elsewhere for the default lab never hits it.
+      "--name",
+      E2E_LAB_NAME,
       ...(o.labUpArgs ?? []),
     ]);
     recordStep(o.suite, "khw lab up", (performance.now() - t0) / 1000, labUp.code === 0);
