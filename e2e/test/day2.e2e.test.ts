@@ -110,12 +110,21 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       const phases = await phaseNames();
       const victim = lab.hosts.workers.at(-1)!;
       const survivor = lab.hosts.workers[0]!;
-      // Work for the workers phase on every worker (a binary to fetch again), so the run is busy there.
-      for (const w of lab.hosts.workers) await onHost(lab.workdir, w, "rm -f /usr/local/bin/kube-proxy");
-      const before = phases[phases.indexOf("workers") - 1]!;
+      // Work for the workers phase on every worker (binaries to fetch and install again), so the run is
+      // busy there when the victim powers off at the start of its workers steps.
+      for (const w of lab.hosts.workers) {
+        await onHost(
+          lab.workdir,
+          w,
+          "rm -f /usr/local/bin/kube-proxy /usr/local/bin/kubelet /usr/local/bin/containerd",
+        );
+      }
+      expect(phases).toContain("workers");
       const p = spawnKhw(lab.workdir, ["up", "--json"]);
-      // Powered off while the phase before `workers` runs: its halt overlaps the workers phase.
-      await p.waitFor((e) => e["type"] === "phase-start" && e["phase"] === before);
+      const hit = await p.waitFor(
+        (e) => e["type"] === "host-start" && e["phase"] === "workers" && e["host"] === victim,
+      );
+      expect(hit, "the run reached the victim's workers steps").toBeDefined();
       await khw(lab.workdir, ["lab", "stop", victim]);
       const r = await p.done;
       const ev = events(r.stdout);
