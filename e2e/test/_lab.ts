@@ -16,6 +16,7 @@ import { expect } from "vitest";
 import { recordStep } from "./_scenario";
 import { khw, local, onHost, type Run } from "./_support";
 
+export const E2E_LAB_NAME = "e2e";
 export const CP_UNITS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 export const WORKER_UNITS = ["containerd", "kubelet", "kube-proxy"];
 
@@ -40,6 +41,8 @@ export interface Lab {
   kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Every khw unit's ActiveEnterTimestampMonotonic, by `host/unit`. */
   startTimes(): Promise<Record<string, string>>;
+  /** Every khw unit's start time and systemd's count of its automatic restarts (Restart=), by `host/unit`. */
+  unitStarts(): Promise<Record<string, { since: string; autoRestarts: number }>>;
   /** `khw smoke --json`; asserts every test passed (`notApplicable`: ids allowed to be could-not-run). */
   smokePasses(notApplicable?: string[]): Promise<Run>;
   /** Re-reads cluster.yaml (after a scenario changed it) and regenerates `out`. */
@@ -91,6 +94,9 @@ export async function startLab(o: LabStart): Promise<{ lab: Lab; release: () => 
       "--mirror-dir",
       bundle.dir,
       ...specArgs,
+      // A lab name of its own: a `khw lab down` someone runs elsewhere for the default lab never hits it.
+      "--name",
+      E2E_LAB_NAME,
       ...(o.labUpArgs ?? []),
     ]);
     recordStep(o.suite, "khw lab up", (performance.now() - t0) / 1000, labUp.code === 0);
@@ -138,21 +144,24 @@ function makeLab(suite: string, workdir: string, out: string): Lab {
     kubectl: (...args) => local("kubectl", ["--kubeconfig", join(out, "admin/admin.kubeconfig"), ...args]),
     async startTimes() {
       const times: Record<string, string> = {};
+      for (const [k, v] of Object.entries(await lab.unitStarts())) times[k] = v.since;
+      return times;
+    },
+    async unitStarts() {
+      const out: Record<string, { since: string; autoRestarts: number }> = {};
       for (const host of lab.all()) {
         const units = lab.unitsOf(host);
         const r = await onHost(
           workdir,
           host,
-          `systemctl show -p ActiveEnterTimestampMonotonic --value ${units.join(" ")}`,
+          `for u in ${units.join(" ")}; do echo "$u $(systemctl show -p ActiveEnterTimestampMonotonic --value $u) $(systemctl show -p NRestarts --value $u)"; done`,
         );
-        r.stdout
-          .trim()
-          .split("\n")
-          .forEach((t, i) => {
-            times[`${host}/${units[i]}`] = t;
-          });
+        for (const line of r.stdout.trim().split("\n")) {
+          const [unit, since, n] = line.split(" ");
+          out[`${host}/${unit}`] = { since: since ?? "", autoRestarts: Number(n ?? 0) };
+        }
       }
-      return times;
+      return out;
     },
     async smokePasses(notApplicable: string[] = []) {
       const r = await khw(workdir, ["smoke", "--json"]);
@@ -185,6 +194,23 @@ function makeLab(suite: string, workdir: string, out: string): Lab {
     },
   };
   return lab;
+}
+
+type UnitStarts = Record<string, { since: string; autoRestarts: number }>;
+
+/**
+ * The units that were restarted between two `unitStarts()`: `ordered` by a command (khw), `byItself` by
+ * systemd's Restart= (a component's own reaction, e.g. a controller-manager that lost its lease while its
+ * local apiserver restarted): shown, not counted as khw's.
+ */
+export function restartsBetween(
+  before: UnitStarts,
+  after: UnitStarts,
+): { ordered: string[]; byItself: string[] } {
+  const changed = Object.keys(after).filter((k) => after[k]!.since !== before[k]?.since);
+  const byItself = changed.filter((k) => after[k]!.autoRestarts > (before[k]?.autoRestarts ?? 0));
+  if (byItself.length) console.log(`[e2e] restarted by systemd on its own: ${byItself.join(", ")}`);
+  return { ordered: changed.filter((k) => !byItself.includes(k)).sort(), byItself };
 }
 
 /** Files a run left half-written on a host: khw's temp names next to their targets, staged uploads. */

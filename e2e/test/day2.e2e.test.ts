@@ -8,7 +8,15 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseClusterYaml, renderClusterYaml } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect } from "vitest";
-import { type Lab, labSkipReason, spawnKhw, startLab, stopLab, strayTempFiles } from "./_lab";
+import {
+  type Lab,
+  labSkipReason,
+  restartsBetween,
+  spawnKhw,
+  startLab,
+  stopLab,
+  strayTempFiles,
+} from "./_lab";
 import { recordStep, scenario, summaryTable } from "./_scenario";
 import { events, httpsGet, khw, local, onHost, until } from "./_support";
 
@@ -110,12 +118,21 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       const phases = await phaseNames();
       const victim = lab.hosts.workers.at(-1)!;
       const survivor = lab.hosts.workers[0]!;
-      // Work for the workers phase on every worker (a binary to fetch again), so the run is busy there.
-      for (const w of lab.hosts.workers) await onHost(lab.workdir, w, "rm -f /usr/local/bin/kube-proxy");
-      const before = phases[phases.indexOf("workers") - 1]!;
+      // Work for the workers phase on every worker (binaries to fetch and install again), so the run is
+      // busy there when the victim powers off at the start of its workers steps.
+      for (const w of lab.hosts.workers) {
+        await onHost(
+          lab.workdir,
+          w,
+          "rm -f /usr/local/bin/kube-proxy /usr/local/bin/kubelet /usr/local/bin/containerd",
+        );
+      }
+      expect(phases).toContain("workers");
       const p = spawnKhw(lab.workdir, ["up", "--json"]);
-      // Powered off while the phase before `workers` runs: its halt overlaps the workers phase.
-      await p.waitFor((e) => e["type"] === "phase-start" && e["phase"] === before);
+      const hit = await p.waitFor(
+        (e) => e["type"] === "host-start" && e["phase"] === "workers" && e["host"] === victim,
+      );
+      expect(hit, "the run reached the victim's workers steps").toBeDefined();
       await khw(lab.workdir, ["lab", "stop", victim]);
       const r = await p.done;
       const ev = events(r.stdout);
@@ -172,12 +189,11 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
           const mm = /^\[certs\] (\S+): restart (.+)$/.exec(line);
           if (mm) for (const s of mm[2]!.split(", ")) expected.add(`${mm[1]}/${s}`);
         }
-        const before = await lab.startTimes();
+        const before = await lab.unitStarts();
         const r = await khw(lab.workdir, ["certs", "renew", ...args]);
         expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-        const after = await lab.startTimes();
-        const restarted = Object.keys(after).filter((k) => after[k] !== before[k]);
-        expect(restarted.sort(), `restarted by certs renew ${args.join(" ")}`).toEqual([...expected].sort());
+        const restarted = restartsBetween(before, await lab.unitStarts()).ordered;
+        expect(restarted, `restarted by certs renew ${args.join(" ")}`).toEqual([...expected].sort());
         return expected;
       };
       const oldExpiry = await served();
@@ -235,10 +251,10 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
         `[e2e] dry run: files ${[...plannedFiles].join(" ")}; restarts ${[...plannedRestarts].join(" ")}`,
       );
       expect(plannedFiles.size).toBeGreaterThan(0);
-      const before = await lab.startTimes();
+      const before = await lab.unitStarts();
       const real = await khw(lab.workdir, ["up", "--json"]);
       expect(real.code, real.stderr).toBe(0);
-      const after = await lab.startTimes();
+      const after = await lab.unitStarts();
       const changedFiles = new Set(
         events(real.stdout)
           .filter(
@@ -247,7 +263,7 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
           )
           .map((e) => `${e["host"]}:${String(e["step"]).slice(7)}`),
       );
-      const restarted = new Set(Object.keys(after).filter((k) => after[k] !== before[k]));
+      const restarted = new Set(restartsBetween(before, after).ordered);
       expect([...changedFiles].sort()).toEqual([...plannedFiles].sort());
       expect([...restarted].sort()).toEqual([...plannedRestarts].sort());
       // the new name is in the certificate the apiserver serves

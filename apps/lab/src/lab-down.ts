@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { run, sleep } from "./_exec";
 import {
   cgroupHierarchies,
@@ -63,6 +63,24 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
   const state = findLabState(options);
   const labName = state?.labName ?? options.labName ?? DEFAULT_LAB_NAME;
   assertLabName(labName);
+  // Asked from a directory that holds no lab, without a name: never tear down a lab another directory
+  // (another engineer, a running test) started, just because it has the default name.
+  if (
+    options.workdir &&
+    options.labName === undefined &&
+    state &&
+    resolve(state.workdir) !== resolve(options.workdir) &&
+    state.hosts.some((h) => h.pid > 0 && isAlive(h.pid))
+  ) {
+    throw new LabError(
+      "LAB_CONFLICT",
+      `no lab was started in ${resolve(options.workdir)}; lab "${labName}" runs from ${state.workdir}.`,
+      {
+        step: "down",
+        hint: `run \`khw lab down\` in ${state.workdir}, or name it: khw lab down --name ${labName}`,
+      },
+    );
+  }
   const names = labNames(labName);
   const report: LabDownReport = {
     labName,

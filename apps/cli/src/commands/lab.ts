@@ -60,9 +60,11 @@ export function registerLab(program: Command, io: Io): void {
       "khw reaches each host as Vagrant users reach their VMs: user vagrant (passwordless sudo) on 127.0.0.1:27xx with a key in .vagrant/machines/<name>/virtualbox/private_key",
       false,
     )
+    .option("--name <lab>", "the lab's name (bridge khw-<name>); default khw")
     .option("--json", "print the result as JSON", false)
     .action(
       async (opts: {
+        name?: string;
         file?: string;
         force: boolean;
         mirrorDir?: string;
@@ -107,6 +109,7 @@ export function registerLab(program: Command, io: Io): void {
             force: opts.force,
             mirrorDir,
             raiseLimits: opts.raiseLimits,
+            ...(opts.name ? { labName: opts.name } : {}),
             asVagrant: opts.asVagrant,
             onLog: (l) => {
               if (!opts.json) io.stderr(`${c.dim(l)}\n`);
