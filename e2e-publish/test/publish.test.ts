@@ -274,6 +274,25 @@ describe("the CLI from the registry", () => {
   });
 });
 
+describe("a strict install (pnpm: only declared dependencies are reachable)", () => {
+  it("installs @khw/cli, whose up command loads ssh2", () => {
+    const dir = join(tmp, "pnpm-consumer");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "package.json"), '{ "name": "pnpm-consumer", "private": true }\n');
+    writeFileSync(join(dir, ".npmrc"), readFileSync(registry!.npmrc));
+    run("pnpm", ["add", "@khw/cli", "--ignore-scripts", "--config.node-linker=isolated"], {
+      cwd: dir,
+      env: { ...env, npm_config_store_dir: join(tmp, "pnpm-store") },
+      timeoutS: 300,
+    });
+    const out = run(join(dir, "node_modules", ".bin", "khw"), ["up", "--list", "-o", "json"], {
+      cwd: dir,
+      env,
+    });
+    expect(JSON.parse(out).map((p: { name: string }) => p.name)).toContain("etcd");
+  });
+});
+
 // Every library, its types used for real: a wrong assignment must be an error (types are not `any`).
 function consumerSource(kind: "esm" | "cjs"): string {
   const libs = kind === "esm" ? [...LIBRARIES, "@khw/cli"] : LIBRARIES;
