@@ -448,7 +448,7 @@ function healthyCluster(): RecordingExecutor {
     .respond(/port-forward/, { stdout: "code=200\nForwarding from 127.0.0.1:18080 -> 80\n" })
     .respond(/for ip in/, { stdout: "192.168.56.21 200\n192.168.56.22 200\n" })
     .respond(/wget -q/, { stdout: "nodes=worker-1->worker-2\npod=ok 10.244.1.2\nsvc=ok 10.96.0.20:80\n" })
-    .respond(/nslookup kubernetes\.default/, {
+    .respond(/nslookup "\$0"/, {
       stdout:
         "Server:    10.96.0.10\n\nName:      kubernetes\nAddress 1: 10.96.0.1 kubernetes.default.svc.cluster.local\n",
     })
@@ -479,7 +479,7 @@ describe("khw smoke", () => {
     ]);
     expect(out).toMatchObject({ ok: true, passed: 11, failed: 0, couldNotRun: 0 });
     const net = commands("master-1").find((c) => c.kind === "shell" && /wget -q/.test(c.script))!;
-    expect(net.kind === "shell" && net.script).toContain("exec net-client -- wget -q -O /dev/null -T 5");
+    expect(net.kind === "shell" && net.script).toContain("exec net-client -- timeout 5 wget -q -O /dev/null");
     expect(execArgv("master-2")).toEqual(["systemctl stop kube-apiserver", "systemctl start kube-apiserver"]);
     expect(commands().every((c) => c.host === "master-1" || c.host === "master-2")).toBe(true);
     const manifest = uploads("master-1")[0]!;
@@ -493,7 +493,10 @@ describe("khw smoke", () => {
     expect(etcd.kind === "shell" && etcd.script).toContain("/usr/local/bin/etcdctl --endpoints=");
     // the busybox pod lives in khw-smoke: a bare `kubernetes` would search kubernetes.khw-smoke.svc…
     const dns = commands("master-1").find((c) => c.kind === "shell" && /nslookup/.test(c.script))!;
-    expect(dns.kind === "shell" && dns.script).toContain("exec busybox -- nslookup kubernetes.default 2>&1");
+    expect(dns.kind === "shell" && dns.script).toContain(
+      'exec busybox -- sh -c \'grep "^search" /etc/resolv.conf; nslookup "$0"\' "$2"',
+    );
+    expect(dns.kind === "shell" && dns.args).toEqual(["180", "kubernetes.default.svc.cluster.local"]);
     const np = commands("master-1").find((c) => c.kind === "shell" && /for ip in/.test(c.script))!;
     expect(np.kind === "shell" && np.args).toEqual(["30080", "192.168.56.21", "192.168.56.22"]);
     expect(commands("master-1").at(-1)!.command).toContain("delete namespace khw-smoke");
@@ -517,7 +520,7 @@ describe("khw smoke", () => {
           stdout:
             "nodes=worker-2->worker-1\npod=fail 10.244.0.5 wget: download timed out\nsvc=fail 10.96.0.20:80\n",
         })
-        .respond(/nslookup kubernetes\.default/, { stdout: "nslookup: can't resolve 'kubernetes.default'\n" })
+        .respond(/nslookup "\$0"/, { stdout: "nslookup: can't resolve 'kubernetes.default'\n" })
         .respond(/consecutive=/, { stdout: "consecutive=0 tries=40\n" })
         .respond(/get lease/, { stdout: "kube-controller-manager=master-1_3f2a\nkube-scheduler=\n" }),
     );

@@ -648,4 +648,23 @@ describe("khw up through the recording executor", () => {
     );
     expect(r.stderr).toContain("VirtualBox's NAT address");
   });
+
+  it("preflight of a re-run: Flannel's own flannel.1 address and routes in the pod CIDR are not a conflict", async () => {
+    const { cluster } = loadCluster(defaultClusterSpecInput());
+    hosts = new FakeHosts(cluster, {
+      rules: [
+        {
+          command: (op) => op.kind === "shell" && op.script.includes("whoami=") && op.host === "worker-1",
+          result: {
+            stdout:
+              "whoami=root\nkernel=Linux\nmachine=x86_64\nsystemd=yes\naddr=enp0s8 192.168.56.21/24\naddr=flannel.1 10.244.0.0/32\naddr=cni0 10.244.0.1/24\n",
+          },
+        },
+      ],
+      facts: (h) =>
+        h === "worker-1" ? "time_ms=1\nroute=10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink" : "time_ms=1",
+    });
+    const r = await khw(dir, ["up", "--only", "preflight"], env);
+    expect(r.stderr).not.toContain("cidr-overlap");
+  });
 });

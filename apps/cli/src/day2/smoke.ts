@@ -347,7 +347,8 @@ export async function runSmoke(
     }
   }
 
-  // 6. the pod network across nodes: net-client (never on nginx's node) → nginx pod IP, → Service IP
+  // 6. the pod network across nodes: net-client (never on nginx's node) → nginx pod IP, → Service IP.
+  // busybox's own timeout applet, not `wget -T` (Debian's busybox-static 1.35 wget crashes on -T).
   if (noPod) set("pod-network", "could-not-run", noPod);
   else if (cluster.workers.length < 2) set("pod-network", "could-not-run", "needs at least 2 workers");
   else {
@@ -359,8 +360,8 @@ export async function runSmoke(
         `cnode=$(${q} get pod ${NET_CLIENT_POD} -o jsonpath='{.spec.nodeName}')`,
         `svc=$(${q} get service nginx -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')`,
         'echo "nodes=$cnode->$node"',
-        `${q} exec ${NET_CLIENT_POD} -- wget -q -O /dev/null -T 5 "http://$podip/" >/tmp/khw-smoke-net.log 2>&1 && echo "pod=ok $podip" || echo "pod=fail $podip $(tail -n 2 /tmp/khw-smoke-net.log | tr '\\n' ' ')"`,
-        `${q} exec ${NET_CLIENT_POD} -- wget -q -O /dev/null -T 5 "http://$svc/" >/tmp/khw-smoke-net.log 2>&1 && echo "svc=ok $svc" || echo "svc=fail $svc $(tail -n 2 /tmp/khw-smoke-net.log | tr '\\n' ' ')"`,
+        `${q} exec ${NET_CLIENT_POD} -- timeout 5 wget -q -O /dev/null "http://$podip/" >/tmp/khw-smoke-net.log 2>&1 && echo "pod=ok $podip" || echo "pod=fail $podip $(tail -n 2 /tmp/khw-smoke-net.log | tr '\\n' ' ')"`,
+        `${q} exec ${NET_CLIENT_POD} -- timeout 5 wget -q -O /dev/null "http://$svc/" >/tmp/khw-smoke-net.log 2>&1 && echo "svc=ok $svc" || echo "svc=fail $svc $(tail -n 2 /tmp/khw-smoke-net.log | tr '\\n' ' ')"`,
         "rm -f /tmp/khw-smoke-net.log",
       ].join("\n"),
       [pod, String(options.timeoutSeconds)],
@@ -400,21 +401,24 @@ export async function runSmoke(
   else if (cluster.workers.length === 0) set("dns", "could-not-run", "the spec has no workers to run pods");
   else {
     // kubernetes.default: the pod's namespace is khw-smoke, where a bare `kubernetes` never reaches the API Service.
+    // Asked as the name the pod's search path makes of it (kubernetes.default.svc.<domain>): busybox since 1.29
+    // resolves by itself and does not search for a name with a dot; busybox's shell shows the search path.
+    const fqdn = `kubernetes.default.svc.${cluster.network.clusterDomain}`;
     const d = await sh(
       `${KUBECTL} -n ${SMOKE_NAMESPACE} wait --for=condition=Ready pod/busybox --timeout="$1"s 2>&1 || exit 3\n` +
-        `${KUBECTL} -n ${SMOKE_NAMESPACE} exec busybox -- nslookup kubernetes.default 2>&1`,
-      [String(options.timeoutSeconds)],
+        `${KUBECTL} -n ${SMOKE_NAMESPACE} exec busybox -- sh -c 'grep "^search" /etc/resolv.conf; nslookup "$0"' "$2" 2>&1`,
+      [String(options.timeoutSeconds), fqdn],
       options.timeoutSeconds + 60,
     );
     const ip = cluster.network.apiServiceIP;
     if (d.code === 3) set("dns", "could-not-run", `pod busybox not ready: ${tail(d.stdout, 2)}`);
     else if (new RegExp(`Address( 1)?:\\s+${ip.replace(/\./g, "\\.")}(\\s|$)`, "m").test(d.stdout)) {
-      set("dns", "pass", `kubernetes.default resolves to ${ip}`);
+      set("dns", "pass", `${fqdn} resolves to ${ip}`);
     } else {
       set(
         "dns",
         "fail",
-        `nslookup kubernetes.default: ${tail(d.stdout, 4)}`,
+        `nslookup ${fqdn}: ${tail(d.stdout, 4)}`,
         "CoreDNS pods running? (`kubectl -n kube-system get pods -l k8s-app=kube-dns`); a loop with systemd-resolved needs resolvConf /run/systemd/resolve/resolv.conf",
       );
     }

@@ -98,7 +98,7 @@ export function portsFor(node: ClusterNode): Array<{ port: number; owners: strin
 
 /** Routes that khw's own pod network installs (so a re-run does not trip over them). */
 function isOwnRoute(route: string, cluster: Cluster): boolean {
-  if (/\bdev (cni0|weave|vethwe|datapath|vxlan)/.test(route)) return true;
+  if (/\bdev (cni0|weave|vethwe|datapath|vxlan|flannel\.\d+)/.test(route)) return true;
   const via = /\bvia (\S+)/.exec(route)?.[1];
   return via !== undefined && cluster.nodes.some((n) => n.address === via);
 }
@@ -173,7 +173,7 @@ export function checkHostFacts(cluster: Cluster, node: ClusterNode, facts: HostF
     const net = parseNet(cidr)!;
     for (const a of facts.addrs) {
       const an = parseNet(a.cidr);
-      if (a.dev === "lo" || !an || /^(cni0|weave|vethwe)/.test(a.dev)) continue;
+      if (a.dev === "lo" || !an || /^(cni0|weave|vethwe|flannel\.\d+)/.test(a.dev)) continue;
       if (netsOverlap(net, an)) {
         err(
           "cidr-overlap",
