@@ -40,11 +40,18 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   "lab up": ["khw lab up", "khw lab up -f cluster.yaml --no-images"],
   "lab down": ["khw lab down"],
   "lab status": ["khw lab status --json"],
+  "lab stop": ["khw lab stop worker-2   # power a host off (its files stay)"],
+  "lab start": ["khw lab start worker-2"],
   "lab ssh": ["khw lab ssh master-1", "khw lab ssh worker-1 -- systemctl status kubelet"],
   bundle: ["khw bundle build && khw bundle verify"],
   "bundle build": ["khw bundle build", "khw bundle build --kubernetes v1.34.4 -o ./bundle"],
   "bundle fetch": ["khw bundle fetch -o ./bundle"],
   "bundle verify": ["khw bundle verify", "khw bundle verify ./bundle"],
+  guide: [
+    "khw guide                    # ./guide: Markdown chapters and one HTML page",
+    "khw guide -f lab.yaml -o /tmp/guide",
+  ],
+  explain: ["khw explain pki", "khw explain workers"],
   version: ["khw version", "khw version -o yaml"],
   completion: [
     "khw completion bash > /etc/bash_completion.d/khw",
