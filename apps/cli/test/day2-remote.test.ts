@@ -60,7 +60,9 @@ function systemdHosts(
     .respond("systemctl daemon-reload", {})
     .respond("systemctl reset-failed", {})
     .respond((op) => argv(op)[0] === "rm", {})
-    .respond((op) => op.kind === "shell" && op.script === WORKER_CLEANUP_SCRIPT, {});
+    .respond((op) => op.kind === "shell" && op.script === WORKER_CLEANUP_SCRIPT, {})
+    // a worker after the cleanup: nothing left behind
+    .respond((op) => op.kind === "shell" && op.script === WORKER_LEFTOVERS_SCRIPT, {});
 }
 
 beforeEach(async () => {

@@ -393,6 +393,7 @@ describe("khw up through the recording executor", () => {
     expect(plan.map((p) => `${p.host} ${p.what}`).sort()).toEqual(
       [
         "loadbalancer create /etc/haproxy/haproxy.cfg (mode 644)",
+        "loadbalancer create /etc/haproxy/kubernetes-ca.crt (mode 644)",
         "loadbalancer run (if needed): install haproxy (distribution package)",
         "loadbalancer systemctl enable haproxy",
         "loadbalancer systemctl restart haproxy",

@@ -288,7 +288,7 @@ const ENUMS: [string, string, [string, string][]][] = [
   ],
   [
     "addons.podNetwork",
-    "weave, bridge-routes",
+    "weave, flannel, bridge-routes",
     [
       ["weaves", "weave"],
       ["bridge", "bridge-routes"],

@@ -268,6 +268,9 @@ function heredocExpanding(command: string, body: string): string {
 export function localSource(ctx: GuideContext, file: ArtifactFile): string | "inline" {
   const base = file.path.split("/").pop()!;
   if (file.phase === "pki") return `${LOCAL.pki}/${base}`;
+  // a certificate another phase ships (the load balancer's copy of the CA): the same file from pki/
+  const sameCert = ctx.artifacts.files.find((f) => f.phase === "pki" && f.contents === file.contents);
+  if (sameCert) return `${LOCAL.pki}/${sameCert.path.split("/").pop()!}`;
   if (file.phase === "encryption") return LOCAL.encryptionConfig;
   if (file.phase === "kubeconfigs") {
     const entry = kubeconfigEntries(ctx.cluster).find(
@@ -395,7 +398,7 @@ function stepCommands(ctx: GuideContext, node: ClusterNode, phase: string, step:
       return [
         "# check each pending kubelet-serving CSR: requestor system:node:<name>, SANs only that node's name and address",
         "/usr/local/bin/kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving",
-        "/usr/local/bin/kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig certificate approve <csr-name>",
+        'CSR_NAME=csr-xxxxx # one that passed the check above\n/usr/local/bin/kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig certificate approve "$CSR_NAME"',
       ];
   }
 }
