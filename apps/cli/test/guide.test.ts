@@ -129,6 +129,56 @@ function specCodes(input: ClusterSpecInput): string[] {
   }
 }
 
+describe("steps khw runs as scripts of their own", () => {
+  it("an image import's `exit` or a route's `set --` cannot end or disturb the rest of a worker's block", () => {
+    const input = parseClusterYaml(
+      UNUSUAL_SPEC.replace(
+        "  - { name: node-1, role: worker, address: 10.10.0.21 }\n",
+        "  - { name: node-1, role: worker, address: 10.10.0.21 }\n  - { name: node-2, role: worker, address: 10.10.0.22 }\n",
+      ),
+    ).spec;
+    const spec = {
+      ...input,
+      binaries: {
+        ...input.binaries,
+        source: "mirror" as const,
+        mirror: "http://198.18.0.1:8080",
+        images: [{ ref: "registry.k8s.io/pause:3.10", path: "khw-images/pause.tar" }],
+      },
+    };
+    const g = buildGuide(loadCluster(spec).cluster, en);
+    const block = g.chapters
+      .find((c) => c.id === "workers")!
+      .blocks.find((b) => b.kind === "code" && b.caption?.startsWith("on node-1"));
+    const text = block && block.kind === "code" ? block.text : "";
+    expect(text).toContain(
+      "# image registry.k8s.io/pause:3.10\n(\nset -- http://198.18.0.1:8080/khw-images/pause.tar",
+    );
+    expect(text).toMatch(/# route \S+ via 10\.10\.0\.22\n\(\nset -- /);
+    // Run it with stubs: the block goes on past the image import to the route and to the end.
+    const stubs = tempDir();
+    try {
+      // Stubs that succeed and print nothing: no image is present, every route is missing.
+      for (const tool of ["curl", "install", "tar", "sha256sum", "systemctl", "ip", "ctr", "mktemp"]) {
+        writeFileSync(join(stubs.dir, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      }
+      const r = spawnSync(
+        "bash",
+        ["--norc", "-e", "-c", `${text.replaceAll("/usr/local/bin/ctr", "ctr")}\necho END-OF-BLOCK`],
+        {
+          encoding: "utf8",
+          env: { PATH: `${stubs.dir}:/usr/bin:/bin` },
+          cwd: stubs.dir,
+          timeout: 20_000,
+        },
+      );
+      expect(r.stdout, r.stderr).toContain("END-OF-BLOCK");
+    } finally {
+      stubs.cleanup();
+    }
+  });
+});
+
 describe("failure modes: each is explained, and the check it names really catches it", () => {
   const guide = buildGuide(clusters.default, en);
   const cluster = clusters.default;
