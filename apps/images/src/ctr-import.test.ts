@@ -49,7 +49,8 @@ const skipReason =
           ? "no containerd: build the offline bundle (khw bundle build) or install containerd"
           : undefined;
 
-if (skipReason && process.env["CI"]) throw new Error(`ctr import test prerequisite missing in CI: ${skipReason}`);
+if (skipReason && process.env["CI"])
+  throw new Error(`ctr import test prerequisite missing in CI: ${skipReason}`);
 
 describe.skipIf(skipReason !== undefined)(
   `ctr imports the image tarballs${skipReason ? ` (skipped: ${skipReason})` : ""}`,
