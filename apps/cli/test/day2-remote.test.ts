@@ -34,35 +34,37 @@ function systemdHosts(
   const active = new Set(options.active ?? []);
   const fail = new Set(options.fail ?? []);
   const argv = (op: CommandOp) => (op.kind === "exec" ? op.argv : []);
-  return rec
-    .respond(
-      (op) => argv(op)[0] === "systemctl" && ["restart", "start"].includes(argv(op)[1]!),
-      (op) => {
-        active.add(`${op.host}/${argv(op).at(-1)}`);
-        return {};
-      },
-    )
-    .respond(
-      (op) => argv(op)[0] === "systemctl" && (argv(op)[1] === "stop" || argv(op)[2] === "--now"),
-      (op) => {
-        active.delete(`${op.host}/${argv(op).at(-1)}`);
-        return {};
-      },
-    )
-    .respond(
-      (op) => argv(op)[0] === "systemctl" && argv(op)[1] === "is-active",
-      (op) => {
-        const key = `${op.host}/${argv(op).at(-1)}`;
-        if (fail.has(key)) return { code: 3, stdout: "failed\n" };
-        return active.has(key) ? { stdout: "active\n" } : { code: 3, stdout: "inactive\n" };
-      },
-    )
-    .respond("systemctl daemon-reload", {})
-    .respond("systemctl reset-failed", {})
-    .respond((op) => argv(op)[0] === "rm", {})
-    .respond((op) => op.kind === "shell" && op.script === WORKER_CLEANUP_SCRIPT, {})
-    // a worker after the cleanup: nothing left behind
-    .respond((op) => op.kind === "shell" && op.script === WORKER_LEFTOVERS_SCRIPT, {});
+  return (
+    rec
+      .respond(
+        (op) => argv(op)[0] === "systemctl" && ["restart", "start"].includes(argv(op)[1]!),
+        (op) => {
+          active.add(`${op.host}/${argv(op).at(-1)}`);
+          return {};
+        },
+      )
+      .respond(
+        (op) => argv(op)[0] === "systemctl" && (argv(op)[1] === "stop" || argv(op)[2] === "--now"),
+        (op) => {
+          active.delete(`${op.host}/${argv(op).at(-1)}`);
+          return {};
+        },
+      )
+      .respond(
+        (op) => argv(op)[0] === "systemctl" && argv(op)[1] === "is-active",
+        (op) => {
+          const key = `${op.host}/${argv(op).at(-1)}`;
+          if (fail.has(key)) return { code: 3, stdout: "failed\n" };
+          return active.has(key) ? { stdout: "active\n" } : { code: 3, stdout: "inactive\n" };
+        },
+      )
+      .respond("systemctl daemon-reload", {})
+      .respond("systemctl reset-failed", {})
+      .respond((op) => argv(op)[0] === "rm", {})
+      .respond((op) => op.kind === "shell" && op.script === WORKER_CLEANUP_SCRIPT, {})
+      // a worker after the cleanup: nothing left behind
+      .respond((op) => op.kind === "shell" && op.script === WORKER_LEFTOVERS_SCRIPT, {})
+  );
 }
 
 beforeEach(async () => {
