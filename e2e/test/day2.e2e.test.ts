@@ -134,22 +134,25 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       );
       expect(hit, "the run reached the victim's workers steps").toBeDefined();
       await khw(lab.workdir, ["lab", "stop", victim]);
-      const r = await p.done;
-      const ev = events(r.stdout);
-      console.log(`[e2e] khw up with ${victim} gone:\n${r.stderr}`);
-      expect(r.code).toBe(1);
-      expect(r.stderr).not.toMatch(STACK_FRAME);
-      const failed = ev.filter((e) => e["type"] === "host-failed");
-      expect(failed.map((e) => e["host"])).toEqual([victim]);
-      expect(failed[0]!["phase"]).toBe("workers");
-      expect(
-        ev.some((e) => e["type"] === "host-done" && e["phase"] === "workers" && e["host"] === survivor),
-      ).toBe(true);
-      const named = r.stderr.split("\n").filter((l) => l.includes(victim));
-      expect(named.length, "a line naming the host").toBeGreaterThanOrEqual(1);
-
-      const start = await khw(lab.workdir, ["lab", "start", victim]);
-      expect(start.code, start.stderr).toBe(0);
+      try {
+        const r = await p.done;
+        const ev = events(r.stdout);
+        console.log(`[e2e] khw up with ${victim} gone:\n${r.stderr}`);
+        expect(r.code).toBe(1);
+        expect(r.stderr).not.toMatch(STACK_FRAME);
+        const failed = ev.filter((e) => e["type"] === "host-failed");
+        expect(failed.map((e) => e["host"])).toEqual([victim]);
+        expect(failed[0]!["phase"]).toBe("workers");
+        expect(
+          ev.some((e) => e["type"] === "host-done" && e["phase"] === "workers" && e["host"] === survivor),
+        ).toBe(true);
+        const named = r.stderr.split("\n").filter((l) => l.includes(victim));
+        expect(named.length, "a line naming the host").toBeGreaterThanOrEqual(1);
+      } finally {
+        // the next scenarios need the whole cluster, also when an assertion above failed
+        const start = await khw(lab.workdir, ["lab", "start", victim]);
+        expect(start.code, start.stderr).toBe(0);
+      }
       // bridge-routes: the restarted worker's routes to the other workers' pods come back with its kubelet.
       if (lab.hosts.podNetwork === "bridge-routes") {
         await until(`${victim}'s pod routes after its restart`, async () => {
@@ -287,42 +290,45 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       const ca = join(lab.out, survivor, "var/lib/kubernetes/pki/ca.crt");
       const t0 = performance.now();
       await khw(lab.workdir, ["lab", "stop", gone]);
-      recordStep(SUITE, `khw lab stop ${gone}`, (performance.now() - t0) / 1000, true);
-      // Once HAProxy's check has taken the host out (a vanished host: ~10 s), every request succeeds.
-      await until("HAProxy to route around the lost host", async () => {
-        for (let i = 0; i < 10; i++)
-          if ((await httpsGet(`${lbUrl}/readyz`, ca)).status !== 200) return undefined;
-        return true;
-      });
-      for (let i = 0; i < 20; i++) {
-        const r = await lab.kubectl("get", "namespace", "default", "-o", "name", "--request-timeout=5s");
-        expect(r.stdout.trim(), r.stderr).toBe("namespace/default");
-      }
-      // Leases: 15 s duration; the survivor takes over within duration + retry period (~17 s) of the expiry.
-      const moved = performance.now();
-      for (const lease of ["kube-controller-manager", "kube-scheduler"]) {
-        await until(
-          `the ${lease} lease to move to ${survivor}`,
-          async () => {
-            const r = await lab.kubectl(
-              "-n",
-              "kube-system",
-              "get",
-              "lease",
-              lease,
-              "-o",
-              "jsonpath={.spec.holderIdentity}",
-            );
-            return r.stdout.startsWith(`${survivor}_`) ? r.stdout : undefined;
-          },
-          45,
+      try {
+        recordStep(SUITE, `khw lab stop ${gone}`, (performance.now() - t0) / 1000, true);
+        // Once HAProxy's check has taken the host out (a vanished host: ~10 s), every request succeeds.
+        await until("HAProxy to route around the lost host", async () => {
+          for (let i = 0; i < 10; i++)
+            if ((await httpsGet(`${lbUrl}/readyz`, ca)).status !== 200) return undefined;
+          return true;
+        });
+        for (let i = 0; i < 20; i++) {
+          const r = await lab.kubectl("get", "namespace", "default", "-o", "name", "--request-timeout=5s");
+          expect(r.stdout.trim(), r.stderr).toBe("namespace/default");
+        }
+        // Leases: 15 s duration; the survivor takes over within duration + retry period (~17 s) of the expiry.
+        const moved = performance.now();
+        for (const lease of ["kube-controller-manager", "kube-scheduler"]) {
+          await until(
+            `the ${lease} lease to move to ${survivor}`,
+            async () => {
+              const r = await lab.kubectl(
+                "-n",
+                "kube-system",
+                "get",
+                "lease",
+                lease,
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+              );
+              return r.stdout.startsWith(`${survivor}_`) ? r.stdout : undefined;
+            },
+            45,
+          );
+        }
+        console.log(
+          `[e2e] leases held by ${survivor} ${((performance.now() - moved) / 1000).toFixed(1)} s after the checks began`,
         );
+      } finally {
+        const start = await khw(lab.workdir, ["lab", "start", gone]);
+        expect(start.code, start.stderr).toBe(0);
       }
-      console.log(
-        `[e2e] leases held by ${survivor} ${((performance.now() - moved) / 1000).toFixed(1)} s after the checks began`,
-      );
-      const start = await khw(lab.workdir, ["lab", "start", gone]);
-      expect(start.code, start.stderr).toBe(0);
       const etcdTls = [
         `--cacert=${join(lab.out, survivor, "etc/etcd/ca.crt")}`,
         `--cert=${join(lab.out, survivor, "etc/etcd/etcd-server.crt")}`,
