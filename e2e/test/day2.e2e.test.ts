@@ -73,8 +73,9 @@ async function interruptEveryPhase(sig: "SIGINT" | "SIGKILL"): Promise<void> {
 
 describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () => {
   beforeAll(async () => {
-    // No first `khw up` here: the SIGINT scenario brings the cluster up, one phase per run.
-    const started = await startLab({ suite: SUITE, up: false });
+    // No first `khw up` here: the SIGINT scenario brings the cluster up, one phase per run (run the
+    // other scenarios alone with E2E_DAY2_UP=1 and -t "<name>": then a plain khw up brings it up).
+    const started = await startLab({ suite: SUITE, up: process.env["E2E_DAY2_UP"] === "1" });
     lab = started.lab;
     release = started.release;
   });
