@@ -53,6 +53,10 @@ export async function labStartHost(
   if (running(host.pid)) return { host: host.name, changed: false, seconds: 0 };
   host.pid = launchHost(host, state);
   writeLabState(state);
+  // The launcher is a shell that moves itself into the host's cgroup, then execs systemd-nspawn: wait
+  // for the exec before judging the host by its launcher.
+  const execDeadline = Date.now() + 5000;
+  while (isAlive(host.pid) && !isNspawn(host.pid) && Date.now() < execDeadline) await sleep(20);
   await waitForSsh(host, (target.readyTimeoutSeconds ?? 60) * 1000);
   return { host: host.name, changed: true, seconds: (performance.now() - t0) / 1000 };
 }
