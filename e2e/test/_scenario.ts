@@ -25,6 +25,10 @@ export function scenario(suite: string, name: string, minutes: number, fn: () =>
       try {
         await fn();
         outcome = "pass";
+      } catch (e) {
+        // said right away (vitest prints failures only at the end of the whole run)
+        console.log(`[e2e] ${suite} › ${name}: ${e instanceof Error ? e.message : String(e)}`.slice(0, 4000));
+        throw e;
       } finally {
         const seconds = (performance.now() - t0) / 1000;
         results.push({ suite, name, seconds, limitSeconds: minutes * 60, outcome });

@@ -21,6 +21,21 @@ import { recordStep, scenario, summaryTable } from "./_scenario";
 import { events, httpsGet, khw, local, onHost, until } from "./_support";
 
 const SUITE = "day2";
+/** 3 control planes (etcd survives losing one), 2 workers (one tls-bootstrap), the load balancer. */
+const DAY2_SPEC = `apiVersion: khw/v1alpha1
+kind: Cluster
+name: day2
+nodes:
+  - { name: master-1, role: controlplane, address: 192.168.56.11 }
+  - { name: master-2, role: controlplane, address: 192.168.56.12 }
+  - { name: master-3, role: controlplane, address: 192.168.56.13 }
+  - { name: worker-1, role: worker, address: 192.168.56.21 }
+  - name: worker-2
+    role: worker
+    address: 192.168.56.22
+    kubelet: { credentials: tls-bootstrap }
+  - { name: loadbalancer, role: loadbalancer, address: 192.168.56.30 }
+`;
 const unavailable = labSkipReason(SUITE);
 let lab: Lab;
 let release: () => void = () => {};
@@ -73,8 +88,13 @@ async function interruptEveryPhase(sig: "SIGINT" | "SIGKILL"): Promise<void> {
 
 describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () => {
   beforeAll(async () => {
-    // No first `khw up` here: the SIGINT scenario brings the cluster up, one phase per run.
-    const started = await startLab({ suite: SUITE, up: false });
+    // No first `khw up` here: the SIGINT scenario brings the cluster up, one phase per run (run the
+    // other scenarios alone with E2E_DAY2_UP=1 and -t "<name>": then a plain khw up brings it up).
+    const started = await startLab({
+      suite: SUITE,
+      spec: DAY2_SPEC,
+      up: process.env["E2E_DAY2_UP"] === "1",
+    });
     lab = started.lab;
     release = started.release;
   });
@@ -134,22 +154,34 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       );
       expect(hit, "the run reached the victim's workers steps").toBeDefined();
       await khw(lab.workdir, ["lab", "stop", victim]);
-      const r = await p.done;
-      const ev = events(r.stdout);
-      console.log(`[e2e] khw up with ${victim} gone:\n${r.stderr}`);
-      expect(r.code).toBe(1);
-      expect(r.stderr).not.toMatch(STACK_FRAME);
-      const failed = ev.filter((e) => e["type"] === "host-failed");
-      expect(failed.map((e) => e["host"])).toEqual([victim]);
-      expect(failed[0]!["phase"]).toBe("workers");
-      expect(
-        ev.some((e) => e["type"] === "host-done" && e["phase"] === "workers" && e["host"] === survivor),
-      ).toBe(true);
-      const named = r.stderr.split("\n").filter((l) => l.includes(victim));
-      expect(named.length, "a line naming the host").toBeGreaterThanOrEqual(1);
-
-      const start = await khw(lab.workdir, ["lab", "start", victim]);
-      expect(start.code, start.stderr).toBe(0);
+      try {
+        const r = await p.done;
+        const ev = events(r.stdout);
+        console.log(`[e2e] khw up with ${victim} gone:\n${r.stderr}`);
+        expect(r.code).toBe(1);
+        expect(r.stderr).not.toMatch(STACK_FRAME);
+        const failed = ev.filter((e) => e["type"] === "host-failed");
+        expect(failed.map((e) => e["host"])).toEqual([victim]);
+        expect(failed[0]!["phase"]).toBe("workers");
+        expect(
+          ev.some((e) => e["type"] === "host-done" && e["phase"] === "workers" && e["host"] === survivor),
+        ).toBe(true);
+        const named = r.stderr.split("\n").filter((l) => l.includes(victim));
+        expect(named.length, "a line naming the host").toBeGreaterThanOrEqual(1);
+      } finally {
+        // the next scenarios need the whole cluster, also when an assertion above failed
+        const start = await khw(lab.workdir, ["lab", "start", victim]);
+        // logged, not thrown: an error here must not hide the assertion that failed above
+        if (start.code !== 0) console.log(`[e2e] khw lab start ${victim} failed: ${start.stderr}`);
+      }
+      const again = await khw(lab.workdir, ["up"]);
+      expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+      expect(await strayTempFiles(lab)).toEqual([]);
+      // A clean restart of the converged worker: its routes to the other workers' pod slices come back
+      // with its kubelet (ExecStartPre), before any khw run.
+      await khw(lab.workdir, ["lab", "stop", victim]);
+      const restarted = await khw(lab.workdir, ["lab", "start", victim]);
+      expect(restarted.code, restarted.stderr).toBe(0);
       // bridge-routes: the restarted worker's routes to the other workers' pods come back with its kubelet.
       if (lab.hosts.podNetwork === "bridge-routes") {
         await until(`${victim}'s pod routes after its restart`, async () => {
@@ -161,9 +193,6 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
             : undefined;
         });
       }
-      const again = await khw(lab.workdir, ["up"]);
-      expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
-      expect(await strayTempFiles(lab)).toEqual([]);
       await lab.smokePasses();
     },
   );
@@ -282,47 +311,57 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
     "a control plane host stopped: the API answers through the LB, leases move, it rejoins etcd",
     10,
     async () => {
+      // etcd keeps its quorum only with 3 members: the day-2 lab has 3 control planes for this.
+      expect(
+        lab.hosts.masters.length,
+        "control planes (2 etcd members lose quorum with one gone)",
+      ).toBeGreaterThanOrEqual(3);
       const [gone, survivor] = lab.hosts.masters as [string, string];
+      const survivors = lab.hosts.masters.filter((m) => m !== gone);
       const lbUrl = `https://${lab.hosts.addresses[lab.hosts.lb!]}:6443`;
       const ca = join(lab.out, survivor, "var/lib/kubernetes/pki/ca.crt");
       const t0 = performance.now();
       await khw(lab.workdir, ["lab", "stop", gone]);
-      recordStep(SUITE, `khw lab stop ${gone}`, (performance.now() - t0) / 1000, true);
-      // Once HAProxy's check has taken the host out (a vanished host: ~10 s), every request succeeds.
-      await until("HAProxy to route around the lost host", async () => {
-        for (let i = 0; i < 10; i++)
-          if ((await httpsGet(`${lbUrl}/readyz`, ca)).status !== 200) return undefined;
-        return true;
-      });
-      for (let i = 0; i < 20; i++) {
-        const r = await lab.kubectl("get", "namespace", "default", "-o", "name", "--request-timeout=5s");
-        expect(r.stdout.trim(), r.stderr).toBe("namespace/default");
-      }
-      // Leases: 15 s duration; the survivor takes over within duration + retry period (~17 s) of the expiry.
-      const moved = performance.now();
-      for (const lease of ["kube-controller-manager", "kube-scheduler"]) {
-        await until(
-          `the ${lease} lease to move to ${survivor}`,
-          async () => {
-            const r = await lab.kubectl(
-              "-n",
-              "kube-system",
-              "get",
-              "lease",
-              lease,
-              "-o",
-              "jsonpath={.spec.holderIdentity}",
-            );
-            return r.stdout.startsWith(`${survivor}_`) ? r.stdout : undefined;
-          },
-          45,
+      try {
+        recordStep(SUITE, `khw lab stop ${gone}`, (performance.now() - t0) / 1000, true);
+        // Once HAProxy's check has taken the host out (a vanished host: ~10 s), every request succeeds.
+        await until("HAProxy to route around the lost host", async () => {
+          for (let i = 0; i < 10; i++)
+            if ((await httpsGet(`${lbUrl}/readyz`, ca)).status !== 200) return undefined;
+          return true;
+        });
+        for (let i = 0; i < 20; i++) {
+          const r = await lab.kubectl("get", "namespace", "default", "-o", "name", "--request-timeout=5s");
+          expect(r.stdout.trim(), r.stderr).toBe("namespace/default");
+        }
+        // Leases: 15 s duration; the survivor takes over within duration + retry period (~17 s) of the expiry.
+        const moved = performance.now();
+        for (const lease of ["kube-controller-manager", "kube-scheduler"]) {
+          await until(
+            `the ${lease} lease to move to ${survivors.join(" or ")}`,
+            async () => {
+              const r = await lab.kubectl(
+                "-n",
+                "kube-system",
+                "get",
+                "lease",
+                lease,
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+              );
+              return survivors.some((m) => r.stdout.startsWith(`${m}_`)) ? r.stdout : undefined;
+            },
+            45,
+          );
+        }
+        console.log(
+          `[e2e] leases held by the survivors ${((performance.now() - moved) / 1000).toFixed(1)} s after the checks began`,
         );
+      } finally {
+        const start = await khw(lab.workdir, ["lab", "start", gone]);
+        // logged, not thrown: an error here must not hide the assertion that failed above
+        if (start.code !== 0) console.log(`[e2e] khw lab start ${gone} failed: ${start.stderr}`);
       }
-      console.log(
-        `[e2e] leases held by ${survivor} ${((performance.now() - moved) / 1000).toFixed(1)} s after the checks began`,
-      );
-      const start = await khw(lab.workdir, ["lab", "start", gone]);
-      expect(start.code, start.stderr).toBe(0);
       const etcdTls = [
         `--cacert=${join(lab.out, survivor, "etc/etcd/ca.crt")}`,
         `--cert=${join(lab.out, survivor, "etc/etcd/etcd-server.crt")}`,

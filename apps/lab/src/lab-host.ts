@@ -1,5 +1,5 @@
-import { sleep } from "./_exec";
-import { cmdline, isAlive, signal } from "./_system";
+import { run, sleep } from "./_exec";
+import { cmdline, isAlive, linkExists, signal } from "./_system";
 import { LabError } from "./errors";
 import { type LabTarget, resolveLabHost } from "./lab-ssh";
 import { launchHost, waitForSsh } from "./lab-up";
@@ -51,8 +51,16 @@ export async function labStartHost(
   const t0 = performance.now();
   const { state, host } = resolveLabHost(target);
   if (running(host.pid)) return { host: host.name, changed: false, seconds: 0 };
+  // The stopped host's veth (nspawn's vb-<name>) can outlive its launcher for a moment: a new nspawn then
+  // fails with "Failed to add new veth interfaces: File exists" (found by the e2e). Remove it first.
+  const veth = `vb-${host.name}`.slice(0, 15);
+  if (await linkExists(veth)) await run("ip", ["link", "del", "dev", veth]);
   host.pid = launchHost(host, state);
   writeLabState(state);
+  // The launcher is a shell that moves itself into the host's cgroup, then execs systemd-nspawn: wait
+  // for the exec before judging the host by its launcher.
+  const execDeadline = Date.now() + 5000;
+  while (isAlive(host.pid) && !isNspawn(host.pid) && Date.now() < execDeadline) await sleep(20);
   await waitForSsh(host, (target.readyTimeoutSeconds ?? 60) * 1000);
   return { host: host.name, changed: true, seconds: (performance.now() - t0) / 1000 };
 }
