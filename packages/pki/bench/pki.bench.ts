@@ -203,7 +203,7 @@ async function signingBench(): Promise<string> {
       ]);
     }
     // @peculiar/x509 with WebCrypto (native signatures through Node's webcrypto)
-    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    x509.cryptoProvider.set(webcrypto as never);
     const alg =
       algorithm === "rsa-2048"
         ? { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }
