@@ -6,7 +6,12 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CommandOp, type RecordedOp, RecordingExecutor, RemoteExecError } from "@khw/remote-exec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { setConfirmForTests, WORKER_CLEANUP_SCRIPT, WORKER_LEFTOVERS_SCRIPT } from "../src/day2/reset";
+import {
+  setConfirmForTests,
+  WORKER_CLEANUP_SCRIPT,
+  WORKER_CONTAINERS_SCRIPT,
+  WORKER_LEFTOVERS_SCRIPT,
+} from "../src/day2/reset";
 import { STATUS_SCRIPT } from "../src/day2/status";
 import { resetSeamsForTests, setSeamsForTests } from "../src/workdir";
 import { cachedKeys } from "./day2-helpers";
@@ -61,6 +66,7 @@ function systemdHosts(
       .respond("systemctl daemon-reload", {})
       .respond("systemctl reset-failed", {})
       .respond((op) => argv(op)[0] === "rm", {})
+      .respond((op) => op.kind === "shell" && op.script === WORKER_CONTAINERS_SCRIPT, {})
       .respond((op) => op.kind === "shell" && op.script === WORKER_CLEANUP_SCRIPT, {})
       // a worker after the cleanup: nothing left behind
       .respond((op) => op.kind === "shell" && op.script === WORKER_LEFTOVERS_SCRIPT, {})

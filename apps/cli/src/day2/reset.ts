@@ -31,18 +31,24 @@ const COMMON_DIRS = [REMOTE_MANIFEST_DIR.replace(/\/manifests$/, ""), "/var/cach
 /**
  * On workers, after the kubelet stopped and while containerd still runs: kill and delete every
  * container of the k8s.io namespace through khw's own ctr (never by matching process names: other
- * machines' containers may share the PID namespace), then unmount what pods and containerd mounted
- * (the kubelet's volumes, containers' root filesystems and shm, network namespaces, a containerd
- * store on its own filesystem) and delete the pod network's links.
+ * machines' containers may share the PID namespace).
  */
-export const WORKER_CLEANUP_SCRIPT = `ctr=/usr/local/bin/ctr
+export const WORKER_CONTAINERS_SCRIPT = `ctr=/usr/local/bin/ctr
 if [ -x "$ctr" ] && systemctl is-active --quiet containerd; then
   for t in $("$ctr" -n k8s.io tasks ls -q 2>/dev/null); do "$ctr" -n k8s.io tasks kill -a -s SIGKILL "$t" >/dev/null 2>&1; done
   sleep 1
   for t in $("$ctr" -n k8s.io tasks ls -q 2>/dev/null); do "$ctr" -n k8s.io tasks delete -f "$t" >/dev/null 2>&1; done
   for c in $("$ctr" -n k8s.io containers ls -q 2>/dev/null); do "$ctr" -n k8s.io containers delete "$c" >/dev/null 2>&1 && echo "deleted container $c"; done
 fi
-awk '$2 ~ "^/var/lib/kubelet/" || $2 ~ "^/run/containerd/" || $2 ~ "^/var/lib/containerd(/|$)" || $2 ~ "^/run/netns/" {print $2}' /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+true`;
+
+/**
+ * On workers, after containerd stopped (its containers are gone: WORKER_CONTAINERS_SCRIPT ran while
+ * it still answered): unmount what pods and containerd mounted (the kubelet's volumes, containers' root
+ * filesystems and shm, network namespaces, a containerd store on its own filesystem) and delete the pod
+ * network's links.
+ */
+export const WORKER_CLEANUP_SCRIPT = `awk '$2 ~ "^/var/lib/kubelet/" || $2 ~ "^/run/containerd/" || $2 ~ "^/var/lib/containerd(/|$)" || $2 ~ "^/run/netns/" {print $2}' /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 for l in cni0 weave datapath vxlan-6784 flannel.1; do ip link delete "$l" 2>/dev/null && echo "deleted link $l"; done
 for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^vethwe'); do ip link delete "$l" 2>/dev/null; done
 true`;
@@ -138,6 +144,10 @@ export async function resetHosts(
       const ex = hosts.executor;
       const stopped: string[] = [];
       for (const svc of h.services) {
+        // containerd's unit leaves its containers running when it stops (KillMode=process): kill and
+        // delete them through containerd first, or a hostNetwork pod (flanneld) outlives the reset.
+        if (svc === "containerd" && h.workerCleanup)
+          await ex.shell(t, WORKER_CONTAINERS_SCRIPT, { sudo: true, check: false });
         const r = await ex.exec(t, ["systemctl", "disable", "--now", svc], { sudo: true, check: false });
         if (r.code === 0) stopped.push(svc);
       }
