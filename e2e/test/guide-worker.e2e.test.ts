@@ -134,6 +134,10 @@ describe.skipIf(unavailable !== undefined)("the guide's manual commands for one 
     ))
       await sh(b.text);
     expect(await followForHost("kubeconfigs", worker)).toBe(2);
+    // The pod network's objects (Flannel's DaemonSet writes the worker's CNI config; without it no node
+    // is Ready), applied by hand on the first control plane as the pod-network chapter says.
+    if (cluster.spec.addons.podNetwork === "flannel")
+      expect(await followForHost("pod-network", cluster.controlPlanes[0]!)).toBeGreaterThan(0);
     expect(await followForHost("workers", worker)).toBe(1);
   });
 
