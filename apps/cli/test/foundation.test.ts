@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clusterJsonSchema, defaultClusterSpec, parseClusterYaml } from "@khw/spec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { khw, tempDir } from "./helpers";
+import { envWithoutForceColor, khw, tempDir } from "./helpers";
 
 let dir: string;
 let cleanup: () => void;
@@ -100,13 +100,13 @@ describe("the real binary", () => {
   it("runs from the repo with `pnpm khw`'s launcher, honours NO_COLOR and exit codes", () => {
     const ok = spawnSync(process.execPath, [dev, "init"], {
       cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", INIT_CWD: dir },
+      env: { ...envWithoutForceColor(), NO_COLOR: "1", INIT_CWD: dir },
     });
     expect(ok.status).toBe(0);
     writeFileSync(join(dir, "cluster.yaml"), "nodes: 7\n");
     const bad = spawnSync(process.execPath, [dev, "validate"], {
       cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "", INIT_CWD: dir },
+      env: { ...envWithoutForceColor(), NO_COLOR: "1", INIT_CWD: dir },
       encoding: "utf8",
     });
     expect(bad.status).toBe(3);

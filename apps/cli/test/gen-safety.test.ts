@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { resetSeamsForTests } from "../src/workdir";
 import { useFixedSeams } from "./golden/fixtures";
-import { khw, tempDir } from "./helpers";
+import { envWithoutForceColor, khw, tempDir } from "./helpers";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const LAUNCHER = join(REPO, "scripts/khw-dev.mjs");
@@ -147,7 +147,7 @@ describe("temp files of khw gen", () => {
     mkdirSync(join(dir, "pki"));
     const child = spawn(process.execPath, [LAUNCHER, "gen"], {
       cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", INIT_CWD: dir },
+      env: { ...envWithoutForceColor(), NO_COLOR: "1", INIT_CWD: dir },
       stdio: "ignore",
     });
     let sent = false;
@@ -169,7 +169,7 @@ describe("temp files of khw gen", () => {
     // the next run completes the PKI from what is there
     const again = spawnSync(process.execPath, [LAUNCHER, "gen"], {
       cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", INIT_CWD: dir },
+      env: { ...envWithoutForceColor(), NO_COLOR: "1", INIT_CWD: dir },
       encoding: "utf8",
     });
     expect(again.status, again.stderr).toBe(0);
@@ -219,7 +219,7 @@ describe("ordinary file errors are user errors naming the path and the fix", () 
     for (const args of [["gen"], ["init"]]) {
       const r = spawnSync(process.execPath, [LAUNCHER, ...args], {
         cwd: ro,
-        env: { ...process.env, NO_COLOR: "1", INIT_CWD: ro, HOME: ro },
+        env: { ...envWithoutForceColor(), NO_COLOR: "1", INIT_CWD: ro, HOME: ro },
         encoding: "utf8",
         ...asUser,
       });

@@ -33,3 +33,12 @@ export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "khw-cli-"));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * This process's environment without FORCE_COLOR (vitest sets it): a child given NO_COLOR too would
+ * print Node 22+'s "NO_COLOR is ignored due to FORCE_COLOR" warning on stderr.
+ */
+export function envWithoutForceColor(): NodeJS.ProcessEnv {
+  const { FORCE_COLOR: _ignored, ...env } = process.env;
+  return env;
+}

@@ -14,7 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { BAD_SPECS } from "../../../packages/spec/test/bad-specs";
 import { MAX_SPEC_BYTES } from "../src/spec-file";
-import { khw, tempDir } from "./helpers";
+import { envWithoutForceColor, khw, tempDir } from "./helpers";
 
 let dir: string;
 let cleanup: () => void;
@@ -26,7 +26,7 @@ const dev = join(__dirname, "../../../scripts/khw-dev.mjs");
 function real(args: string[]) {
   const r = spawnSync(process.execPath, [dev, ...args], {
     cwd: dir,
-    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "", INIT_CWD: dir },
+    env: { ...envWithoutForceColor(), NO_COLOR: "1", INIT_CWD: dir },
     encoding: "utf8",
     timeout: 60_000,
   });
@@ -171,7 +171,7 @@ describe("khw validate: bounded input", () => {
       : [process.execPath];
     const r = spawnSync(cmd[0]!, [...cmd.slice(1), dev, "validate", "c.yaml"], {
       cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", INIT_CWD: dir },
+      env: { ...envWithoutForceColor(), NO_COLOR: "1", INIT_CWD: dir },
       encoding: "utf8",
       timeout: 60_000,
     });
