@@ -293,8 +293,11 @@ const containerdTar = join(
   `github.com/containerd/containerd/releases/download/v${v.containerd}/containerd-${v.containerd}-linux-amd64.tar.gz`,
 );
 
-describe.skipIf(!existsSync(containerdTar))(
-  `containerd ${v.containerd} reads the generated config.toml`,
+const containerdSkip = prerequisiteSkip(
+  existsSync(containerdTar) ? [] : [`no ${containerdTar}: run \`pnpm khw bundle build\``],
+);
+describe.skipIf(containerdSkip !== undefined)(
+  `containerd ${v.containerd} reads the generated config.toml${containerdSkip ? ` — skipped: ${containerdSkip}` : ""}`,
   () => {
     let dir: string;
     let dumps = 0;
