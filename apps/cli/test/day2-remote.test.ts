@@ -507,8 +507,9 @@ describe("khw smoke", () => {
       'exec busybox -- sh -c \'grep "^search" /etc/resolv.conf; nslookup "$0"\' "$2"',
     );
     expect(dns.kind === "shell" && dns.args).toEqual(["180", "kubernetes.default.svc.cluster.local"]);
+    // the NodePort is asked again for up to min(60 s, --timeout) while kube-proxy catches up
     const np = commands("master-1").find((c) => c.kind === "shell" && /for ip in/.test(c.script))!;
-    expect(np.kind === "shell" && np.args).toEqual(["30080", "192.168.56.21", "192.168.56.22"]);
+    expect(np.kind === "shell" && np.args).toEqual(["30080", "60", "192.168.56.21", "192.168.56.22"]);
     expect(commands("master-1").at(-1)!.command).toContain("delete namespace khw-smoke");
     expectScriptsParse();
   });

@@ -66,6 +66,8 @@ export interface SmokeOptions {
 
 /** The pod-network test's client: busybox on a worker without the nginx pod (required pod anti-affinity). */
 export const NET_CLIENT_POD = "net-client";
+/** At most this long `nodeport` asks the workers again before it fails (kube-proxy may still be catching up). */
+const NODEPORT_WAIT_SECONDS = 60;
 
 /**
  * The objects the smoke tests apply: the namespace, then @khw/addons' smoke-test objects in it (images from
@@ -313,15 +315,21 @@ export async function runSmoke(
 
   // 5. NodePort on every worker
   const nodePort = defaultSmokeTestNodePort(cluster.network.nodePortRange);
+  const npWait = Math.min(NODEPORT_WAIT_SECONDS, options.timeoutSeconds);
   if (noPod) set("nodeport", "could-not-run", noPod);
   else {
     const np = await sh(
       [
         'command -v curl >/dev/null 2>&1 || { echo "no-curl"; exit 0; }',
-        'port=$1; shift; for ip in "$@"; do echo "$ip $(curl -s -m 5 -o /dev/null -w "%{http_code}" "http://$ip:$port/")"; done',
+        // kube-proxy programs a new Service within seconds, but after an apiserver failover its watch
+        // may reconnect with backoff: ask every worker again until all answer 200 or the deadline passes.
+        "deadline=$(( $(date +%s) + $2 )); port=$1; shift 2",
+        'while :; do out=""; ok=1; for ip in "$@"; do c=$(curl -s -m 5 -o /dev/null -w "%{http_code}" "http://$ip:$port/"); out="$out$ip $c\n"; [ "$c" = 200 ] || ok=0; done',
+        "  [ $ok = 1 ] && break; [ $(date +%s) -ge $deadline ] && break; sleep 2; done",
+        'printf "%s" "$out"',
       ].join("\n"),
-      [String(nodePort), ...cluster.workers.map((w) => w.address)],
-      30 + cluster.workers.length * 6,
+      [String(nodePort), String(npWait), ...cluster.workers.map((w) => w.address)],
+      npWait + 30 + cluster.workers.length * 6,
     );
     if (/^no-curl$/m.test(np.stdout))
       set("nodeport", "could-not-run", `curl is not installed on ${master.name}`);
