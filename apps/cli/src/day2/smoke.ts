@@ -323,10 +323,10 @@ export async function runSmoke(
         'command -v curl >/dev/null 2>&1 || { echo "no-curl"; exit 0; }',
         // kube-proxy programs a new Service within seconds, but after an apiserver failover its watch
         // may reconnect with backoff: ask every worker again until all answer 200 or the deadline passes.
-        "deadline=$(( $(date +%s) + $2 )); port=$1; shift 2",
+        "t0=$(date +%s); deadline=$((t0 + $2)); port=$1; shift 2",
         'while :; do out=""; ok=1; for ip in "$@"; do c=$(curl -s -m 5 -o /dev/null -w "%{http_code}" "http://$ip:$port/"); out="$out$ip $c\n"; [ "$c" = 200 ] || ok=0; done',
         "  [ $ok = 1 ] && break; [ $(date +%s) -ge $deadline ] && break; sleep 2; done",
-        'printf "%s" "$out"',
+        'printf "%swaited=%s\\n" "$out" $(( $(date +%s) - t0 ))',
       ].join("\n"),
       [String(nodePort), String(npWait), ...cluster.workers.map((w) => w.address)],
       npWait + 30 + cluster.workers.length * 6,
@@ -340,6 +340,7 @@ export async function runSmoke(
           .split("\n")
           .map((l) => l.split(" ") as [string, string]),
       );
+      const waited = Number(/^waited=(\d+)$/m.exec(np.stdout)?.[1] ?? 0);
       const per = cluster.workers.map(
         (w) => `${w.name} ${w.address}:${nodePort} → ${codes.get(w.address) ?? "no answer"}`,
       );
@@ -347,7 +348,8 @@ export async function runSmoke(
       set(
         "nodeport",
         allOk ? "pass" : "fail",
-        per.join("; "),
+        per.join("; ") +
+          (!allOk ? ` (asked for ${waited} s)` : waited > 2 ? ` (all answered after ${waited} s)` : ""),
         allOk
           ? undefined
           : "kube-proxy on the failing workers (`journalctl -u kube-proxy`), or the pod network between workers",
