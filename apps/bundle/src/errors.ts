@@ -16,10 +16,18 @@ export class BundleError extends Error {
   override readonly name = "BundleError";
   readonly code: BundleErrorCode;
   readonly hint: string;
+  /** The file or directory it concerns, when there is one (the khw error shape: code, message, path, hint). */
+  readonly path: string | undefined;
 
-  constructor(code: BundleErrorCode, message: string, hint: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    code: BundleErrorCode,
+    message: string,
+    hint: string,
+    options?: { cause?: unknown; path?: string | undefined },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = hint;
+    this.path = options?.path;
   }
 }

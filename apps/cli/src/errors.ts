@@ -14,6 +14,34 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * The shape of every error khw's packages throw on purpose: a stable `code`, the `message`, the `path`
+ * it concerns (field, certificate, host, file) and the `hint` that fixes it. The CLI formats it once.
+ */
+export interface KhwErrorShape {
+  code: string;
+  message: string;
+  path?: string | undefined;
+  hint?: string | undefined;
+}
+
+/** By shape, not class: main loads no package unless a command does. Node's errno errors have no `hint`. */
+export function isKhwError(e: unknown): e is Error & KhwErrorShape {
+  if (!(e instanceof Error) || typeof (e as { code?: unknown }).code !== "string" || !("hint" in e))
+    return false;
+  const hint = (e as { hint?: unknown }).hint;
+  return hint === undefined || typeof hint === "string";
+}
+
+/** The message without the fix its class wrote into it (`(fix: …)`, `\nFix: …`, `\n  hint: …`): printed once, below. */
+export function messageWithoutHint(e: KhwErrorShape): string {
+  if (!e.hint) return e.message;
+  for (const suffix of [` (fix: ${e.hint})`, `\nFix: ${e.hint}`, `\n  hint: ${e.hint}`]) {
+    if (e.message.endsWith(suffix)) return e.message.slice(0, -suffix.length);
+  }
+  return e.message;
+}
+
 export class UsageError extends CliError {
   constructor(message: string, hint?: string) {
     super("USAGE", message, hint, EXIT.usage);

@@ -1,6 +1,6 @@
 import type { SpecError } from "@khw/spec";
 import { Command, CommanderError, Option } from "commander";
-import { CliError, EXIT, fsErrorToCliError, UsageError } from "./errors";
+import { CliError, EXIT, fsErrorToCliError, isKhwError, messageWithoutHint, UsageError } from "./errors";
 import { colors, type Io } from "./io";
 import { VERSION } from "./version";
 
@@ -105,42 +105,48 @@ function isSpecError(e: unknown): e is SpecError {
 
 /** Runs khw with argv (without node and script) and returns the exit code. Never throws. */
 export async function main(argv: string[], io: Io): Promise<number> {
-  const c = colors(io);
   try {
     const program = await buildProgram(io, argv);
     await program.parseAsync(argv, { from: "user" });
     return EXIT.ok;
   } catch (caught) {
-    const e = fsErrorToCliError(caught) ?? caught; // EACCES, ENOTDIR, EROFS, …: the user's to fix
-    if (e instanceof CommanderError) {
-      if (
-        e.code === "commander.helpDisplayed" ||
-        e.code === "commander.version" ||
-        e.code === "commander.help"
-      )
-        return EXIT.ok;
-      const word = commandWord(argv);
-      io.stderr(
-        `${c.red("error:")} ${e.message.replace(/^error: /, "")}\n(run \`khw ${word && COMMANDS.some((x) => x.names.includes(word)) ? `${word} ` : ""}--help\` for usage)\n`,
-      );
-      return EXIT.usage;
-    }
-    if (isSpecError(e)) {
-      const { formatIssues } = await import("@khw/spec");
-      const errors = e.issues.filter((i) => i.severity === "error");
-      io.stderr(
-        `${c.red("error:")} ${e.file ?? "the cluster spec"} is invalid (${errors.length} problem${errors.length === 1 ? "" : "s"}):\n${formatIssues(e.issues, e.file)}\n`,
-      );
-      return EXIT.invalidSpec;
-    }
-    if (e instanceof CliError) {
-      if (e.message)
-        io.stderr(`${c.red("error:")} ${e.message}${e.hint ? `\n  ${c.dim("fix:")} ${e.hint}` : ""}\n`);
-      return e.exitCode;
-    }
-    io.stderr(
-      `${c.red("internal error")} (a bug in khw; please report it with this output):\n${(e as Error)?.stack ?? String(e)}\n`,
-    );
-    return EXIT.failure;
+    return reportError(caught, io, argv);
   }
+}
+
+/**
+ * Prints what went wrong and returns the exit code: usage errors, an invalid spec with every problem,
+ * any khw error (code, message, path, hint) as one line and its fix; only a bug shows a stack trace.
+ */
+export async function reportError(caught: unknown, io: Io, argv: readonly string[] = []): Promise<number> {
+  const c = colors(io);
+  const e = fsErrorToCliError(caught) ?? caught; // EACCES, ENOTDIR, EROFS, …: the user's to fix
+  if (e instanceof CommanderError) {
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
+      return EXIT.ok;
+    const word = commandWord(argv);
+    io.stderr(
+      `${c.red("error:")} ${e.message.replace(/^error: /, "")}\n(run \`khw ${word && COMMANDS.some((x) => x.names.includes(word)) ? `${word} ` : ""}--help\` for usage)\n`,
+    );
+    return EXIT.usage;
+  }
+  if (isSpecError(e)) {
+    const { formatIssues } = await import("@khw/spec");
+    const errors = e.issues.filter((i) => i.severity === "error");
+    io.stderr(
+      `${c.red("error:")} ${e.file ?? "the cluster spec"} is invalid (${errors.length} problem${errors.length === 1 ? "" : "s"}):\n${formatIssues(e.issues, e.file)}\n`,
+    );
+    return EXIT.invalidSpec;
+  }
+  // CliError and every package's error (code, message, path, hint): one format
+  if (isKhwError(e)) {
+    const message = messageWithoutHint(e);
+    if (message)
+      io.stderr(`${c.red("error:")} ${message}${e.hint ? `\n  ${c.dim("fix:")} ${e.hint}` : ""}\n`);
+    return e instanceof CliError ? e.exitCode : EXIT.failure;
+  }
+  io.stderr(
+    `${c.red("internal error")} (a bug in khw; please report it with this output):\n${(e as Error)?.stack ?? String(e)}\n`,
+  );
+  return EXIT.failure;
 }

@@ -27,6 +27,10 @@ export class LabError extends Error {
   readonly step: string;
   readonly host: string | undefined;
   readonly hint: string;
+  /** The host it concerns, else the step (the khw error shape: code, message, path, hint). */
+  get path(): string {
+    return this.host ?? this.step;
+  }
 
   constructor(code: LabErrorCode, what: string, options: LabErrorOptions) {
     const where = options.host ? `[${options.step}] ${options.host}: ` : `[${options.step}] `;

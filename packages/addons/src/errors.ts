@@ -12,6 +12,10 @@ export class AddonsError extends Error {
   /** The input field at fault, e.g. `bootstrapToken.id`. */
   readonly field: string;
   readonly hint: string | undefined;
+  /** Where the problem is (the khw error shape: code, message, path, hint). */
+  get path(): string {
+    return this.field;
+  }
   constructor(code: AddonsErrorCode, field: string, message: string, hint?: string) {
     super(`${field}: ${message}${hint ? ` (fix: ${hint})` : ""}`);
     this.name = "AddonsError";

@@ -15,6 +15,10 @@ export class HaproxyConfigError extends Error {
   readonly issues: readonly HaproxyConfigIssue[];
   /** How to fix the first problem, for a one-line CLI message. */
   readonly hint: string | undefined;
+  /** Where the first problem is (the khw error shape: code, message, path, hint). */
+  get path(): string | undefined {
+    return this.issues[0]?.path || undefined;
+  }
   constructor(code: HaproxyConfigErrorCode, issues: readonly HaproxyConfigIssue[]) {
     super(
       issues.length === 1

@@ -12,6 +12,10 @@ export class KubeconfigError extends Error {
   /** The input field at fault, e.g. `caPem` or `clusters[1].name`. */
   readonly field: string;
   readonly hint: string;
+  /** Where the problem is (the khw error shape: code, message, path, hint). */
+  get path(): string {
+    return this.field;
+  }
   constructor(code: KubeconfigErrorCode, field: string, message: string, hint: string) {
     super(`${field}: ${message} (fix: ${hint})`);
     this.name = "KubeconfigError";

@@ -16,6 +16,10 @@ export class PkiError extends Error {
   /** The certificate id (catalogue entry) or input field at fault, e.g. `ca` or `existing.admin.key`. */
   readonly subject: string;
   readonly hint: string;
+  /** Where the problem is (the khw error shape: code, message, path, hint). */
+  get path(): string {
+    return this.subject;
+  }
   constructor(code: PkiErrorCode, subject: string, message: string, hint: string) {
     super(`${subject}: ${message} (fix: ${hint})`);
     this.name = "PkiError";

@@ -54,6 +54,10 @@ export class RemoteExecError extends Error {
   readonly hint: string | undefined;
   readonly result: RemoteExecErrorDetails["result"];
   readonly fingerprint: string | undefined;
+  /** The host it concerns (the khw error shape: code, message, path, hint). */
+  get path(): string {
+    return this.host;
+  }
   /** The message without the `[host]` prefix and the hint. */
   readonly detail: string;
 

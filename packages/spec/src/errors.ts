@@ -22,6 +22,11 @@ export class SpecError extends Error {
   readonly code = "INVALID_SPEC";
   readonly issues: readonly SpecIssue[];
   readonly file: string | undefined;
+  /** The khw error shape (code, message, path, hint): the file; each issue carries its own path and hint. */
+  get path(): string | undefined {
+    return this.file;
+  }
+  readonly hint: string | undefined = undefined;
   constructor(issues: readonly SpecIssue[], file?: string) {
     const errors = issues.filter((i) => i.severity === "error");
     super(

@@ -12,6 +12,10 @@ export class UnitsError extends Error {
   /** The input field at fault, e.g. `encryptionKey` or `execStart[0]`. */
   readonly field: string;
   readonly hint: string;
+  /** Where the problem is (the khw error shape: code, message, path, hint). */
+  get path(): string {
+    return this.field;
+  }
   constructor(code: UnitsErrorCode, field: string, message: string, hint: string) {
     super(`${field}: ${message} (fix: ${hint})`);
     this.name = "UnitsError";
