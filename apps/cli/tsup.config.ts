@@ -17,6 +17,8 @@ export default defineConfig({
   ...base,
   format: ["esm"],
   splitting: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
   noExternal: [/^(?!ssh2$|cpu-features$|node:).*/],
   external: ["ssh2", "cpu-features", "readline/promises"],
   define: { __KHW_SPEC_VERSION__: JSON.stringify(specVersion) },
