@@ -38,6 +38,11 @@ export interface SafeWriteOptions {
    * that the next run compares and rewrites anyway can skip it (still atomic: old or new, never half).
    */
   durable?: boolean;
+  /**
+   * Directories below `root` already created or checked (real directories, no link) by this run: a
+   * writer of many files passes one set, so each directory is checked once, not once per file.
+   */
+  checkedDirs?: Set<string>;
 }
 
 /** lstat, or undefined if nothing is there; other errors as CliErrors naming the path. */
@@ -78,18 +83,28 @@ function inside(root: string, path: string): string | undefined {
  * Creates `dir` (inside `root`) one component at a time, refusing any component that is a symbolic
  * link or not a directory. `root` itself is the user's choice and may be anything that is a directory.
  */
-export function ensureDirInside(root: string, dir: string, rootName = "the directory"): void {
+export function ensureDirInside(
+  root: string,
+  dir: string,
+  rootName = "the directory",
+  checked?: Set<string>,
+): void {
+  if (checked?.has(dir)) return;
   try {
     mkdirSync(root, { recursive: true });
   } catch (e) {
     throw fsErrorToCliError(e) ?? e;
   }
-  if (dir === root) return;
+  if (dir === root) {
+    checked?.add(dir);
+    return;
+  }
   const rel = inside(root, dir);
   if (rel === undefined) throw new Error(`${dir} is not inside ${root}`);
   let at = root;
   for (const part of rel.split(sep)) {
     at = join(at, part);
+    if (checked?.has(at)) continue;
     const st = lstatIfAny(at);
     if (st === undefined) {
       try {
@@ -97,6 +112,7 @@ export function ensureDirInside(root: string, dir: string, rootName = "the direc
       } catch (e) {
         throw fsErrorToCliError(e) ?? e;
       }
+      checked?.add(at);
       continue;
     }
     if (st.isSymbolicLink()) throw symlinkRefusal(at, root, rootName);
@@ -107,6 +123,7 @@ export function ensureDirInside(root: string, dir: string, rootName = "the direc
         `move the file away (\`mv ${at} ${at}.old\`) and run again`,
       );
     }
+    checked?.add(at);
   }
 }
 
@@ -227,7 +244,7 @@ export function writeFileAtomic(
   const dir = dirname(path);
   const rootName = options.rootName ?? "the directory";
   if (options.root !== undefined) {
-    ensureDirInside(options.root, dir, rootName);
+    ensureDirInside(options.root, dir, rootName, options.checkedDirs);
     const st = lstatIfAny(path);
     if (st?.isSymbolicLink()) throw symlinkRefusal(path, options.root, rootName);
     if (st && !st.isFile()) {
