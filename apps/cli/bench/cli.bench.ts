@@ -11,14 +11,12 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { type CertificateSpec, catalogueFromCluster } from "@khw/pki";
 import { defaultClusterSpecInput, loadCluster, renderClusterYaml } from "@khw/spec";
+import { builtCli } from "../../../packages/pki/bench/_bundle";
 import { cfsslSequence, opensslSequence } from "../../../packages/pki/bench/_by-hand";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cliDir = join(here, "..");
 const args = process.argv.slice(2);
 const runsArg = args.indexOf("--runs");
 const RUNS = runsArg >= 0 ? Number(args[runsArg + 1]) : 11;
@@ -78,17 +76,9 @@ function table(rows: string[][]): string {
   return [line(rows[0]!), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n");
 }
 
-function ensureBuilt(): string {
-  // The bench times what users install: build dist/ when missing or stale (the prepack check).
-  execFileSync(process.execPath, [join(cliDir, "../../scripts/prepack.mjs")], {
-    cwd: cliDir,
-    stdio: "inherit",
-  });
-  return join(cliDir, "dist", "bin.js");
-}
-
 function main(): void {
-  const bin = ensureBuilt();
+  // The bench times what users install: the built CLI (rebuilt when it or a package it bundles changed).
+  const bin = builtCli();
   const scratch = mkdtempSync(join(tmpdir(), "khw-cli-bench-"));
   try {
     const hasCfssl = spawnSync("sh", ["-c", "command -v cfssl && command -v cfssljson"]).status === 0;

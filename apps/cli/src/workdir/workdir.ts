@@ -148,8 +148,16 @@ const WORKDIR_NAME = "the working directory";
 
 /** Where the working directory's files go: nothing below its root is followed if it is a link. */
 function writeState(paths: WorkdirPaths, path: string, contents: string, mode: number): void {
-  writeFileAtomic(path, contents, mode, { root: paths.root, rootName: WORKDIR_NAME });
+  let checkedDirs = CHECKED_DIRS.get(paths);
+  if (!checkedDirs) {
+    checkedDirs = new Set();
+    CHECKED_DIRS.set(paths, checkedDirs);
+  }
+  writeFileAtomic(path, contents, mode, { root: paths.root, rootName: WORKDIR_NAME, checkedDirs });
 }
+
+/** The directories each sync (one `paths` object) has checked: every write of it checks them once. */
+const CHECKED_DIRS = new WeakMap<WorkdirPaths, Set<string>>();
 
 function readEncryptionKey(paths: WorkdirPaths): string | undefined {
   const text = readOptional(paths.encryptionKey)?.trim();
