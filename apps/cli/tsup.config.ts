@@ -17,6 +17,8 @@ export default defineConfig({
   ...base,
   format: ["esm"],
   splitting: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
   noExternal: [/^(?!ssh2$|cpu-features$|node:).*/],
   external: ["ssh2", "cpu-features", "readline/promises"],
   define: { __KHW_SPEC_VERSION__: JSON.stringify(specVersion) },
@@ -25,6 +27,27 @@ export default defineConfig({
     js: "import { createRequire as __khwCreateRequire } from 'node:module'; const require = __khwCreateRequire(import.meta.url);",
   },
   esbuildPlugins: [
+    {
+      // node-forge's index loads all of it (TLS, PKCS#7/#12, SSH, Ed25519, …: 550 KB, ~40 ms of every
+      // `khw gen`); @khw/pki uses its ASN.1, utilities and X.509 encoder only. Its own modules register
+      // themselves on the one forge object, as its index does.
+      name: "node-forge-x509-only",
+      setup(build) {
+        build.onResolve({ filter: /^node-forge$/ }, (args) => ({
+          path: "node-forge",
+          namespace: "node-forge-x509-only",
+          pluginData: { resolveDir: args.resolveDir },
+        }));
+        build.onLoad({ filter: /.*/, namespace: "node-forge-x509-only" }, (args) => ({
+          contents: [
+            'module.exports = require("node-forge/lib/forge");',
+            ...["util", "asn1", "oids", "md.all", "x509"].map((m) => `require("node-forge/lib/${m}");`),
+          ].join("\n"),
+          resolveDir: (args.pluginData as { resolveDir: string }).resolveDir,
+          loader: "js",
+        }));
+      },
+    },
     {
       // zod bundles the error messages of ~50 languages (40 % of its code, parsed at every start);
       // khw speaks English: `z.locales` keeps only `en` (zod's default, configured by zod itself).

@@ -38,6 +38,11 @@ export interface SafeWriteOptions {
    * that the next run compares and rewrites anyway can skip it (still atomic: old or new, never half).
    */
   durable?: boolean;
+  /**
+   * Directories below `root` already created or checked (real directories, no link) by this run: a
+   * writer of many files passes one set, so each directory is checked once, not once per file.
+   */
+  checkedDirs?: Set<string>;
 }
 
 /** lstat, or undefined if nothing is there; other errors as CliErrors naming the path. */
@@ -78,18 +83,28 @@ function inside(root: string, path: string): string | undefined {
  * Creates `dir` (inside `root`) one component at a time, refusing any component that is a symbolic
  * link or not a directory. `root` itself is the user's choice and may be anything that is a directory.
  */
-export function ensureDirInside(root: string, dir: string, rootName = "the directory"): void {
+export function ensureDirInside(
+  root: string,
+  dir: string,
+  rootName = "the directory",
+  checked?: Set<string>,
+): void {
+  if (checked?.has(dir)) return;
   try {
     mkdirSync(root, { recursive: true });
   } catch (e) {
     throw fsErrorToCliError(e) ?? e;
   }
-  if (dir === root) return;
+  if (dir === root) {
+    checked?.add(dir);
+    return;
+  }
   const rel = inside(root, dir);
   if (rel === undefined) throw new Error(`${dir} is not inside ${root}`);
   let at = root;
   for (const part of rel.split(sep)) {
     at = join(at, part);
+    if (checked?.has(at)) continue;
     const st = lstatIfAny(at);
     if (st === undefined) {
       try {
@@ -97,6 +112,7 @@ export function ensureDirInside(root: string, dir: string, rootName = "the direc
       } catch (e) {
         throw fsErrorToCliError(e) ?? e;
       }
+      checked?.add(at);
       continue;
     }
     if (st.isSymbolicLink()) throw symlinkRefusal(at, root, rootName);
@@ -107,6 +123,7 @@ export function ensureDirInside(root: string, dir: string, rootName = "the direc
         `move the file away (\`mv ${at} ${at}.old\`) and run again`,
       );
     }
+    checked?.add(at);
   }
 }
 
@@ -212,22 +229,19 @@ export function removeStaleTempsBelow(root: string): string[] {
   return removed;
 }
 
-/**
- * Writes a file so that readers see the old or the new content, never half of it (temp + fsync +
- * rename). The temp file is created with `mode` (0600 for keys) from the start, exclusively and
- * without following a link. With `options.root`, no symbolic link below root is followed (see
- * {@link SafeWriteOptions}). File errors become CliErrors naming the path and the fix.
- */
-export function writeFileAtomic(
-  path: string,
-  contents: string | Uint8Array,
-  mode = 0o644,
-  options: SafeWriteOptions = {},
-): void {
+/** A file written to its temp name, not yet renamed into place (its fd still open). */
+interface Staged {
+  path: string;
+  tmp: string;
+  fd: number | undefined;
+}
+
+/** Checks the target (see SafeWriteOptions.root) and writes `contents` to a new temp file beside it. */
+function stage(path: string, contents: string | Uint8Array, mode: number, options: SafeWriteOptions): Staged {
   const dir = dirname(path);
   const rootName = options.rootName ?? "the directory";
   if (options.root !== undefined) {
-    ensureDirInside(options.root, dir, rootName);
+    ensureDirInside(options.root, dir, rootName, options.checkedDirs);
     const st = lstatIfAny(path);
     if (st?.isSymbolicLink()) throw symlinkRefusal(path, options.root, rootName);
     if (st && !st.isFile()) {
@@ -245,27 +259,108 @@ export function writeFileAtomic(
     }
   }
   installHandlers();
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-  let fd: number | undefined;
+  const staged: Staged = {
+    path,
+    tmp: join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`),
+    fd: undefined,
+  };
   try {
-    inFlight.add(tmp);
-    fd = openSync(
-      tmp,
+    inFlight.add(staged.tmp);
+    staged.fd = openSync(
+      staged.tmp,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
       mode,
     );
-    fchmodSync(fd, mode); // the umask may have taken bits away
-    writeSync(fd, typeof contents === "string" ? Buffer.from(contents) : contents);
-    if (options.durable !== false) fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-    inFlight.delete(tmp);
+    fchmodSync(staged.fd, mode); // the umask may have taken bits away
+    writeSync(staged.fd, typeof contents === "string" ? Buffer.from(contents) : contents);
+    return staged;
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    inFlight.delete(tmp);
-    const mapped = fsErrorToCliError(e, path);
-    throw mapped ?? e;
+    discard(staged);
+    throw fsErrorToCliError(e, path) ?? e;
+  }
+}
+
+/** Closes and removes a staged temp file. */
+function discard(staged: Staged): void {
+  if (staged.fd !== undefined) closeSync(staged.fd);
+  staged.fd = undefined;
+  rmSync(staged.tmp, { force: true });
+  inFlight.delete(staged.tmp);
+}
+
+/** Closes a staged file and renames it into place. */
+function commit(staged: Staged): void {
+  try {
+    closeSync(staged.fd!);
+    staged.fd = undefined;
+    renameSync(staged.tmp, staged.path);
+    inFlight.delete(staged.tmp);
+  } catch (e) {
+    discard(staged);
+    throw fsErrorToCliError(e, staged.path) ?? e;
+  }
+}
+
+/**
+ * Writes a file so that readers see the old or the new content, never half of it (temp + fsync +
+ * rename). The temp file is created with `mode` (0600 for keys) from the start, exclusively and
+ * without following a link. With `options.root`, no symbolic link below root is followed (see
+ * {@link SafeWriteOptions}). File errors become CliErrors naming the path and the fix.
+ */
+export function writeFileAtomic(
+  path: string,
+  contents: string | Uint8Array,
+  mode = 0o644,
+  options: SafeWriteOptions = {},
+): void {
+  writeFilesAtomic([{ path, contents, mode }], options);
+}
+
+/** One file for {@link writeFilesAtomic}. */
+export interface FileToWrite {
+  path: string;
+  contents: string | Uint8Array;
+  mode: number;
+}
+
+/**
+ * {@link writeFileAtomic} for several files as one batch: every temp file is written first, then
+ * each is fsynced, then all are renamed into place. The first fsync commits the file system's
+ * journal with all of them, so the others cost next to nothing: one wait for the disk instead of
+ * one per file (on a busy shared disk ~3 ms each). Each file is still old or new, never half; a
+ * failure before the renames changes none of them (temp files removed).
+ */
+export function writeFilesAtomic(files: readonly FileToWrite[], options: SafeWriteOptions = {}): void {
+  const staged: Staged[] = [];
+  let failed: unknown;
+  for (const f of files) {
+    try {
+      staged.push(stage(f.path, f.contents, f.mode, options));
+    } catch (e) {
+      failed = e; // stage removed its own temp file and named the path
+      break;
+    }
+  }
+  if (failed === undefined && options.durable !== false) {
+    for (const s of staged) {
+      try {
+        fsyncSync(s.fd!);
+      } catch (e) {
+        failed = fsErrorToCliError(e, s.path) ?? e;
+        break;
+      }
+    }
+  }
+  if (failed !== undefined) {
+    for (const s of staged) discard(s);
+    throw failed;
+  }
+  for (const [i, s] of staged.entries()) {
+    try {
+      commit(s);
+    } catch (e) {
+      for (const rest of staged.slice(i + 1)) discard(rest);
+      throw e;
+    }
   }
 }

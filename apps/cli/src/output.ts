@@ -18,12 +18,23 @@ export function outputFormat(opts: { json?: boolean; output?: string }): OutputF
   return opts.json ? "json" : undefined;
 }
 
+type YamlModule = typeof import("yaml");
+
+/**
+ * yaml's `stringify`, loaded on demand. Bundled into the built CLI, a dynamic import of the CommonJS
+ * yaml package yields only `default` (`khw version -o yaml` failed with "stringify is not a function").
+ */
+export async function loadYamlStringify(): Promise<YamlModule["stringify"]> {
+  const m = (await import("yaml")) as YamlModule & { default?: YamlModule };
+  return m.stringify ?? m.default!.stringify;
+}
+
 /** Prints a value as indented JSON or as YAML (the yaml library loads only here). */
 export async function printStructured(io: Io, format: OutputFormat, value: unknown): Promise<void> {
   if (format === "json") {
     io.stdout(`${JSON.stringify(value, null, 2)}\n`);
     return;
   }
-  const { stringify } = await import("yaml");
+  const stringify = await loadYamlStringify();
   io.stdout(stringify(value, { lineWidth: 0 }));
 }

@@ -189,6 +189,18 @@ describe("ordinary file errors are user errors naming the path and the fix", () 
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("a write that fails partway through pki/ changes none of its files and leaves no temp file", async () => {
+    // The working directory's files are one batch: every temp file is written before any is renamed in.
+    mkdirSync(join(dir, "pki", "kube-apiserver.crt"), { recursive: true });
+    const r = await khw(dir, ["gen"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${join(dir, "pki", "kube-apiserver.crt")} is a directory`);
+    expect(r.stderr).toContain("fix:");
+    expect(r.stderr).not.toContain("internal error");
+    expect(walk(join(dir, "pki"))).toEqual(["kube-apiserver.crt"]);
+    expect(temps(dir)).toEqual([]);
+  });
+
   it("a file where khw needs a directory (pki/ is a file)", async () => {
     writeFileSync(join(dir, "pki"), "x");
     const r = await khw(dir, ["gen"]);

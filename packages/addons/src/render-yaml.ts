@@ -42,13 +42,41 @@ export function canonicalObject<T extends KubeObject>(object: T): T {
 }
 
 /** Would a YAML 1.1 (go-yaml v2, kubectl's older path) or 1.2 parser read this plain scalar as a non-string? */
-function ambiguous(text: string): boolean {
-  if (text.includes("\n")) return false; // written as a block literal
+function ambiguousByParsing(text: string): boolean {
   try {
     return typeof parse(text, { version: "1.1" }) !== "string" || typeof parse(text) !== "string";
   } catch {
     return true;
   }
+}
+
+/**
+ * One word of letters, digits and `_ . / = + : -` that starts with a letter, digit, `_` or `/` and does
+ * not end with `:` — no indicator, space or document marker: as a whole document it lexes to one plain
+ * scalar of exactly this text, which the composer resolves by the schema's tag tests alone.
+ */
+const PLAIN_WORD = /^[A-Za-z0-9_/][A-Za-z0-9_./=+:-]*$/;
+
+let implicitTests: RegExp[] | undefined;
+/** The tests of every implicit (non-string) scalar tag of YAML 1.1 and of 1.2's core schema. */
+function implicitTagTests(): RegExp[] {
+  implicitTests ??= [new Document(null, { version: "1.1" }), new Document(null)]
+    .flatMap((d) => d.schema.tags)
+    .filter((t) => t.default === true && t.tag !== "tag:yaml.org,2002:str" && t.test !== undefined)
+    .map((t) => t.test!);
+  return implicitTests;
+}
+
+/**
+ * Would a YAML 1.1 (go-yaml v2, kubectl's older path) or 1.2 parser read this plain scalar as a
+ * non-string? A plain word that no implicit tag matches is a string in both, for certain (most of a
+ * manifest's strings: names, labels, images); anything else is parsed, in both versions.
+ */
+function ambiguous(text: string): boolean {
+  if (text.includes("\n")) return false; // written as a block literal
+  if (PLAIN_WORD.test(text) && !text.endsWith(":") && !implicitTagTests().some((re) => re.test(text)))
+    return false;
+  return ambiguousByParsing(text);
 }
 
 /**

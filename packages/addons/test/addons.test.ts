@@ -1,15 +1,17 @@
 import { ADMIN_HOST, type Cluster, defaultClusterSpecInput, loadCluster } from "@khw/spec";
 import jsYaml from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
+import { Document, parse, parseAllDocuments, Scalar, visit } from "yaml";
 import {
   type AddonManifest,
   AddonsError,
   addonFilesFromCluster,
   addonManifestsFromCluster,
   BOOTSTRAP_TOKEN_PATTERN,
+  canonicalObject,
   fromBase64,
   type KubeObject,
+  renderObjectYaml,
 } from "../src/index";
 import { schemaErrors } from "./_k8s-schema";
 import { defaultCluster, expectGolden, FIXED_TOKEN, unusualCluster } from "./_support";
@@ -317,3 +319,77 @@ const _typecheck: KubeObject[] = addonManifestsFromCluster(defaultCluster(), {
   bootstrapToken: FIXED_TOKEN,
 }).flatMap((m) => m.objects);
 void _typecheck;
+
+describe("quoting strings a YAML 1.1 or 1.2 parser would read as something else", () => {
+  // The reference renderer: every string parsed alone in both versions and double-quoted when either
+  // reads a non-string (what renderObjectYaml did for every string, ~150 ms of each gen; it now
+  // parses only the strings its plain-word check cannot clear).
+  const byParsing = (text: string) => {
+    try {
+      return typeof parse(text, { version: "1.1" }) !== "string" || typeof parse(text) !== "string";
+    } catch {
+      return true;
+    }
+  };
+  const reference = (object: KubeObject) => {
+    const doc = new Document(canonicalObject(object), { aliasDuplicateObjects: false });
+    visit(doc, {
+      Scalar(_key, node) {
+        if (typeof node.value === "string" && !node.value.includes("\n") && byParsing(node.value))
+          node.type = Scalar.QUOTE_DOUBLE;
+      },
+    });
+    return doc.toString({ lineWidth: 0, blockQuote: "literal" });
+  };
+  const configMap = (value: string): KubeObject =>
+    ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" }, data: { k: value } }) as KubeObject;
+  const tricky = [
+    ...["y", "Y", "n", "N", "yes", "No", "on", "OFF", "true", "False", "null", "Null", "~", "NULL"],
+    ...["0", "0123", "0o17", "0x1F", "0b101", "1_000", "+12", "-12", "1e3", "1.5", ".5", "5.", "1_0.5"],
+    ...[".inf", "-.Inf", ".NaN", "190:20:30", "1:20", "2001-12-14", "2001-12-14t21:59:43.10-05:00"],
+    ...[
+      "...",
+      "---",
+      "-",
+      "- a",
+      "a:",
+      "a: b",
+      "a:b",
+      "#x",
+      "a #x",
+      "[x]",
+      "{x}",
+      "*x",
+      "&x",
+      "!x",
+      "|",
+      ">",
+    ],
+    ...["%x", "@x", "`x", "'x'", '"x"', "?", "? x", "=", "<<", "a,b", " a", "a ", "", "kube-system", "v1"],
+    ...["registry.k8s.io/coredns/coredns:v1.12.1", "10.200.0.0/16", "10.32.0.10", "8080", "/etc/x", "a=b"],
+    ...["system:masters", "worker-1", "_x", "+x", "1.2.3", "1.0", "0.0.0.0", "3s", "120s", "x:", "::", "0:0"],
+    ...['say "hi": x', "it's", "0x", "0b", "1:2:3.5", "12:30:00", "0:59", "2e", "E5", "1__0", "0o", "._"],
+  ];
+  it.each(tricky)(
+    "%j: rendered as the parsing reference renders it, and read back as the same string",
+    (s) => {
+      const out = renderObjectYaml(configMap(s));
+      expect(out).toBe(reference(configMap(s)));
+      expect(parse(out).data.k).toBe(s);
+      expect(parse(out, { version: "1.1" }).data.k).toBe(s);
+    },
+  );
+  it("every object of every manifest (weave, flannel, bridge-routes) renders as the parsing reference does", () => {
+    let objects = 0;
+    for (const podNetwork of ["weave", "flannel", "bridge-routes"] as const) {
+      const input = defaultClusterSpecInput();
+      const cluster = loadCluster({ ...input, addons: { ...input.addons, podNetwork } }).cluster;
+      for (const m of addonManifestsFromCluster(cluster, { bootstrapToken: FIXED_TOKEN }))
+        for (const o of m.objects) {
+          expect(renderObjectYaml(o)).toBe(reference(o));
+          objects++;
+        }
+    }
+    expect(objects).toBeGreaterThan(20);
+  });
+});

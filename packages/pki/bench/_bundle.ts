@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "tsup";
@@ -52,7 +54,20 @@ export function bundleEntry(outDir: string): Promise<string> {
   return bundle("khw-gen", join(here, "_khw-gen.ts"), outDir);
 }
 
-/** Bundles the whole CLI (`khw`, every workspace package from source) into one ESM file: `node khw.mjs gen`. */
-export function bundleCli(outDir: string): Promise<string> {
-  return bundle("khw", join(repo, "apps/cli/src/bin.ts"), outDir);
+/**
+ * The CLI users run: apps/cli/dist/bin.js, built by turbo with the CLI's own build configuration (a
+ * no-op when neither it nor a workspace package it bundles changed since the last build).
+ */
+export function builtCli(): string {
+  execFileSync(
+    "pnpm",
+    ["exec", "turbo", "run", "build", "--filter=@khw/cli...", "--output-logs=errors-only"],
+    {
+      cwd: repo,
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
+  const bin = join(repo, "apps/cli/dist/bin.js");
+  if (!existsSync(bin)) throw new Error(`the build did not produce ${bin}`);
+  return bin;
 }

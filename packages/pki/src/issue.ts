@@ -1,5 +1,4 @@
 import { createHash, createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto";
-import { p256 } from "@noble/curves/nist";
 import forge from "node-forge";
 import { concatBytes, positiveIntegerContents, subjectPublicKeyBits, tlv, toPem } from "./_der";
 import { OID, parseCertificatePem } from "./_x509";
@@ -140,12 +139,6 @@ export interface PreparedIssuer {
   /** The CA's subjectKeyIdentifier — the leaves' authorityKeyIdentifier. */
   readonly keyIdentifier: Uint8Array;
   readonly signatureAlgorithm: { der: Uint8Array; kind: "rsa" | "ec" };
-  /** ECDSA only: the private scalar, 32 big-endian bytes (what @noble/curves signs with). */
-  readonly ecScalar?: Uint8Array;
-}
-
-function ecScalarOf(key: KeyObject): Uint8Array {
-  return Uint8Array.from(Buffer.from(key.export({ format: "jwk" }).d as string, "base64url"));
 }
 
 /** Parses a CA's certificate and key once for issuing many certificates. */
@@ -163,19 +156,18 @@ export function prepareIssuer(issuer: Issuer | PreparedIssuer, label = "issuer")
       ? Uint8Array.from(Buffer.from(ca.subjectKeyIdentifier, "hex"))
       : subjectKeyIdentifier(createPublicKey(key)),
     signatureAlgorithm,
-    ...(signatureAlgorithm.kind === "ec" ? { ecScalar: ecScalarOf(key) } : {}),
   };
 }
 
 /**
- * Signs with RSA PKCS#1 v1.5 (OpenSSL through `node:crypto`; deterministic by construction) or ECDSA
- * P-256 / SHA-256 with @noble/curves (audited; RFC 6979 nonces, so deterministic too — Node's
- * `crypto.sign` draws a random nonce). No signature arithmetic is done in this package.
+ * Signs with OpenSSL through `node:crypto`: RSA PKCS#1 v1.5 (deterministic by construction) or ECDSA
+ * P-256 / SHA-256 (DER-encoded; a fresh random nonce per signature, as OpenSSL draws it, so two
+ * signatures of the same certificate differ while everything they sign is byte-identical). No
+ * signature arithmetic is done in this package. Reproducible working directories come from reconcile:
+ * an unchanged certificate is never signed again.
  */
-function signBytes(data: Uint8Array, key: KeyObject, kind: "rsa" | "ec", ecScalar?: Uint8Array): Uint8Array {
-  if (kind === "rsa") return sign("sha256", data, key);
-  const digest = createHash("sha256").update(data).digest();
-  return p256.sign(digest, ecScalar ?? ecScalarOf(key), { prehash: false, lowS: false }).toDERRawBytes();
+function signBytes(data: Uint8Array, key: KeyObject): Uint8Array {
+  return sign("sha256", data, key);
 }
 
 function extensions(spec: CertificateSpec, ski: Uint8Array, aki: Uint8Array | undefined): Uint8Array {
@@ -219,8 +211,8 @@ function extensions(spec: CertificateSpec, ski: Uint8Array, aki: Uint8Array | un
 
 /**
  * Builds and signs one X.509 v3 certificate; returns PEM. node-forge encodes the names and
- * extensions, the signature is native (RSA) or @noble/curves' deterministic ECDSA — see README.
- * Same inputs (keys, `now`, `random`) → the same bytes.
+ * extensions, the signature is OpenSSL's (`node:crypto`) — see README. Same inputs (keys, `now`,
+ * `random`) → the same bytes for RSA; for ECDSA the same bytes but for the signature (a random nonce).
  */
 export function issueCertificate(options: IssueCertificateOptions): string {
   const { spec, now } = options;
@@ -233,14 +225,12 @@ export function issueCertificate(options: IssueCertificateOptions): string {
   let issuerNameDer: Uint8Array;
   let aki: Uint8Array | undefined;
   let alg: PreparedIssuer["signatureAlgorithm"];
-  let ecScalar: Uint8Array | undefined;
   if (options.issuer) {
     const ca = prepareIssuer(options.issuer, spec.signer ?? "issuer");
     signingKey = ca.key;
     issuerNameDer = ca.subjectDer;
     aki = ca.keyIdentifier;
     alg = ca.signatureAlgorithm;
-    ecScalar = ca.ecScalar;
   } else {
     signingKey = subjectKey;
     issuerNameDer = subjectDer;
@@ -263,7 +253,7 @@ export function issueCertificate(options: IssueCertificateOptions): string {
       extensions(spec, ski, aki),
     ]),
   );
-  const signature = signBytes(tbs, signingKey, alg.kind, ecScalar);
+  const signature = signBytes(tbs, signingKey);
   const certDer = tlv(
     0x30,
     concatBytes([tbs, alg.der, tlv(0x03, concatBytes([Uint8Array.of(0), signature]))]),

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -12,6 +12,8 @@ import {
   defaultClusterSpecInput,
   resolveCluster,
 } from "@khw/spec";
+
+import { readTlv } from "../src/_der";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -140,5 +142,21 @@ export function opensslText(pem: string): OpensslFacts {
     signatureAlgorithm: field("Signature Algorithm"),
     publicKeyAlgorithm: field("Public Key Algorithm"),
     extensions,
+  };
+}
+
+/**
+ * A certificate split into what is signed (tbsCertificate + signatureAlgorithm, hex) and the
+ * signature (hex): ECDSA signatures carry OpenSSL's random nonce, everything they sign is byte-stable.
+ */
+export function signedAndSignature(pem: string): { signed: string; signature: string } {
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
+  const der = new X509Certificate(pem).raw;
+  const outer = readTlv(der, 0);
+  const tbs = readTlv(der, outer.start);
+  const alg = readTlv(der, tbs.end);
+  return {
+    signed: Buffer.from(der.subarray(outer.start, alg.end)).toString("hex"),
+    signature: Buffer.from(der.subarray(alg.end, outer.end)).toString("hex"),
   };
 }

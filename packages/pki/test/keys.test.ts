@@ -19,7 +19,16 @@ import {
   verifyChain,
 } from "@khw/pki";
 import { describe, expect, it } from "vitest";
-import { defaultCluster, fixtureKey, NOW, openssl, scratchDir, seededRandom, writeFile } from "./helpers";
+import {
+  defaultCluster,
+  fixtureKey,
+  NOW,
+  openssl,
+  scratchDir,
+  seededRandom,
+  signedAndSignature,
+  writeFile,
+} from "./helpers";
 
 describe("native key generation", () => {
   // RSA-4096 generation can take seconds on a busy 2-core machine: generous timeouts, no timing asserted.
@@ -71,7 +80,7 @@ describe("native key generation", () => {
     expect(offending).toEqual([]);
   });
 
-  it("ECDSA certificates: deterministic (RFC 6979 through @noble/curves), verified by OpenSSL and Node", () => {
+  it("ECDSA certificates: the same inputs give the same bytes but for the signature (OpenSSL's random nonce); each verifies with OpenSSL and Node", () => {
     const catalogue = catalogueFromCluster(defaultCluster("ecdsa-p256"));
     const caKey = fixtureKey("ec-ca");
     const ca = issueCertificate({ spec: catalogue[0]!, key: caKey, now: NOW, random: seededRandom() });
@@ -85,8 +94,11 @@ describe("native key generation", () => {
         random: seededRandom("leaf"),
       });
     const leaf = issue();
-    expect(issue()).toBe(leaf);
-    expect(new X509Certificate(leaf).verify(new X509Certificate(ca).publicKey)).toBe(true);
+    const again = issue();
+    expect(signedAndSignature(again).signed).toBe(signedAndSignature(leaf).signed);
+    expect(signedAndSignature(again).signature).not.toBe(signedAndSignature(leaf).signature);
+    for (const pem of [leaf, again])
+      expect(new X509Certificate(pem).verify(new X509Certificate(ca).publicKey)).toBe(true);
     const { dir, cleanup } = scratchDir();
     try {
       const out = openssl([

@@ -49,6 +49,7 @@ export {
   CLUSTER_SCHEMA_URL,
   type LoadedCluster,
   loadCluster,
+  MAX_YAML_TOKENS,
   type ParseOptions,
   parseClusterYaml,
   renderClusterYaml,

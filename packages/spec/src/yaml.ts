@@ -1,11 +1,13 @@
 import {
   Composer,
+  type CST,
   Document,
   isMap,
   isNode,
   isPair,
   isScalar,
   isSeq,
+  Lexer,
   LineCounter,
   type Node,
   type Pair,
@@ -125,6 +127,20 @@ function duplicateKeys(doc: Document.Parsed): YAMLParseError[] {
   return errors;
 }
 
+/**
+ * More YAML tokens than any cluster spec holds (a spec of 1000 workers has about 25,000), and few enough
+ * that parsing stays well under a second: a malformed 1 MiB file (`a: [` on every line, 1.5 million
+ * tokens) took 7 s and 877 MB to answer with 400,000 errors.
+ */
+export const MAX_YAML_TOKENS = 100_000;
+
+/** Whether `text` lexes into more than MAX_YAML_TOKENS tokens (stops counting there). */
+function tooManyTokens(text: string): boolean {
+  let n = 0;
+  for (const _ of new Lexer().lex(text)) if (++n > MAX_YAML_TOKENS) return true;
+  return false;
+}
+
 /** Deeper than any cluster spec (a node's kubelet extraConfig included), far below the parser's limits. */
 const MAX_DEPTH = 64;
 
@@ -144,6 +160,40 @@ function nestingDepth(tokens: readonly unknown[]): number {
     else if (tok.type === "document") stack.push([tok.value, depth]);
   }
   return max;
+}
+
+/**
+ * Runs `fn` with stack capture off for the errors it creates. The YAML composer makes one error object
+ * per problem, and each captured a stack: a malformed 1 MiB file (~400,000 problems) spent seconds and
+ * hundreds of MB there. Their positions come from the LineCounter; the stacks were never shown.
+ */
+function withoutErrorStacks<T>(fn: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** The first document of the token stream, with the composer's errors and khw's duplicate-key check. */
+function composeOne(tokens: CST.Token[], length: number): Document.Parsed {
+  let doc: Document.Parsed | undefined;
+  for (const d of new Composer({ uniqueKeys: false, strict: true }).compose(tokens, true, length)) {
+    if (!doc) doc = d;
+    else {
+      doc.errors.push(
+        new YAMLParseError([d.range[0], d.range[1]], "MULTIPLE_DOCS", "Source contains multiple documents"),
+      );
+      break;
+    }
+  }
+  if (!doc) throw new Error("the YAML composer returned no document");
+  // The composer's own duplicate-key check compares every key with every earlier one (50,000 keys take
+  // minutes); this one keeps a set per mapping.
+  for (const e of duplicateKeys(doc)) doc.errors.push(e);
+  return doc;
 }
 
 /** Parses an already-decoded value (e.g. from JSON) into a validated cluster. Throws SpecError. */
@@ -172,6 +222,22 @@ function check(value: unknown, options: ParseOptions, doc?: Document, lc?: LineC
 
 /** Parses cluster.yaml text (YAML or JSON) into a validated cluster; every error carries line:column. */
 export function parseClusterYaml(text: string, options: ParseOptions = {}): LoadedCluster {
+  // Bound the work before any of it: the parser and composer cost grows with the tokens, and so does
+  // the number of errors a malformed file yields.
+  if (tooManyTokens(text)) {
+    throw new SpecError(
+      [
+        {
+          path: "",
+          code: "yaml-too-large",
+          message: `the document has more than ${MAX_YAML_TOKENS} YAML tokens, more than any cluster spec (1000 workers take about 25,000)`,
+          severity: "error",
+          hint: "pass the cluster spec (cluster.yaml); `khw init` writes one",
+        },
+      ],
+      options.file,
+    );
+  }
   const lc = new LineCounter();
   // Parse to tokens first (the parser keeps its own stack) and refuse a document nested past MAX_DEPTH
   // before the composer recurses into it: at a few thousand levels it exhausts the call stack, and where
@@ -193,39 +259,32 @@ export function parseClusterYaml(text: string, options: ParseOptions = {}): Load
   }
   // What parseDocument does, on the tokens already parsed. prettyErrors stays off: it quotes the source
   // into every message; line and column come from the LineCounter.
-  let doc: Document.Parsed | undefined;
-  for (const d of new Composer({ uniqueKeys: false, strict: true }).compose(tokens, true, text.length)) {
-    if (!doc) doc = d;
-    else {
-      doc.errors.push(
-        new YAMLParseError([d.range[0], d.range[1]], "MULTIPLE_DOCS", "Source contains multiple documents"),
-      );
-      break;
-    }
-  }
-  if (!doc) throw new Error("the YAML composer returned no document");
-  // The composer's own duplicate-key check compares every key with every earlier one (50,000 keys take
-  // minutes); this one keeps a set per mapping.
-  for (const e of duplicateKeys(doc)) doc.errors.push(e);
+  const doc = withoutErrorStacks(() => composeOne(tokens, text.length));
   if (doc.errors.length > 0) {
+    // A malformed 1 MiB file yields ~400,000 errors with a few distinct messages: each message is
+    // screened once.
+    const messages = new Map<string, string>();
+    const screened = (e: YAMLParseError): string => {
+      const first = e.message.split("\n")[0]!;
+      let m = messages.get(first);
+      if (m === undefined) {
+        // Nothing that looks like key material.
+        m = looksSecret(first) ? `YAML syntax error (${e.code})` : first;
+        messages.set(first, m);
+      }
+      return m;
+    };
     const issues: SpecIssue[] = doc.errors.map((e) => {
       const { line, col } = lc.linePos(e.pos[0]);
-      const first = e.message.split("\n")[0]!;
+      const deep = e.code === "RESOURCE_EXHAUSTION";
       return {
         path: "",
-        code: e.code === "RESOURCE_EXHAUSTION" ? "yaml-too-deep" : "yaml-syntax",
-        // Nothing that looks like key material.
-        message:
-          e.code === "RESOURCE_EXHAUSTION"
-            ? "the document nests too deeply to parse"
-            : looksSecret(first)
-              ? `YAML syntax error (${e.code})`
-              : first,
+        code: deep ? "yaml-too-deep" : "yaml-syntax",
+        message: deep ? "the document nests too deeply to parse" : screened(e),
         severity: "error",
-        hint:
-          e.code === "RESOURCE_EXHAUSTION"
-            ? "a cluster spec nests a few levels deep; check the brackets and indentation"
-            : "fix the YAML syntax at this position",
+        hint: deep
+          ? "a cluster spec nests a few levels deep; check the brackets and indentation"
+          : "fix the YAML syntax at this position",
         line,
         column: col,
       };

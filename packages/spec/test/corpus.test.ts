@@ -5,6 +5,7 @@ import {
   defaultClusterSpecInput,
   formatIssues,
   loadCluster,
+  MAX_YAML_TOKENS,
   parseClusterYaml,
   SpecError,
   type SpecIssue,
@@ -144,8 +145,8 @@ describe("documents built to exhaust the parser get one clear error", () => {
     // At ~1,000 levels the old parse aborted the whole process inside V8's regular-expression compiler.
     for (const text of [
       "[".repeat(1000) + "]".repeat(1000),
-      "[".repeat(100_000),
-      "{a: ".repeat(20_000) + "}".repeat(20_000),
+      "[".repeat(50_000),
+      "{a: ".repeat(10_000) + "}".repeat(10_000),
       `nodes: ${"[".repeat(5000)}${"]".repeat(5000)}`,
       Array.from({ length: 2000 }, (_, i) => `${" ".repeat(i * 2)}- `).join("\n"),
       Array.from({ length: 3000 }, (_, i) => `${" ".repeat(i)}k${i}:`).join("\n"),
@@ -156,9 +157,47 @@ describe("documents built to exhaust the parser get one clear error", () => {
     expect(codes(`${"{a: ".repeat(64)}${"}".repeat(64)}`)).not.toContain("yaml-too-deep");
     expect(codes(`${"{a: ".repeat(65)}${"}".repeat(65)}`)).toEqual(["yaml-too-deep"]);
   });
-  it("50,000 unknown keys end in a SpecError (placing each issue no longer rescans the mapping)", () => {
-    const many = Array.from({ length: 50_000 }, (_, i) => `k${i}: ${i}`).join("\n");
-    expect(codes(many)).toHaveLength(50_001);
+  it("10,000 unknown keys end in a SpecError (placing each issue no longer rescans the mapping)", () => {
+    const many = Array.from({ length: 10_000 }, (_, i) => `k${i}: ${i}`).join("\n");
+    expect(codes(many)).toHaveLength(10_001);
+  }, 60_000);
+  it("more than MAX_YAML_TOKENS tokens: one error before parsing (a 1 MiB file of `a: [` lines took 7 s)", () => {
+    const oneMiB = "a: [\n".repeat(Math.floor((1024 * 1024) / 5));
+    for (const text of [
+      oneMiB,
+      "[".repeat(100_000),
+      Array.from({ length: 50_000 }, (_, i) => `k${i}: ${i}`).join("\n"),
+      `nodes: [${"1,".repeat(60_000)}]`,
+    ]) {
+      try {
+        parseClusterYaml(text, { file: "big.yaml" });
+        expect.unreachable();
+      } catch (e) {
+        expect((e as SpecError).issues).toEqual([
+          {
+            path: "",
+            code: "yaml-too-large",
+            message: `the document has more than ${MAX_YAML_TOKENS} YAML tokens, more than any cluster spec (1000 workers take about 25,000)`,
+            severity: "error",
+            hint: "pass the cluster spec (cluster.yaml); `khw init` writes one",
+          },
+        ]);
+      }
+    }
+    // Just under the bound, every problem is still found and counted.
+    expect(codes("a: [\n".repeat(14_000))).toHaveLength(27_999);
+  });
+  it("a spec of 1000 workers stays far below the token bound and loads", () => {
+    const input = defaultClusterSpecInput();
+    const nodes = input.nodes.filter((n) => n.role !== "worker");
+    for (let i = 0; i < 1000; i++)
+      nodes.push({
+        name: `w-${i}`,
+        role: "worker",
+        address: `192.168.${60 + Math.floor(i / 250)}.${(i % 250) + 1}`,
+      });
+    const text = stringify({ ...input, nodes, network: { ...input.network, podCIDR: "10.128.0.0/9" } });
+    expect(parseClusterYaml(text).cluster.workers).toHaveLength(1000);
   }, 60_000);
   it("duplicate keys are found at every depth, once per repeat", () => {
     expect(codes("nodes:\n  - {a: 1, a: 2, a: 3}\n  - name: x\n    name: y\nnodes: []\n")).toEqual([

@@ -94,6 +94,7 @@ export function writeArtifactTree(dir: string, files: readonly GeneratedFile[]):
   // Check every path first: a link anywhere refuses the whole run before a byte is written.
   for (const rel of [...now, ...stale, TREE_INDEX]) assertNoLinkInside(dir, join(dir, rel), ROOT_NAME);
   removeStaleTempsBelow(dir);
+  const checkedDirs = new Set<string>();
   for (const f of files) {
     const rel = treePath(f);
     const abs = join(dir, rel);
@@ -104,7 +105,7 @@ export function writeArtifactTree(dir: string, files: readonly GeneratedFile[]):
       continue;
     }
     // A render of pki/ and the spec: atomic, not fsynced (the next gen compares and rewrites it).
-    writeFileAtomic(abs, want, f.mode, { root: dir, rootName: ROOT_NAME, durable: false });
+    writeFileAtomic(abs, want, f.mode, { root: dir, rootName: ROOT_NAME, durable: false, checkedDirs });
     result.written.push(rel);
   }
   for (const rel of stale) {

@@ -9,6 +9,7 @@ import {
 import type { Command } from "commander";
 import { CliError, EXIT, UsageError } from "../errors";
 import { colors, type Io } from "../io";
+import { loadYamlStringify } from "../output";
 import { loadSpecFile } from "../spec-file";
 
 /** One paragraph that says what the spec describes. */
@@ -109,7 +110,7 @@ export function registerValidate(program: Command, io: Io): void {
         );
         return;
       }
-      const { stringify } = format === "yaml" ? await import("yaml") : { stringify: undefined };
+      const stringify = format === "yaml" ? await loadYamlStringify() : undefined;
       const render = (f: string, d: ValidationResult) =>
         f === "json" || !stringify
           ? `${JSON.stringify(d, null, 2)}\n`

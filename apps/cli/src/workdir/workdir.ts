@@ -18,10 +18,11 @@ import type { Cluster } from "@khw/spec";
 import { CliError, fsErrorToCliError } from "../errors";
 import {
   assertNoLinkInside,
+  type FileToWrite,
   lstatIfAny,
   removeStaleTemps,
   symlinkRefusal,
-  writeFileAtomic,
+  writeFilesAtomic,
 } from "../fs-atomic";
 import { currentSeams, type Seams } from "./seams";
 
@@ -146,9 +147,13 @@ export function readPkiDir(paths: WorkdirPaths): Record<string, string> {
 
 const WORKDIR_NAME = "the working directory";
 
-/** Where the working directory's files go: nothing below its root is followed if it is a link. */
-function writeState(paths: WorkdirPaths, path: string, contents: string, mode: number): void {
-  writeFileAtomic(path, contents, mode, { root: paths.root, rootName: WORKDIR_NAME });
+/**
+ * The working directory's changed files, written at the end of a sync as one batch (atomic per file,
+ * one disk wait for all, nothing changed if a write fails before the renames); nothing below its root
+ * is followed if it is a link.
+ */
+function writeState(paths: WorkdirPaths, files: readonly FileToWrite[]): void {
+  writeFilesAtomic(files, { root: paths.root, rootName: WORKDIR_NAME, checkedDirs: new Set() });
 }
 
 function readEncryptionKey(paths: WorkdirPaths): string | undefined {
@@ -227,23 +232,24 @@ export async function syncWorkdir(
     paths.bootstrapTokenExpires,
   ])
     assertNoLinkInside(paths.root, p, WORKDIR_NAME);
+  const writes: FileToWrite[] = [];
   for (const id of changed) {
     const m = material[id]!;
     const keyPath = join(paths.pki, `${id}.key`);
-    if (readOptional(keyPath) !== m.key) writeState(paths, keyPath, m.key, 0o600);
-    writeState(paths, join(paths.pki, `${id}.crt`), m.cert, 0o644);
+    if (readOptional(keyPath) !== m.key) writes.push({ path: keyPath, contents: m.key, mode: 0o600 });
+    writes.push({ path: join(paths.pki, `${id}.crt`), contents: m.cert, mode: 0o644 });
   }
   let encryptionKey = readEncryptionKey(paths);
   const encryptionKeyCreated = encryptionKey === undefined;
   if (encryptionKey === undefined) {
     encryptionKey = Buffer.from(seams.random(32)).toString("base64");
-    writeState(paths, paths.encryptionKey, `${encryptionKey}\n`, 0o600);
+    writes.push({ path: paths.encryptionKey, contents: `${encryptionKey}\n`, mode: 0o600 });
   }
   let bootstrapToken = readBootstrapToken(paths);
   const bootstrapTokenCreated = bootstrapToken === undefined;
   if (bootstrapToken === undefined) {
     bootstrapToken = newBootstrapToken(seams.random);
-    writeState(paths, paths.bootstrapToken, `${bootstrapToken}\n`, 0o600);
+    writes.push({ path: paths.bootstrapToken, contents: `${bootstrapToken}\n`, mode: 0o600 });
   }
   let bootstrapTokenExpires = readOptional(paths.bootstrapTokenExpires)?.trim();
   const expiresAt = bootstrapTokenExpires ? Date.parse(bootstrapTokenExpires) : Number.NaN;
@@ -251,8 +257,9 @@ export async function syncWorkdir(
     bootstrapTokenCreated || !Number.isFinite(expiresAt) || expiresAt - now.getTime() < TOKEN_RENEW_MS;
   if (bootstrapTokenRenewed || bootstrapTokenExpires === undefined) {
     bootstrapTokenExpires = bootstrapTokenExpiration(now, TOKEN_TTL_HOURS);
-    writeState(paths, paths.bootstrapTokenExpires, `${bootstrapTokenExpires}\n`, 0o644);
+    writes.push({ path: paths.bootstrapTokenExpires, contents: `${bootstrapTokenExpires}\n`, mode: 0o644 });
   }
+  writeState(paths, writes);
   const reissued = decisions.filter((d) => d.action === "reissue").map((d) => d.id);
   return {
     paths,
