@@ -250,6 +250,18 @@ describe("the CLI from the registry", () => {
     expect(r.out.trim()).toBe(cli.version);
   });
 
+  // -o yaml loads yaml lazily: once bundled, a dynamic import exposes only `default` (it failed with
+  // "stringify is not a function" in the built CLI while every test from source passed)
+  it("prints structured output as YAML and JSON", () => {
+    const cli = published.find((p) => p.name === "@khw/cli")!;
+    const yaml = khw(["version", "-o", "yaml"], consumer);
+    expect(yaml.code, yaml.out).toBe(0);
+    expect(yaml.out).toMatch(new RegExp(`^khw: ${cli.version.replace(/\./g, "\\.")}$`, "m"));
+    const json = khw(["version", "-o", "json"], consumer);
+    expect(json.code, json.out).toBe(0);
+    expect(JSON.parse(json.out).khw).toBe(cli.version);
+  });
+
   it("init, validate and gen work in a fresh directory", () => {
     const work = join(tmp, "cluster");
     mkdirSync(work);
