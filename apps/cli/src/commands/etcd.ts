@@ -191,6 +191,14 @@ export function registerEtcd(program: Command, io: Io): void {
         `${resuming ? "resuming" : "starting"} restore ${plan.restoreId} from ${shown} (sha256 ${snap.sha256.slice(0, 16)}…, new cluster token ${plan.initialClusterToken})`,
       );
       const hosts = openHosts(io, loaded);
+      // Ctrl-C: say how to go on (the record above makes the next run resume), then die as interrupted.
+      const onSigint = () => {
+        io.stderr(
+          `\nrestore ${plan.restoreId} interrupted: run \`khw etcd snapshot restore ${file} --yes\` again to resume it (the hosts may be left with the control plane stopped until then)\n`,
+        );
+        process.exit(130);
+      };
+      process.once("SIGINT", onSigint);
       let result: Awaited<ReturnType<typeof carryOutRestore>>;
       try {
         result = await carryOutRestore(cluster, plan, hosts, snap.bytes, {
@@ -198,6 +206,7 @@ export function registerEtcd(program: Command, io: Io): void {
           step: (host, line) => say(`  ${host}: ${line}`),
         });
       } finally {
+        process.removeListener("SIGINT", onSigint);
         await hosts.close();
       }
       writeRestoreRecord(recordPath, {
