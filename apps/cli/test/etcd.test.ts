@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CommandOp, type RecordedOp, RecordingExecutor } from "@khw/remote-exec";
-import { ETCD_RESTORE_SCRIPT } from "@khw/systemd-units";
+import { ETCD_RESTORE_SCRIPT, LEASES_RENEWED_SCRIPT } from "@khw/systemd-units";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SAVE_SCRIPT, verifySnapshotBytes } from "../src/day2/etcd";
 import { setConfirmForTests } from "../src/day2/reset";
@@ -96,6 +96,7 @@ function restoreHosts(r: RecordingExecutor, o: { failStartEtcd?: boolean } = {})
       }),
     )
     .respond((op) => argvOf(op)[0] === "/usr/local/bin/kubectl", { stdout: "ok" })
+    .respond((op) => argvOf(op)[0] === "sh" && argvOf(op)[2] === LEASES_RENEWED_SCRIPT, { stdout: "ok\n" })
     .respond((op) => argvOf(op)[0] === "rm", {});
 }
 
@@ -352,7 +353,8 @@ describe("khw etcd snapshot restore", () => {
     expect(last("systemctl start etcd")).toBeLessThan(first("etcdctl"));
     expect(last("etcdctl")).toBeLessThan(first("systemctl start kube-apiserver"));
     expect(last("systemctl start kube-apiserver")).toBeLessThan(first("kubectl"));
-    expect(last("kubectl")).toBeLessThan(first("rm"));
+    expect(last("kubectl")).toBeLessThan(first("sh -c"));
+    expect(last("sh -c")).toBeLessThan(first("rm"));
     expect(uploads().map((u) => [u.host, u.path, u.mode, u.size])).toEqual([
       ["master-1", "/var/lib/khw/etcd-restore/20261202t140000z.db", 0o600, 2080],
       ["master-2", "/var/lib/khw/etcd-restore/20261202t140000z.db", 0o600, 2080],

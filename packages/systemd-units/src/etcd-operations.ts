@@ -323,12 +323,12 @@ export type RestoreStep =
       timeoutSeconds: number;
     };
 
-/** When a wait step is done: every endpoint healthy in `endpoint health -w json`, or stdout starts with `ok`. */
-export type WaitCondition = { kind: "etcd-healthy"; endpoints: string[] } | { kind: "readyz-ok" };
+/** When a wait step is done: every endpoint healthy in `endpoint health -w json`, or stdout is `ok`. */
+export type WaitCondition = { kind: "etcd-healthy"; endpoints: string[] } | { kind: "ok" };
 
 /** Whether a wait step's output (stdout) meets its condition. */
 export function waitConditionMet(until: WaitCondition, stdout: string): boolean {
-  if (until.kind === "readyz-ok") return /^ok\s*$/.test(stdout.trim());
+  if (until.kind === "ok") return /^ok\s*$/.test(stdout.trim());
   let health: EndpointHealth[];
   try {
     health = parseEndpointHealth(stdout);
@@ -350,6 +350,7 @@ export interface RestorePhase {
     | "wait-etcd"
     | "start-control-plane"
     | "wait-apiserver"
+    | "wait-controllers"
     | "clean-up";
   description: string;
   steps: RestoreStep[];
@@ -393,11 +394,27 @@ sync
 echo "restored (previous data kept in $aside)"`;
 
 /**
+ * Prints `ok` once kube-controller-manager and kube-scheduler hold their leader leases again: each lease
+ * renewed at or after the local unit (re)started. The snapshot holds the old holders' leases, which look
+ * held until they expire; until then no controller runs (a new namespace gets no `default`
+ * ServiceAccount). $1 kubectl, $2 the admin kubeconfig. Otherwise one line says what is missing.
+ */
+export const LEASES_RENEWED_SCRIPT = `kubectl="$1"; kubeconfig="$2"
+for c in ${ETCD_CLIENT_SERVICES.slice(1).join(" ")}; do
+  since=$(systemctl show -p ActiveEnterTimestamp --value "$c")
+  s=$(date -d "$since" +%s 2>/dev/null) || { echo "$c: not started"; exit 0; }
+  r=$("$kubectl" --kubeconfig "$kubeconfig" -n kube-system get lease "$c" -o 'jsonpath={.spec.renewTime}' --request-timeout=5s 2>&1) || { echo "$c lease: $r"; exit 0; }
+  t=$(date -d "$r" +%s 2>/dev/null) || { echo "$c lease renewTime: '$r'"; exit 0; }
+  [ "$t" -ge "$s" ] || { echo "$c: no leader since the restart"; exit 0; }
+done
+echo ok`;
+
+/**
  * The restore of every member from one snapshot, as data: upload and check the snapshot everywhere
  * (nothing stopped yet), stop the control plane then etcd, restore each member into a fresh data dir
  * with a new cluster token (the old dir set aside, kept), start etcd on all members at once (the first
  * waits for quorum), wait until every endpoint is healthy, start the control plane, wait for /readyz on
- * every apiserver, remove the snapshot copies.
+ * every apiserver and for the controller-manager's and scheduler's leader leases, remove the snapshot copies.
  */
 export function etcdRestorePlan(cluster: Cluster, input: EtcdRestoreInput): EtcdRestorePlan {
   if (!/^[A-Za-z0-9-]{1,40}$/.test(input.restoreId))
@@ -533,9 +550,23 @@ export function etcdRestorePlan(cluster: Cluster, input: EtcdRestoreInput): Etcd
           "/readyz",
           "--request-timeout=5s",
         ],
-        until: { kind: "readyz-ok" },
+        until: { kind: "ok" },
         timeoutSeconds: 180,
       })),
+    },
+    {
+      name: "wait-controllers",
+      description: "wait until kube-controller-manager and kube-scheduler hold their leader leases again",
+      steps: [
+        {
+          kind: "wait",
+          host: cps[0]!,
+          what: "leader leases renewed since the restart",
+          argv: ["sh", "-c", LEASES_RENEWED_SCRIPT, "khw", BINARY_PATHS.kubectl, KUBECONFIG_PATHS.admin],
+          until: { kind: "ok" },
+          timeoutSeconds: 180,
+        },
+      ],
     },
     {
       name: "clean-up",

@@ -40,6 +40,7 @@ export {
   etcdctlArgv,
   etcdIdHex,
   etcdRestorePlan,
+  LEASES_RENEWED_SCRIPT,
   type ListedMember,
   type MemberProbe,
   parseEndpointHealth,

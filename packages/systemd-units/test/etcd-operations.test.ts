@@ -16,6 +16,7 @@ import {
   etcdctlArgv,
   etcdIdHex,
   etcdRestorePlan,
+  LEASES_RENEWED_SCRIPT,
   PATHS,
   PKI_PATHS,
   parseEndpointHealth,
@@ -162,6 +163,7 @@ describe("etcdRestorePlan", () => {
       "wait-etcd",
       "start-control-plane",
       "wait-apiserver",
+      "wait-controllers",
       "clean-up",
     ]);
     expect(plan.initialClusterToken).toBe("etcd-kubernetes-the-hard-way-restore-20261202t140000z");
@@ -222,10 +224,17 @@ describe("etcdRestorePlan", () => {
       waitConditionMet({ kind: "etcd-healthy", endpoints }, HEALTH_ONE_DOWN_JSON.replace("false", "true")),
     ).toBe(true);
     expect(waitConditionMet({ kind: "etcd-healthy", endpoints }, "Error: unhealthy cluster")).toBe(false);
-    expect(waitConditionMet({ kind: "readyz-ok" }, "ok")).toBe(true);
-    expect(
-      waitConditionMet({ kind: "readyz-ok" }, "[-]etcd failed: reason withheld\nreadyz check failed"),
-    ).toBe(false);
+    expect(waitConditionMet({ kind: "ok" }, "ok")).toBe(true);
+    expect(waitConditionMet({ kind: "ok" }, "[-]etcd failed: reason withheld\nreadyz check failed")).toBe(
+      false,
+    );
+  });
+
+  it("the scripts parse in a real POSIX shell", () => {
+    for (const script of [ETCD_RESTORE_SCRIPT, LEASES_RENEWED_SCRIPT]) {
+      const r = spawnSync("sh", ["-n", "-c", script], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+    }
   });
 
   it("etcdctl gets the unit's TLS material", () => {

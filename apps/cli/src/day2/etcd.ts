@@ -292,7 +292,7 @@ function describeStep(s: RestoreStep): string {
     case "shell":
       return `${s.what}\n      sh -c <restore script> ${s.args.map((a) => JSON.stringify(a)).join(" ")}`;
     case "wait":
-      return `until ${s.until.kind === "readyz-ok" ? "ok" : "every endpoint is healthy"} (at most ${s.timeoutSeconds} s): ${s.argv.join(" ")}`;
+      return `until ${s.until.kind === "ok" ? "it answers ok" : "every endpoint is healthy"} (at most ${s.timeoutSeconds} s): ${s.argv[0] === "sh" ? `${s.what} (sh -c <script> ${s.argv.slice(4).join(" ")})` : s.argv.join(" ")}`;
   }
 }
 
