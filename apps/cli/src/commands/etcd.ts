@@ -180,11 +180,12 @@ export function registerEtcd(program: Command, io: Io): void {
           throw new CliError("ABORTED", "", undefined, EXIT.failure);
         }
       }
+      const startedAt = resuming?.startedAt ?? currentSeams().now().toISOString();
       writeRestoreRecord(recordPath, {
         restoreId,
         sha256: snap.sha256,
         file: abs,
-        startedAt: resuming?.startedAt ?? currentSeams().now().toISOString(),
+        startedAt,
         completed: false,
       });
       say(
@@ -213,7 +214,7 @@ export function registerEtcd(program: Command, io: Io): void {
         restoreId,
         sha256: snap.sha256,
         file: abs,
-        startedAt: resuming?.startedAt ?? "",
+        startedAt,
         completed: true,
       });
       for (const [host, dir] of Object.entries(plan.keptDataDirs))
