@@ -36,6 +36,20 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   status: ["khw status", "khw status -o json | jq '.hosts[].host'"],
   smoke: ["khw smoke"],
   reset: ["khw reset --yes"],
+  etcd: ["khw etcd status", "khw etcd snapshot save && khw etcd snapshot restore backups/etcd-<time>.db"],
+  "etcd status": ["khw etcd status", "khw etcd status --json | jq '.members[] | {name, isLeader, revision}'"],
+  "etcd snapshot": [
+    "khw etcd snapshot save",
+    "khw etcd snapshot restore backups/etcd-20261202T140000Z.db --dry-run",
+  ],
+  "etcd snapshot save": [
+    "khw etcd snapshot save                 # backups/etcd-<UTC time>.db, 0600, git-ignored",
+    "khw etcd snapshot save /srv/etcd.db --json",
+  ],
+  "etcd snapshot restore": [
+    "khw etcd snapshot restore backups/etcd-20261202T140000Z.db --dry-run   # the plan, per host",
+    "khw etcd snapshot restore backups/etcd-20261202T140000Z.db --yes       # run again to resume",
+  ],
   lab: ["khw lab up && khw up && khw smoke && khw lab down"],
   "lab up": ["khw lab up", "khw lab up -f cluster.yaml --no-images"],
   "lab down": ["khw lab down"],

@@ -4,7 +4,8 @@ export type UnitsErrorCode =
   | "INVALID_ENCRYPTION_KEY"
   | "UNSUPPORTED_VERSION"
   | "UNKNOWN_NODE"
-  | "INVALID_EXEC_LINE";
+  | "INVALID_EXEC_LINE"
+  | "INVALID_ETCD_OUTPUT";
 
 /** Every error of @khw/systemd-units: a `code`, a message that names the field, and a hint. */
 export class UnitsError extends Error {

@@ -26,6 +26,33 @@ export {
   sysctlConfig,
 } from "./configs";
 export { UnitsError, type UnitsErrorCode } from "./errors";
+export {
+  type EndpointHealth,
+  type EndpointStatus,
+  ETCD_CLIENT_SERVICES,
+  ETCD_RESTORE_DIR,
+  ETCD_RESTORE_SCRIPT,
+  type EtcdClusterStatus,
+  type EtcdMemberStatus,
+  type EtcdRestoreInput,
+  type EtcdRestorePlan,
+  etcdClusterStatus,
+  etcdctlArgv,
+  etcdIdHex,
+  etcdRestorePlan,
+  LEASES_RENEWED_SCRIPT,
+  type ListedMember,
+  type MemberProbe,
+  parseEndpointHealth,
+  parseEndpointStatus,
+  parseMemberList,
+  parseSnapshotStatus,
+  type RestorePhase,
+  type RestoreStep,
+  type SnapshotStatus,
+  type WaitCondition,
+  waitConditionMet,
+} from "./etcd-operations";
 export { parseExecCommand, quoteExecArg, renderExecCommand } from "./exec";
 export {
   clusterNode,

@@ -56,6 +56,7 @@ export const PKI_PATHS = {
 export const BINARY_PATHS = {
   etcd: "/usr/local/bin/etcd",
   etcdctl: "/usr/local/bin/etcdctl",
+  etcdutl: "/usr/local/bin/etcdutl",
   kubeApiserver: "/usr/local/bin/kube-apiserver",
   kubeControllerManager: "/usr/local/bin/kube-controller-manager",
   kubeScheduler: "/usr/local/bin/kube-scheduler",
