@@ -7,7 +7,13 @@ import { ADMIN_KUBECONFIG_PATH, type Artifacts } from "../artifacts";
 import { CliError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
 import type { WorkdirPaths } from "../workdir";
-import { ensureArtifact, type FetchedArtifact, installScript, remoteCachePath } from "./binaries";
+import {
+  ensureArtifact,
+  type FetchedArtifact,
+  installedCheckScript,
+  installScript,
+  remoteCachePath,
+} from "./binaries";
 import type { EventSink } from "./events";
 import { failureHint } from "./hints";
 import { type PhaseDefinition, type PhaseName, phaseContext, REMOTE_MANIFEST_DIR, type Step } from "./phases";
@@ -103,17 +109,19 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
     pending: {},
     plan: [],
   };
-  const fetched = new Map<string, Promise<{ fetched: FetchedArtifact; content: Buffer }>>();
+  // Release files are read only when a host needs them uploaded (a converged run reads none).
+  const fetched = new Map<string, Promise<{ fetched: FetchedArtifact }>>();
   const getArtifact = (a: BinaryArtifact) => {
     let p = fetched.get(a.id);
     if (!p) {
       const fetch = options.fetchArtifact ?? ((x) => ensureArtifact(cluster, x, options));
-      p = fetch(a).then((f) => ({ fetched: f, content: readFileSync(f.file) }));
+      p = fetch(a).then((f) => ({ fetched: f }));
       p.catch(() => {});
       fetched.set(a.id, p);
     }
     return p;
   };
+  const contents = new Map<string, Buffer>();
   const target = (node: ClusterNode): HostTarget => {
     const t = options.targets.get(node.name);
     if (!t) throw new Error(`no SSH target for ${node.name} (a bug in khw)`);
@@ -280,8 +288,14 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
         case "install": {
           const a = step.artifact;
           const remote = remoteCachePath(a);
+          const { fetched: f } = await getArtifact(a);
+          // What the host recorded at the last install, compared by size/mtime/inode (no hashing).
+          const recorded = installedCheckScript(a, f.sha256);
+          const same = empty
+            ? { stdout: "" }
+            : await probe.shell(host, recorded.script, { sudo: true, args: recorded.args, check: false });
+          if (same.stdout.trim() === `installed ${f.sha256}`) return { changes: 0 };
           if (dryRun) {
-            const { fetched: f } = await getArtifact(a);
             const r = empty
               ? { stdout: "" }
               : await probe.exec(host, ["sha256sum", remote], { sudo: true, check: false });
@@ -293,9 +307,10 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
             });
             return { changes: 1 };
           }
-          const { content } = await getArtifact(a);
+          const content = contents.get(a.id) ?? readFileSync(f.file);
+          contents.set(a.id, content);
           const up = await executor.upload(host, { path: remote, content, mode: 0o644, sudo: true });
-          const { script, args } = installScript(a);
+          const { script, args } = installScript(a, f.sha256);
           const r = await executor.shell(host, script, { sudo: true, args: [remote, ...args] });
           const changedDests = r.stdout
             .split("\n")
