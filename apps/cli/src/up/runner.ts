@@ -16,6 +16,7 @@ import {
 } from "./binaries";
 import type { EventSink } from "./events";
 import { failureHint } from "./hints";
+import { causesInJournal, journalScript } from "./journal-causes";
 import { type PhaseDefinition, type PhaseName, phaseContext, REMOTE_MANIFEST_DIR, type Step } from "./phases";
 import { checkClockSkew, checkHostFacts, FACTS_SCRIPT, type HostFacts, parseFacts } from "./preflight";
 import { addPending, clearPending, readState, type UpState, writeState } from "./state";
@@ -222,6 +223,30 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
       }
       emit({ type: "host-done", phase: phase.name, host: node.name, changes });
       return changes;
+    };
+
+    /** Reads the journal of the suspects of a timed-out wait; one line per host with what it shows. */
+    const journalCauses = async (
+      d: NonNullable<Extract<Step, { kind: "wait" }>["diagnose"]>,
+      out: string,
+    ) => {
+      const suspects = cluster.nodes.filter((n) => d.suspects(out).includes(n.name));
+      const lines = await Promise.all(
+        suspects.map(async (n) => {
+          const j = await probe
+            .shell(target(n), journalScript(d.unit), { sudo: true, check: false })
+            .catch((e: Error) => ({ stdout: "", stderr: e.message }));
+          log(`[${phase.name}] ${n.name}: journal of ${d.unit}\n${j.stdout}${j.stderr}`);
+          const state = /^unit-state=(\S*)$/m.exec(j.stdout)?.[1] || "unknown";
+          const seen = causesInJournal(j.stdout, d.causes);
+          if (seen.length === 0)
+            return `  ${n.name}: ${d.unit} is ${state}; its journal names no cause khw knows (\`journalctl -u ${d.unit}\` there)`;
+          return seen
+            .map((c) => `  ${n.name}: ${d.unit} (${state}): ${c.cause}\n    fix: ${c.fix}`)
+            .join("\n");
+        }),
+      );
+      return lines.length ? `\nwhat the ${d.unit} journals show:\n${lines.join("\n")}` : "";
     };
 
     const runStep = async (
@@ -455,10 +480,11 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
             if (i < step.attempts - 1) await sleep(step.intervalMs);
           }
           log(`${where}: ${step.name}: not ready\n${out}`);
+          const causes = step.diagnose ? await journalCauses(step.diagnose, out) : "";
           throw new UpError(
             phase.name,
             node.name,
-            `${where}: ${step.name} not reached after ${step.attempts} attempts; last output:\n${lastLines(out)}`,
+            `${where}: ${step.name} not reached after ${step.attempts} attempts; last output:\n${lastLines(out)}${causes}`,
             step.hint,
           );
         }

@@ -272,7 +272,12 @@ export class FakeHosts implements Executor {
       const n = kubelets();
       return { stdout: `${n}/${c.workers.length}` };
     });
-    r.respond(/get nodes --no-headers/, () => ({ stdout: `ready=${kubelets()}\n` }));
+    r.respond(/get nodes --no-headers/, () => ({
+      stdout: `${c.workers
+        .filter((w) => on(w.name, "kubelet"))
+        .map((w) => `ready-node ${w.name}\n`)
+        .join("")}ready=${kubelets()}\n`,
+    }));
     r.respond(/serving-csr-missing=/, () => ({
       stdout: `serving-csr-missing=${c.workers
         .filter((w) => w.kubeletCredentials === "tls-bootstrap" && !on(w.name, "kubelet"))
