@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect } from "vitest";
 import {
   type Lab,
   labSkipReason,
+  phaseTimes,
   restartsBetween,
   spawnKhw,
   startLab,
@@ -115,6 +116,32 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       await interruptEveryPhase("SIGINT");
       await lab.refresh();
       await lab.smokePasses();
+    },
+  );
+
+  scenario(
+    SUITE,
+    "a converged khw up changes nothing and restarts nothing (wall time and per-phase times printed)",
+    3,
+    async () => {
+      const before = await lab.unitStarts();
+      // as a user runs it (a new process: Node, the CLI's modules, the spec, then the hosts) ...
+      const t0 = performance.now();
+      const p = spawnKhw(lab.workdir, ["up", "--json"]);
+      const r = await p.done;
+      const wall = performance.now() - t0;
+      expect(r.code, r.stderr).toBe(0);
+      expect(events(r.stdout).find((e) => e["type"] === "run-done")).toMatchObject({ ok: true, changes: 0 });
+      console.log(
+        `[e2e] converged khw up (own process): ${(wall / 1000).toFixed(1)} s: ${phaseTimes(p.timeline)}`,
+      );
+      recordStep(SUITE, "khw up (converged, own process)", wall / 1000, true);
+      // ... and in-process, as the default suite's "khw up (converged)" measures it
+      const again = await khw(lab.workdir, ["up", "--json"]);
+      expect(again.code, again.stderr).toBe(0);
+      recordStep(SUITE, "khw up (converged)", again.seconds, true);
+      console.log(`[e2e] converged khw up (in-process): ${again.seconds.toFixed(1)} s`);
+      expect(restartsBetween(before, await lab.unitStarts()).ordered).toEqual([]);
     },
   );
 

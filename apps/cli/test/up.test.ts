@@ -184,6 +184,13 @@ describe("khw up through the recording executor", () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain("converged: no changes");
     expect(hosts.changesSince(from)).toEqual([]);
+    const since = hosts.recorder.ops.slice(from);
+    const shells = (re: RegExp) => since.filter((op) => op.kind === "shell" && re.test(op.script));
+    // a converged run: the API is asked once (not before each of the 5 phases that need it) ...
+    expect(shells(/missing-binaries/)).toHaveLength(1);
+    // ... and the installed release files are compared with the hosts' records, never uploaded or hashed
+    expect(since.filter((op) => op.kind === "upload" && op.path.startsWith("/var/cache/khw/"))).toEqual([]);
+    expect(shells(/^rec="\$1"; sha="\$2"/).length).toBeGreaterThan(0);
   });
 
   it("the unusual spec (3 masters, 1 worker, bridge-routes, no tls-bootstrap) converges too; a single master without LB or workers as well", async () => {

@@ -123,6 +123,9 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
     return p;
   };
   const contents = new Map<string, Buffer>();
+  /** Changes made on control planes so far in this run, and their count when the API was last found ready. */
+  let cpChanges = 0;
+  let apiReadyAt = -1;
   const target = (node: ClusterNode): HostTarget => {
     const t = options.targets.get(node.name);
     if (!t) throw new Error(`no SSH target for ${node.name} (a bug in khw)`);
@@ -176,7 +179,8 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
       continue;
     }
     await options.beforePhase?.(phase, options.phases.indexOf(phase));
-    if (phase.needsApi && !dryRun) {
+    // The API was found ready in this run and no control plane changed since: not asked again.
+    if (phase.needsApi && !dryRun && apiReadyAt !== cpChanges) {
       const blocked = await apiBlocked(probe, target(hosts[0]!), hosts[0]!, log).catch((e: unknown) => {
         if (!isRemoteExecError(e)) throw e;
         emit(failureEvent(phase.name, hosts[0]!.name, e));
@@ -200,26 +204,44 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
           blocked.hint,
         );
       }
+      apiReadyAt = cpChanges;
     }
     emit({ type: "phase-start", phase: phase.name, hosts: hosts.map((h) => h.name) });
     const facts: HostFacts[] = [];
     let phaseChanges = 0;
+    /** Final readiness waits of hosts where this phase changed nothing: awaited at the phase's end. */
+    const deferred: Array<{ host: string; done: Promise<void> }> = [];
     const runHost = async (node: ClusterNode): Promise<number> => {
       emit({ type: "host-start", phase: phase.name, host: node.name });
       let changes = 0;
-      for (const step of phase.steps(ctx, node)) {
+      const steps = phase.steps(ctx, node);
+      for (const [i, step] of steps.entries()) {
         if (options.signal?.aborted) throw new Interrupted("interrupted");
         const name = stepName(step);
+        const report = (st: { changes: number; probe?: boolean; detail?: string }) =>
+          emit({
+            type: "step",
+            phase: phase.name,
+            host: node.name,
+            step: name,
+            status: st.changes > 0 ? "changed" : st.probe ? "ok" : "unchanged",
+            ...(st.detail ? { detail: st.detail } : {}),
+          });
+        // A readiness wait that ends the host's steps where nothing was changed (no service restarted
+        // or started here): the next host need not wait for it, even in a one-by-one phase.
+        if (step.kind === "wait" && changes === 0 && i === steps.length - 1 && !dryRun) {
+          const done = runStep(step, node, target(node)).then((st) => {
+            report(st);
+            emit({ type: "host-done", phase: phase.name, host: node.name, changes: 0 });
+          });
+          done.catch(() => {});
+          deferred.push({ host: node.name, done });
+          return 0;
+        }
         const st = await runStep(step, node, target(node));
         changes += st.changes;
-        emit({
-          type: "step",
-          phase: phase.name,
-          host: node.name,
-          step: name,
-          status: st.changes > 0 ? "changed" : st.probe ? "ok" : "unchanged",
-          ...(st.detail ? { detail: st.detail } : {}),
-        });
+        if (st.changes > 0 && node.role === "controlplane") cpChanges += st.changes;
+        report(st);
       }
       emit({ type: "host-done", phase: phase.name, host: node.name, changes });
       return changes;
@@ -616,6 +638,11 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
       concurrency,
       failFast: phase.name !== "preflight",
     });
+    for (const [i, d] of (await Promise.allSettled(deferred.map((x) => x.done))).entries()) {
+      const host = deferred[i]!.host;
+      if (d.status === "rejected")
+        results[results.findIndex((r) => r.host === host)] = { host, ok: false, error: d.reason as Error };
+    }
     for (const r of results) if (r.ok) phaseChanges += r.value;
     const failures = results.filter((r) => !r.ok) as Array<{ host: string; ok: false; error: Error }>;
     const interrupted = failures.some((f) => f.error instanceof Interrupted) || options.signal?.aborted;
