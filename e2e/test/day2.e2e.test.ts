@@ -54,12 +54,31 @@ async function phaseNames(): Promise<string[]> {
 }
 
 /**
- * `khw up` interrupted with `sig` at the start of each phase in turn: run 1 stops at phase 1, run 2 (which
- * resumes) at phase 2, … so every phase, a new one included, is cut once. Then a run converges.
+ * Which phases each signal cuts in this run. Every phase of `khw up --list` (a new one included) is cut in
+ * every run, by SIGINT or by SIGKILL: alternate phases, the pairing swapped by the rotation (the UTC
+ * day's parity, or E2E_INTERRUPT_ROTATION=0|1), so two runs on consecutive days cut each phase with both.
+ * E2E_INTERRUPT_ALL=1 cuts every phase with both signals in one run (twice the time).
+ */
+function phasesCutBy(sig: "SIGINT" | "SIGKILL", phases: string[]): string[] {
+  if (process.env["E2E_INTERRUPT_ALL"] === "1") return phases;
+  const day = Math.floor(Date.now() / 86_400_000);
+  const rotation = Number(process.env["E2E_INTERRUPT_ROTATION"] ?? day % 2) % 2;
+  const parity = (sig === "SIGINT" ? 0 : 1) ^ rotation;
+  const mine = phases.filter((_, i) => i % 2 === parity);
+  console.log(
+    `[e2e] ${sig} cuts ${mine.join(", ")} (rotation ${rotation}; the other signal cuts the rest; E2E_INTERRUPT_ROTATION=${1 - rotation} swaps, E2E_INTERRUPT_ALL=1 cuts all)`,
+  );
+  return mine;
+}
+
+/**
+ * `khw up` interrupted with `sig` at the start of phases in turn (see phasesCutBy): run 1 stops at the
+ * first, run 2 (which resumes) at the next, … Then a run converges.
  */
 async function interruptEveryPhase(sig: "SIGINT" | "SIGKILL"): Promise<void> {
-  const phases = await phaseNames();
-  expect(phases.length).toBeGreaterThan(5);
+  const all = await phaseNames();
+  expect(all.length).toBeGreaterThan(5);
+  const phases = phasesCutBy(sig, all);
   const cut: string[] = [];
   for (const phase of phases) {
     const p = spawnKhw(lab.workdir, ["up", "--json"]);
@@ -81,7 +100,7 @@ async function interruptEveryPhase(sig: "SIGINT" | "SIGKILL"): Promise<void> {
     }
   }
   console.log(`[e2e] ${sig} at the start of: ${cut.join(", ")}`);
-  expect(cut.length, "phases cut").toBeGreaterThan(5);
+  expect(cut, "phases cut").toEqual(phases);
   const last = await khw(lab.workdir, ["up", "--json"]);
   expect(last.code, `${last.stdout}\n${last.stderr}`).toBe(0);
   expect(await strayTempFiles(lab)).toEqual([]);
@@ -165,13 +184,17 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       const phases = await phaseNames();
       const victim = lab.hosts.workers.at(-1)!;
       const survivor = lab.hosts.workers[0]!;
-      // Work for the workers phase on every worker (binaries to fetch and install again), so the run is
-      // busy there when the victim powers off at the start of its workers steps.
+      // Work for the workers phase on every worker, so the run is busy there when the victim powers off
+      // at the start of its workers steps: the victim's binaries to install again (it dies in the middle),
+      // and on the others kube-proxy's only (restarting a survivor's containerd and kubelet too left
+      // its flanneld running outside its container: see the report of issue 18).
       for (const w of lab.hosts.workers) {
         await onHost(
           lab.workdir,
           w,
-          "rm -f /usr/local/bin/kube-proxy /usr/local/bin/kubelet /usr/local/bin/containerd",
+          w === victim
+            ? "rm -f /usr/local/bin/kube-proxy /usr/local/bin/kubelet /usr/local/bin/containerd"
+            : "rm -f /usr/local/bin/kube-proxy",
         );
       }
       expect(phases).toContain("workers");
