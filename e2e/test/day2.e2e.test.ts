@@ -230,8 +230,42 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       // A clean restart of the converged worker: its routes to the other workers' pod slices come back
       // with its kubelet (ExecStartPre), before any khw run.
       await khw(lab.workdir, ["lab", "stop", victim]);
+      const bootedAt = Date.now();
       const restarted = await khw(lab.workdir, ["lab", "start", victim]);
       expect(restarted.code, restarted.stderr).toBe(0);
+      // As a user would before using it again: the worker is back once its kubelet has reported (a
+      // heartbeat after the boot) and its pods are ready again (the node stays "Ready" in the API for
+      // up to 40 s after its kubelet stopped, so pods may still be scheduled there meanwhile).
+      const back = performance.now();
+      await until(
+        `${victim} back: its kubelet reporting again and its pods ready`,
+        async () => {
+          const hb = await lab.kubectl(
+            "get",
+            "node",
+            victim,
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Ready")].lastHeartbeatTime} {.status.conditions[?(@.type=="Ready")].status}',
+          );
+          const [at, status] = hb.stdout.trim().split(" ");
+          if (status !== "True" || Date.parse(at ?? "") < bootedAt - 1000) return undefined;
+          const pods = await lab.kubectl(
+            "get",
+            "pods",
+            "-A",
+            "--field-selector",
+            `spec.nodeName=${victim}`,
+            "-o",
+            'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}',
+          );
+          const lines = pods.stdout.trim().split("\n").filter(Boolean);
+          return lines.length > 0 && lines.every((l) => l.endsWith("=True")) ? true : undefined;
+        },
+        120,
+      );
+      console.log(
+        `[e2e] ${victim} back ${((performance.now() - back) / 1000).toFixed(1)} s after its start returned`,
+      );
       // bridge-routes: the restarted worker's routes to the other workers' pods come back with its kubelet.
       if (lab.hosts.podNetwork === "bridge-routes") {
         await until(`${victim}'s pod routes after its restart`, async () => {
