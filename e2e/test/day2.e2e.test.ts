@@ -237,6 +237,7 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
       // heartbeat after the boot) and its pods are ready again (the node stays "Ready" in the API for
       // up to 40 s after its kubelet stopped, so pods may still be scheduled there meanwhile).
       const back = performance.now();
+      let notReady: string[] = [];
       await until(
         `${victim} back: its kubelet reporting again and its pods ready`,
         async () => {
@@ -256,13 +257,26 @@ describe.skipIf(unavailable !== undefined)("day 2 on a lab of real hosts", () =>
             "--field-selector",
             `spec.nodeName=${victim}`,
             "-o",
-            'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}',
+            "json",
           );
-          const lines = pods.stdout.trim().split("\n").filter(Boolean);
-          return lines.length > 0 && lines.every((l) => l.endsWith("=True")) ? true : undefined;
+          // pods being deleted (the previous smoke's, say) are the kubelet's to finish, not to be ready
+          const items = (
+            JSON.parse(pods.stdout || "{}") as {
+              items?: Array<{
+                metadata: { namespace: string; name: string; deletionTimestamp?: string };
+                status?: { conditions?: Array<{ type: string; status: string }> };
+              }>;
+            }
+          ).items?.filter((p) => !p.metadata.deletionTimestamp);
+          notReady = (items ?? [])
+            .filter((p) => !p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+            .map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+          return items?.length && notReady.length === 0 ? true : undefined;
         },
-        120,
-      );
+        180,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message} (not ready: ${notReady.join(", ") || "none listed"})`);
+      });
       console.log(
         `[e2e] ${victim} back ${((performance.now() - back) / 1000).toFixed(1)} s after its start returned`,
       );

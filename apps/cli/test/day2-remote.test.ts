@@ -497,7 +497,7 @@ describe("khw smoke", () => {
     // a previous run's namespace, deleted without waiting, may still be terminating: gone before the apply
     const apply = commands("master-1").find((c) => c.kind === "shell" && / apply -f /.test(c.script))!;
     expect(apply.kind === "shell" && apply.script).toMatch(
-      /wait --for=delete namespace\/khw-smoke --timeout=90s .*; .* apply -f "\$1"/,
+      /wait --for=delete namespace\/khw-smoke --timeout=90s [^\n]*\n[\s\S]* apply -f "\$1"/,
     );
     const etcd = commands("master-1").find((c) => c.kind === "shell" && /etcdctl/.test(c.script))!;
     expect(etcd.kind === "shell" && etcd.args).toEqual([
