@@ -236,10 +236,14 @@ export interface KhwProcess {
   child: ChildProcess;
   /** Resolves with the first event matching, or undefined when the process ended first. */
   waitFor(match: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown> | undefined>;
+  /** Every --json event with when it arrived (ms since the process was spawned). */
+  timeline: Array<{ ms: number; event: Record<string, unknown> }>;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
 export function spawnKhw(cwd: string, argv: string[]): KhwProcess {
+  const spawned = performance.now();
+  const timeline: KhwProcess["timeline"] = [];
   const child = spawn(process.execPath, [KHW_DEV, ...argv], {
     cwd,
     env: { ...process.env, INIT_CWD: cwd, NO_COLOR: "1" },
@@ -265,6 +269,7 @@ export function spawnKhw(cwd: string, argv: string[]): KhwProcess {
       } catch {
         continue;
       }
+      timeline.push({ ms: performance.now() - spawned, event: e });
       for (const w of [...waiters]) {
         if (w.match(e)) {
           waiters.splice(waiters.indexOf(w), 1);
@@ -290,6 +295,24 @@ export function spawnKhw(cwd: string, argv: string[]): KhwProcess {
   return {
     child,
     done,
+    timeline,
     waitFor: (match) => new Promise((resolve) => waiters.push({ match, resolve })),
   };
+}
+
+/**
+ * "preflight 0.4, pki 0.1, …": each phase's seconds from its phase-start to its phase-done (or the next
+ * phase's start), and before the first phase (process start, spec, artifacts, binaries checked).
+ */
+export function phaseTimes(timeline: KhwProcess["timeline"]): string {
+  const starts = timeline.filter((t) => t.event["type"] === "phase-start");
+  const parts = [`start ${((starts[0]?.ms ?? 0) / 1000).toFixed(1)}`];
+  for (const [i, s] of starts.entries()) {
+    const end =
+      timeline.find((t) => t.event["type"] === "phase-done" && t.event["phase"] === s.event["phase"]) ??
+      starts[i + 1] ??
+      timeline.at(-1)!;
+    parts.push(`${String(s.event["phase"])} ${((end.ms - s.ms) / 1000).toFixed(1)}`);
+  }
+  return parts.join(", ");
 }

@@ -494,6 +494,11 @@ describe("khw smoke", () => {
     expect(commands().every((c) => c.host === "master-1" || c.host === "master-2")).toBe(true);
     const manifest = uploads("master-1")[0]!;
     expect(manifest).toMatchObject({ path: "/var/lib/khw/smoke/smoke.yaml", mode: 0o600 });
+    // a previous run's namespace, deleted without waiting, may still be terminating: gone before the apply
+    const apply = commands("master-1").find((c) => c.kind === "shell" && / apply -f /.test(c.script))!;
+    expect(apply.kind === "shell" && apply.script).toMatch(
+      /wait --for=delete namespace\/khw-smoke --timeout=90s [^\n]*\n[\s\S]* apply -f "\$1"/,
+    );
     const etcd = commands("master-1").find((c) => c.kind === "shell" && /etcdctl/.test(c.script))!;
     expect(etcd.kind === "shell" && etcd.args).toEqual([
       "/registry/secrets/khw-smoke/kubernetes-the-hard-way",

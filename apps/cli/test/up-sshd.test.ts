@@ -2,13 +2,14 @@
 // uploads (atomic, idempotent), --dry-run diffs, and the binary install script with real tar/cmp/install.
 // The hosts' /etc, /var, /opt, /usr/local are private overlays (see golden/sandbox-sshd.ts); no systemd.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fingerprintSha256, type HostTarget, SshExecutor } from "@khw/remote-exec";
 import { binaryArtifacts, loadCluster, parseClusterYaml } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey, startCutProxy, startDropServer } from "../../../packages/remote-exec/test/sshd";
-import { installScript, remoteCachePath } from "../src/up/binaries";
+import { installedCheckScript, installScript, remoteCachePath } from "../src/up/binaries";
 import { resetSeamsForTests } from "../src/workdir";
 import { makeFakeBundle } from "./golden/fake-hosts";
 import { useFixedSeams } from "./golden/fixtures";
@@ -231,18 +232,38 @@ describe("khw up against real sshd hosts", () => {
         content: readFileSync(join(bundle, etcd.path)),
         sudo: true,
       });
-      const { script, args } = installScript(etcd);
+      const { script, args } = installScript(etcd, sha);
       return (await ssh.shell(target(1), script, { sudo: true, args: [remoteCachePath(etcd), ...args] }))
         .stdout;
     };
+    const sha = createHash("sha256")
+      .update(readFileSync(join(bundle, etcd.path)))
+      .digest("hex");
+    const recorded = async (digest = sha) => {
+      const { script, args } = installedCheckScript(etcd, digest);
+      return (await ssh.shell(target(1), script, { sudo: true, args })).stdout.trim();
+    };
+    expect(await recorded()).toBe("");
     expect((await run()).trim().split("\n")).toEqual([
       "changed /usr/local/bin/etcd",
       "changed /usr/local/bin/etcdctl",
       "changed /usr/local/bin/etcdutl",
     ]);
+    // the host's record: a re-run compares stat, not bytes
+    expect(await recorded()).toBe(`installed ${sha}`);
+    expect(await recorded("0".repeat(64))).toBe("");
     expect(await run()).toBe("");
     const out = await ssh.exec(target(1), ["/usr/local/bin/etcdctl"]);
     expect(out.stdout).toContain("fake");
+    // a file replaced by someone else no longer matches the record; the install puts it back
+    await ssh.shell(
+      target(1),
+      "cp /bin/true /usr/local/bin/etcdutl.x && mv -f /usr/local/bin/etcdutl.x /usr/local/bin/etcdutl",
+      { sudo: true },
+    );
+    expect(await recorded()).toBe("");
+    expect((await run()).trim()).toBe("changed /usr/local/bin/etcdutl");
+    expect(await recorded()).toBe(`installed ${sha}`);
   });
 });
 

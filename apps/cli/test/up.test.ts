@@ -184,6 +184,13 @@ describe("khw up through the recording executor", () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain("converged: no changes");
     expect(hosts.changesSince(from)).toEqual([]);
+    const since = hosts.recorder.ops.slice(from);
+    const shells = (re: RegExp) => since.filter((op) => op.kind === "shell" && re.test(op.script));
+    // a converged run: the API is asked once (not before each of the 5 phases that need it) ...
+    expect(shells(/missing-binaries/)).toHaveLength(1);
+    // ... and the installed release files are compared with the hosts' records, never uploaded or hashed
+    expect(since.filter((op) => op.kind === "upload" && op.path.startsWith("/var/cache/khw/"))).toEqual([]);
+    expect(shells(/^rec="\$1"; sha="\$2"/).length).toBeGreaterThan(0);
   });
 
   it("the unusual spec (3 masters, 1 worker, bridge-routes, no tls-bootstrap) converges too; a single master without LB or workers as well", async () => {
@@ -551,6 +558,43 @@ describe("khw up through the recording executor", () => {
     const state = JSON.parse(readFileSync(join(dir, ".khw/state.json"), "utf8"));
     expect(state.phases["control-plane"].status).toBe("failed");
     expect(state.phases.workers).toBeUndefined();
+  });
+
+  it("nodes that never get Ready: the run reads those workers' kubelet journals and names the cause it sees", async () => {
+    const [w1, w2] = ["worker-1", "worker-2"];
+    hosts.recorder.respondFirst(/get nodes --no-headers/, { stdout: `ready-node ${w1}\nready=1\n` });
+    hosts.recorder.respondFirst(
+      /journalctl -u kubelet/,
+      {
+        stdout:
+          'E1202 12:00:01 run.go:72] "command failed" err="failed to run Kubelet: inotify_init: too many open files"\nunit-state=activating\n',
+      },
+      w2,
+    );
+    const r = await khw(dir, ["up"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`2 node(s) Ready not reached after 90 attempts`);
+    expect(r.stderr).toContain(
+      `${w2}: kubelet (activating): the kubelet cannot get an inotify instance (inotify_init: too many open files)`,
+    );
+    expect(r.stderr).toContain("sysctl -w fs.inotify.max_user_instances=1024");
+    // only the worker that is not Ready is read
+    expect(
+      hosts.recorder.opsFor(w1).some((op) => op.kind === "shell" && op.script.includes("journalctl")),
+    ).toBe(false);
+  });
+
+  it("a not-Ready worker whose journal shows nothing known is named with where to look", async () => {
+    const w2 = "worker-2";
+    hosts.recorder.respondFirst(/get nodes --no-headers/, { stdout: "ready-node worker-1\nready=1\n" });
+    hosts.recorder.respondFirst(
+      /journalctl -u kubelet/,
+      { stdout: "I1202 started\nunit-state=active\n" },
+      w2,
+    );
+    const r = await khw(dir, ["up"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${w2}: kubelet is active; its journal names no cause khw knows`);
   });
 
   it("a restart owed when the run stopped is done by the next run even though no file changes", async () => {

@@ -135,6 +135,11 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     mirrorUrl,
     ...(hasLabImages(servedDir) ? { images: labImageRefs() } : {}),
   });
+  const imageList = hasLabImages(servedDir)
+    ? labImageRefs()
+        .map((i) => `${mirrorUrl}/${i.path} ${i.ref}\n`)
+        .join("")
+    : "";
   if (existsSync(clusterYaml) && !options.force && readFileSync(clusterYaml, "utf8") !== yamlText) {
     throw new LabError("LAB_CLUSTER_YAML_EXISTS", `${clusterYaml} exists and describes other hosts.`, {
       step: "spec",
@@ -249,7 +254,16 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     const bootStart = performance.now();
     const vagrantKeys = access ? await access.createKeys() : undefined;
     await Promise.all(
-      state.hosts.map((h) => prepareHost(h, hosts, publicKey, state, vagrantKeys?.get(h.name))),
+      state.hosts.map((h) =>
+        prepareHost(
+          h,
+          hosts,
+          publicKey,
+          state,
+          vagrantKeys?.get(h.name),
+          h.role === "worker" ? imageList : "",
+        ),
+      ),
     );
     for (const h of state.hosts) h.pid = launchHost(h, state);
     writeLabState(state);
@@ -374,6 +388,7 @@ async function prepareHost(
   publicKey: string,
   state: LabState,
   vagrantKey?: string,
+  imageList = "",
 ) {
   await step(
     "hosts",
@@ -402,8 +417,45 @@ async function prepareHost(
         writeFileSync(join(ssh, "authorized_keys"), vagrantKey, { mode: 0o600 });
         for (const p of [ssh, join(ssh, "authorized_keys")]) chownSync(p, LAB_VAGRANT_UID, LAB_VAGRANT_UID);
       }
+      if (imageList) writeImageReimport(r, imageList);
     },
     host.name,
+  );
+}
+
+/**
+ * Lab-only, on workers: containerd's store is a tmpfs here (see base-image.ts), emptied whenever the host
+ * stops, while a real host keeps its images across a reboot. So when containerd starts and lacks one of
+ * the lab's images, a drop-in imports it again from the mirror (`imageList`: "<url> <ref>" lines): a
+ * worker restarted by hand runs its pods again without a `khw up`. khw's own image step then finds
+ * them there.
+ */
+function writeImageReimport(root: string, imageList: string): void {
+  writeFileSync(join(root, "etc/khw-lab/images"), imageList);
+  writeFileSync(
+    join(root, "etc/khw-lab/import-images"),
+    [
+      "#!/bin/sh",
+      "# khw lab only: import the lab's images containerd lacks (its store is a tmpfs, lost when the host stops)",
+      "ctr=/usr/local/bin/ctr",
+      '[ -x "$ctr" ] || exit 0',
+      'have=$("$ctr" -n k8s.io images ls -q 2>/dev/null)',
+      "while read -r url ref; do",
+      '  [ -n "$ref" ] || continue',
+      '  printf "%s\n" "$have" | grep -qxF "$ref" && continue',
+      "  f=$(mktemp) || exit 0",
+      '  curl -fsS --retry 3 -o "$f" "$url" && "$ctr" -n k8s.io images import "$f" >/dev/null && echo "imported $ref"',
+      '  rm -f "$f"',
+      "done < /etc/khw-lab/images",
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  const dropIn = join(root, "etc/systemd/system/containerd.service.d");
+  mkdirSync(dropIn, { recursive: true });
+  writeFileSync(
+    join(dropIn, "khw-lab-images.conf"),
+    "# khw lab only: see /etc/khw-lab/import-images\n[Service]\nExecStartPost=-/etc/khw-lab/import-images\n",
   );
 }
 

@@ -524,7 +524,13 @@ async function applyObjects(ctx: SmokeContext): Promise<Verdict> {
   let applied: ExecResult;
   try {
     await ctx.ex.upload(ctx.target, { path: SMOKE_MANIFEST, content: yaml, mode: 0o600, sudo: true });
-    applied = await ctx.sh(`${KUBECTL} apply -f "$1" 2>&1`, [SMOKE_MANIFEST], 60);
+    // The previous run's namespace may still be terminating (it is deleted without waiting): applying
+    // into it fails, so wait for it to be gone first (at once when there is none).
+    applied = await ctx.sh(
+      `${KUBECTL} wait --for=delete namespace/${SMOKE_NAMESPACE} --timeout=90s >/dev/null 2>&1; ${KUBECTL} apply -f "$1" 2>&1`,
+      [SMOKE_MANIFEST],
+      150,
+    );
   } catch (e) {
     applied = { code: 1, stdout: describeError(e).message, stderr: "" };
   }

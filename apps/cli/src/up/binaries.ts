@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { artifactLocation, type BinaryArtifact, type Cluster } from "@khw/spec";
 import { CliError } from "../errors";
@@ -115,8 +115,14 @@ export async function ensureArtifact(
     writeFileAtomic(sumFile, sumText);
   }
   const want = expectedDigest(artifact, sumText)!;
-  if (existsSync(file) && (await sha256File(file)) === want) {
-    return { artifact, file, sha256: want, cached: true };
+  if (existsSync(file)) {
+    // Hashed once: later runs compare the size and mtime recorded then (a 100 MB file hashes in ~0.3 s).
+    if (verifiedRecord(file) === `${want} ${statKey(file)}`)
+      return { artifact, file, sha256: want, cached: true };
+    if ((await sha256File(file)) === want) {
+      rememberVerified(file, want);
+      return { artifact, file, sha256: want, cached: true };
+    }
   }
   const bytes = await fetchBytes(cluster, artifact.path, options.baseDir);
   const got = createHash("sha256").update(bytes).digest("hex");
@@ -128,7 +134,29 @@ export async function ensureArtifact(
     );
   }
   writeFileAtomic(file, bytes, 0o644);
+  rememberVerified(file, want);
   return { artifact, file, sha256: want, cached: false };
+}
+
+/** Size, mtime (ns) and inode of a local file: what must not change for a recorded hash to hold. */
+function statKey(file: string): string {
+  const st = statSync(file, { bigint: true });
+  return `${st.size} ${st.mtimeNs} ${st.ino}`;
+}
+
+/** Best effort: a cache the user cannot write to is hashed on every run instead. */
+function rememberVerified(file: string, sha256: string): void {
+  try {
+    writeFileAtomic(`${file}.khw-verified`, `${sha256} ${statKey(file)}\n`, 0o644);
+  } catch {}
+}
+
+function verifiedRecord(file: string): string | undefined {
+  try {
+    return readFileSync(`${file}.khw-verified`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the verified release file is kept on a host before installing. */
@@ -137,17 +165,50 @@ export function remoteCachePath(artifact: BinaryArtifact): string {
 }
 
 /**
+ * Where a host records what khw installed from a release file: the file's SHA-256 and each installed
+ * executable's size, mtime and inode. A re-run compares that with `stat` instead of hashing 100 MB on
+ * both sides; a file replaced or touched by anyone else no longer matches, and is installed again.
+ */
+export function installedRecordPath(artifact: BinaryArtifact): string {
+  return `/var/lib/khw/installed/${artifact.id}`;
+}
+
+/** The record's text, for the destinations in "$@" (`sha` set): one line per file, "missing" if absent. */
+const RECORD_TEXT =
+  '{ echo "sha256 $sha"; for d in "$@"; do stat -c "%n %s %Y %i" -- "$d" 2>/dev/null || echo "missing $d"; done; }';
+
+/**
+ * A read-only POSIX sh script: prints `installed <sha256>` when the host's record says this release
+ * file (that SHA-256) was installed and every destination is still the file installed then.
+ */
+export function installedCheckScript(
+  artifact: BinaryArtifact,
+  sha256: string,
+): { script: string; args: string[] } {
+  return {
+    script: [
+      'rec="$1"; sha="$2"; shift 2',
+      '[ -f "$rec" ] || exit 0',
+      `now=$(${RECORD_TEXT})`,
+      'if [ "$(cat "$rec")" = "$now" ]; then echo "installed $sha"; fi',
+    ].join("\n"),
+    args: [installedRecordPath(artifact), sha256, ...Object.values(artifact.installAs)],
+  };
+}
+
+/**
  * A POSIX sh script that installs the executables of an uploaded release file (`$1`): plain files
  * with `install -m 0755`, archives extracted to a temp dir first; a destination is only replaced
  * when its bytes differ (so re-runs change nothing). Prints `changed <dest>` for every replaced file.
+ * Then records what is installed (`installedRecordPath`, written to a temp name and renamed).
  */
-export function installScript(artifact: BinaryArtifact): { script: string; args: string[] } {
+export function installScript(artifact: BinaryArtifact, sha256: string): { script: string; args: string[] } {
   const pairs = artifact.archive
     ? Object.entries(artifact.installAs).map(
         ([name, dest]) => [artifact.archive!.members[name]!, dest] as const,
       )
     : Object.values(artifact.installAs).map((dest) => ["", dest] as const);
-  const lines = ["set -eu", 'src="$1"; shift'];
+  const lines = ["set -eu", 'src="$1"; rec="$2"; sha="$3"; shift 3', 'dests=""'];
   if (artifact.archive) {
     lines.push(
       "tmp=$(mktemp -d /var/cache/khw/.extract.XXXXXX); trap 'rm -rf \"$tmp\"' EXIT",
@@ -156,7 +217,7 @@ export function installScript(artifact: BinaryArtifact): { script: string; args:
   }
   lines.push(
     'while [ "$#" -gt 0 ]; do',
-    '  member="$1"; dest="$2"; shift 2',
+    '  member="$1"; dest="$2"; shift 2; dests="$dests $dest"',
     artifact.archive ? '  from="$tmp/$member"' : '  from="$src"',
     '  if ! cmp -s "$from" "$dest" 2>/dev/null; then',
     '    mkdir -p "$(dirname "$dest")"',
@@ -164,6 +225,10 @@ export function installScript(artifact: BinaryArtifact): { script: string; args:
     '    echo "changed $dest"',
     "  fi",
     "done",
+    // khw's destinations have no blanks or glob characters (/usr/local/bin/…, /opt/cni/bin/…)
+    "set -f; set -- $dests",
+    'mkdir -p "$(dirname "$rec")"',
+    `${RECORD_TEXT} > "$rec.khw-new" && mv -f "$rec.khw-new" "$rec"`,
   );
-  return { script: lines.join("\n"), args: pairs.flat() };
+  return { script: lines.join("\n"), args: [installedRecordPath(artifact), sha256, ...pairs.flat()] };
 }

@@ -10,6 +10,7 @@ import {
   filesForPhase,
   type Manifest,
 } from "../artifacts";
+import { type JournalCause, KUBELET_CAUSES } from "./journal-causes";
 
 /** The phases of `khw up`, in REFERENCE.md's bring-up order. */
 export const PHASE_NAMES = [
@@ -65,6 +66,12 @@ export type Step =
       attempts: number;
       intervalMs: number;
       hint: string;
+      /** On time-out: read `unit`'s journal on the suspect hosts (from the last output) and name the causes seen. */
+      diagnose?: {
+        unit: string;
+        causes: readonly JournalCause[];
+        suspects: (lastOutput: string) => string[];
+      };
     }
   /** Place a manifest on the applying host and `kubectl apply` it when it changed (or the apply is owed). */
   | { kind: "apply"; manifest: Manifest }
@@ -371,11 +378,19 @@ export const PHASES: readonly PhaseDefinition[] = [
       {
         kind: "wait",
         name: `${ctx.cluster.workers.length} node(s) Ready`,
-        script: `${kubectl} get nodes --no-headers 2>&1 | awk '$2 ~ /^Ready/ {n++} END {print "ready=" n+0}'`,
+        script: `${kubectl} get nodes --no-headers 2>&1 | awk '$2 ~ /^Ready/ {n++; print "ready-node " $1} END {print "ready=" n+0}'`,
         expect: new RegExp(`^ready=${ctx.cluster.workers.length}$`, "m"),
         attempts: 90,
         intervalMs: 2000,
         hint: "check the kubelets (`journalctl -u kubelet` on the workers): pod network up? node IP right? bootstrap CSR approved?",
+        diagnose: {
+          unit: "kubelet",
+          causes: KUBELET_CAUSES,
+          suspects: (out) =>
+            ctx.cluster.workers
+              .map((w) => w.name)
+              .filter((n) => !out.split("\n").includes(`ready-node ${n}`)),
+        },
       },
     ],
   },

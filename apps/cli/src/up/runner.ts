@@ -7,9 +7,16 @@ import { ADMIN_KUBECONFIG_PATH, type Artifacts } from "../artifacts";
 import { CliError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
 import type { WorkdirPaths } from "../workdir";
-import { ensureArtifact, type FetchedArtifact, installScript, remoteCachePath } from "./binaries";
+import {
+  ensureArtifact,
+  type FetchedArtifact,
+  installedCheckScript,
+  installScript,
+  remoteCachePath,
+} from "./binaries";
 import type { EventSink } from "./events";
 import { failureHint } from "./hints";
+import { causesInJournal, journalScript } from "./journal-causes";
 import { type PhaseDefinition, type PhaseName, phaseContext, REMOTE_MANIFEST_DIR, type Step } from "./phases";
 import { checkClockSkew, checkHostFacts, FACTS_SCRIPT, type HostFacts, parseFacts } from "./preflight";
 import { addPending, clearPending, readState, type UpState, writeState } from "./state";
@@ -103,17 +110,22 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
     pending: {},
     plan: [],
   };
-  const fetched = new Map<string, Promise<{ fetched: FetchedArtifact; content: Buffer }>>();
+  // Release files are read only when a host needs them uploaded (a converged run reads none).
+  const fetched = new Map<string, Promise<{ fetched: FetchedArtifact }>>();
   const getArtifact = (a: BinaryArtifact) => {
     let p = fetched.get(a.id);
     if (!p) {
       const fetch = options.fetchArtifact ?? ((x) => ensureArtifact(cluster, x, options));
-      p = fetch(a).then((f) => ({ fetched: f, content: readFileSync(f.file) }));
+      p = fetch(a).then((f) => ({ fetched: f }));
       p.catch(() => {});
       fetched.set(a.id, p);
     }
     return p;
   };
+  const contents = new Map<string, Buffer>();
+  /** Changes made on control planes so far in this run, and their count when the API was last found ready. */
+  let cpChanges = 0;
+  let apiReadyAt = -1;
   const target = (node: ClusterNode): HostTarget => {
     const t = options.targets.get(node.name);
     if (!t) throw new Error(`no SSH target for ${node.name} (a bug in khw)`);
@@ -167,7 +179,8 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
       continue;
     }
     await options.beforePhase?.(phase, options.phases.indexOf(phase));
-    if (phase.needsApi && !dryRun) {
+    // The API was found ready in this run and no control plane changed since: not asked again.
+    if (phase.needsApi && !dryRun && apiReadyAt !== cpChanges) {
       const blocked = await apiBlocked(probe, target(hosts[0]!), hosts[0]!, log).catch((e: unknown) => {
         if (!isRemoteExecError(e)) throw e;
         emit(failureEvent(phase.name, hosts[0]!.name, e));
@@ -191,29 +204,71 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
           blocked.hint,
         );
       }
+      apiReadyAt = cpChanges;
     }
     emit({ type: "phase-start", phase: phase.name, hosts: hosts.map((h) => h.name) });
     const facts: HostFacts[] = [];
     let phaseChanges = 0;
+    /** Final readiness waits of hosts where this phase changed nothing: awaited at the phase's end. */
+    const deferred: Array<{ host: string; done: Promise<void> }> = [];
     const runHost = async (node: ClusterNode): Promise<number> => {
       emit({ type: "host-start", phase: phase.name, host: node.name });
       let changes = 0;
-      for (const step of phase.steps(ctx, node)) {
+      const steps = phase.steps(ctx, node);
+      for (const [i, step] of steps.entries()) {
         if (options.signal?.aborted) throw new Interrupted("interrupted");
         const name = stepName(step);
+        const report = (st: { changes: number; probe?: boolean; detail?: string }) =>
+          emit({
+            type: "step",
+            phase: phase.name,
+            host: node.name,
+            step: name,
+            status: st.changes > 0 ? "changed" : st.probe ? "ok" : "unchanged",
+            ...(st.detail ? { detail: st.detail } : {}),
+          });
+        // A readiness wait that ends the host's steps where nothing was changed (no service restarted
+        // or started here): the next host need not wait for it, even in a one-by-one phase.
+        if (step.kind === "wait" && changes === 0 && i === steps.length - 1 && !dryRun) {
+          const done = runStep(step, node, target(node)).then((st) => {
+            report(st);
+            emit({ type: "host-done", phase: phase.name, host: node.name, changes: 0 });
+          });
+          done.catch(() => {});
+          deferred.push({ host: node.name, done });
+          return 0;
+        }
         const st = await runStep(step, node, target(node));
         changes += st.changes;
-        emit({
-          type: "step",
-          phase: phase.name,
-          host: node.name,
-          step: name,
-          status: st.changes > 0 ? "changed" : st.probe ? "ok" : "unchanged",
-          ...(st.detail ? { detail: st.detail } : {}),
-        });
+        if (st.changes > 0 && node.role === "controlplane") cpChanges += st.changes;
+        report(st);
       }
       emit({ type: "host-done", phase: phase.name, host: node.name, changes });
       return changes;
+    };
+
+    /** Reads the journal of the suspects of a timed-out wait; one line per host with what it shows. */
+    const journalCauses = async (
+      d: NonNullable<Extract<Step, { kind: "wait" }>["diagnose"]>,
+      out: string,
+    ) => {
+      const suspects = cluster.nodes.filter((n) => d.suspects(out).includes(n.name));
+      const lines = await Promise.all(
+        suspects.map(async (n) => {
+          const j = await probe
+            .shell(target(n), journalScript(d.unit), { sudo: true, check: false })
+            .catch((e: Error) => ({ stdout: "", stderr: e.message }));
+          log(`[${phase.name}] ${n.name}: journal of ${d.unit}\n${j.stdout}${j.stderr}`);
+          const state = /^unit-state=(\S*)$/m.exec(j.stdout)?.[1] || "unknown";
+          const seen = causesInJournal(j.stdout, d.causes);
+          if (seen.length === 0)
+            return `  ${n.name}: ${d.unit} is ${state}; its journal names no cause khw knows (\`journalctl -u ${d.unit}\` there)`;
+          return seen
+            .map((c) => `  ${n.name}: ${d.unit} (${state}): ${c.cause}\n    fix: ${c.fix}`)
+            .join("\n");
+        }),
+      );
+      return lines.length ? `\nwhat the ${d.unit} journals show:\n${lines.join("\n")}` : "";
     };
 
     const runStep = async (
@@ -280,8 +335,14 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
         case "install": {
           const a = step.artifact;
           const remote = remoteCachePath(a);
+          const { fetched: f } = await getArtifact(a);
+          // What the host recorded at the last install, compared by size/mtime/inode (no hashing).
+          const recorded = installedCheckScript(a, f.sha256);
+          const same = empty
+            ? { stdout: "" }
+            : await probe.shell(host, recorded.script, { sudo: true, args: recorded.args, check: false });
+          if (same.stdout.trim() === `installed ${f.sha256}`) return { changes: 0 };
           if (dryRun) {
-            const { fetched: f } = await getArtifact(a);
             const r = empty
               ? { stdout: "" }
               : await probe.exec(host, ["sha256sum", remote], { sudo: true, check: false });
@@ -293,9 +354,10 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
             });
             return { changes: 1 };
           }
-          const { content } = await getArtifact(a);
+          const content = contents.get(a.id) ?? readFileSync(f.file);
+          contents.set(a.id, content);
           const up = await executor.upload(host, { path: remote, content, mode: 0o644, sudo: true });
-          const { script, args } = installScript(a);
+          const { script, args } = installScript(a, f.sha256);
           const r = await executor.shell(host, script, { sudo: true, args: [remote, ...args] });
           const changedDests = r.stdout
             .split("\n")
@@ -440,10 +502,11 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
             if (i < step.attempts - 1) await sleep(step.intervalMs);
           }
           log(`${where}: ${step.name}: not ready\n${out}`);
+          const causes = step.diagnose ? await journalCauses(step.diagnose, out) : "";
           throw new UpError(
             phase.name,
             node.name,
-            `${where}: ${step.name} not reached after ${step.attempts} attempts; last output:\n${lastLines(out)}`,
+            `${where}: ${step.name} not reached after ${step.attempts} attempts; last output:\n${lastLines(out)}${causes}`,
             step.hint,
           );
         }
@@ -575,6 +638,11 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
       concurrency,
       failFast: phase.name !== "preflight",
     });
+    for (const [i, d] of (await Promise.allSettled(deferred.map((x) => x.done))).entries()) {
+      const host = deferred[i]!.host;
+      if (d.status === "rejected")
+        results[results.findIndex((r) => r.host === host)] = { host, ok: false, error: d.reason as Error };
+    }
     for (const r of results) if (r.ok) phaseChanges += r.value;
     const failures = results.filter((r) => !r.ok) as Array<{ host: string; ok: false; error: Error }>;
     const interrupted = failures.some((f) => f.error instanceof Interrupted) || options.signal?.aborted;

@@ -145,7 +145,7 @@ export class FakeHosts implements Executor {
           command: (op) => op.kind === "shell" && op.script.startsWith("set -eu\nsrc="),
           result: (op) => {
             if (op.kind !== "shell") return {};
-            const [src, ...pairs] = op.args;
+            const [src, rec, recSha, ...pairs] = op.args;
             const content = this.recorder.file(op.host, src!)?.content;
             const digest = content ? sha(content) : "none";
             const out: string[] = [];
@@ -156,7 +156,20 @@ export class FakeHosts implements Executor {
                 out.push(`changed ${pairs[i]}`);
               }
             }
+            this.installed.set(`${op.host}/${rec}`, recSha!);
             return { stdout: out.map((l) => `${l}\n`).join("") };
+          },
+        },
+        {
+          // the host's record of an install (installedCheckScript): still the same files from that release file
+          command: (op) => op.kind === "shell" && op.script.startsWith('rec="$1"; sha="$2"'),
+          result: (op) => {
+            if (op.kind !== "shell") return {};
+            const [rec, want, ...dests] = op.args;
+            const same =
+              this.installed.get(`${op.host}/${rec}`) === want &&
+              dests.every((d) => this.installed.has(`${op.host}/${d}`));
+            return { stdout: same ? `installed ${want}\n` : "" };
           },
         },
         {
@@ -259,7 +272,12 @@ export class FakeHosts implements Executor {
       const n = kubelets();
       return { stdout: `${n}/${c.workers.length}` };
     });
-    r.respond(/get nodes --no-headers/, () => ({ stdout: `ready=${kubelets()}\n` }));
+    r.respond(/get nodes --no-headers/, () => ({
+      stdout: `${c.workers
+        .filter((w) => on(w.name, "kubelet"))
+        .map((w) => `ready-node ${w.name}\n`)
+        .join("")}ready=${kubelets()}\n`,
+    }));
     r.respond(/serving-csr-missing=/, () => ({
       stdout: `serving-csr-missing=${c.workers
         .filter((w) => w.kubeletCredentials === "tls-bootstrap" && !on(w.name, "kubelet"))
