@@ -359,6 +359,43 @@ describe("the pure parts", () => {
     expect(describeBlocked(blocked)).toBe("pod ns/p1 is still terminating");
   });
 
+  it("an anchor in the removed entry (as khw lab up writes them) leaves no dangling alias", () => {
+    const text = [
+      "apiVersion: khw/v1alpha1",
+      "kind: Cluster",
+      "name: x",
+      "nodes:",
+      "  - name: m",
+      "    role: controlplane",
+      "    address: 10.1.0.2",
+      "  - name: w1",
+      "    role: worker",
+      "    address: 10.1.0.3",
+      "    kubelet:",
+      "      extraConfig:",
+      "        enforceNodeAllocatable: &a1 []",
+      "        conntrack: &a2",
+      "          maxPerCore: 0",
+      "  # the second worker",
+      "  - name: w2",
+      "    role: worker",
+      "    address: 10.1.0.4",
+      "    kubelet:",
+      "      extraConfig:",
+      "        enforceNodeAllocatable: *a1",
+      "        conntrack: *a2",
+      "",
+    ].join("\n");
+    const out = removeNodeFromSpecText(text, "w1", "c.yaml");
+    expect(out).not.toContain("w1");
+    expect(out).not.toContain("*a");
+    expect(out).toContain("  # the second worker\n  - name: w2\n");
+    const w2 = parseClusterYaml(out).cluster.workers[0]!;
+    expect(w2.name).toBe("w2");
+    expect(out).toContain("enforceNodeAllocatable: []");
+    expect(out).toMatch(/conntrack:\n\s+maxPerCore: 0/);
+  });
+
   it("removing the only node of a role the spec requires is refused, the text left as it was", () => {
     const text =
       "apiVersion: khw/v1alpha1\nkind: Cluster\nname: x\nnodes:\n  - name: m\n    role: controlplane\n    address: 10.1.0.2\n";

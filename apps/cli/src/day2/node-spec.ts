@@ -1,5 +1,5 @@
 import { parseClusterYaml } from "@khw/spec";
-import { isMap, isSeq, parseDocument } from "yaml";
+import { isMap, isSeq, parseDocument, visit } from "yaml";
 import { CliError } from "../errors";
 
 /**
@@ -16,6 +16,26 @@ export function removeNodeFromSpecText(text: string, name: string, displayName: 
   }
   const index = nodes.items.findIndex((item) => isMap(item) && item.get("name") === name);
   if (index < 0) return text;
+  // An anchor defined in the removed entry (`&a1`, as `khw lab up` writes shared settings) must not leave
+  // dangling aliases: each alias to it elsewhere becomes a copy of the value (while the anchor still exists).
+  const removed = nodes.items[index];
+  const anchored = new Set<unknown>();
+  visit(removed as Parameters<typeof visit>[0], {
+    Node(_key, n) {
+      if ((n as { anchor?: string }).anchor) anchored.add(n);
+    },
+  });
+  if (anchored.size) {
+    visit(doc, {
+      Alias(_key, alias) {
+        const target = alias.resolve(doc);
+        if (!target || !anchored.has(target)) return undefined;
+        const copy = target.clone() as typeof target;
+        copy.anchor = undefined;
+        return copy;
+      },
+    });
+  }
   nodes.delete(index);
   const out = doc.toString();
   try {
