@@ -266,6 +266,21 @@ describe("khw node remove", () => {
     expect(forced.code, forced.stderr).toBe(0);
   });
 
+  it("a control plane's --dry-run prints @khw/pki's membership plan; without --dry-run it is refused", async () => {
+    const r = await khw(dir, ["node", "remove", "master-2", "--dry-run"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(rec.ops).toEqual([]);
+    expect(r.stdout).toContain("not carried out yet");
+    expect(r.stdout).toContain("1. loadbalancer: HAProxy backends master-1, reload");
+    expect(r.stdout).toMatch(/master-1: etcdctl member remove <id of master-2>/);
+    expect(r.stdout).toContain("SAN IP 192.168.56.12 (master-2) removed");
+    const j = JSON.parse((await khw(dir, ["node", "remove", "master-2", "--dry-run", "--json"])).stdout);
+    expect(j).toMatchObject({ dryRun: true, carriedOut: false, removed: ["master-2"] });
+    const refused = await khw(dir, ["node", "remove", "master-2", "--yes"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("--dry-run` prints the plan");
+  });
+
   it("--dry-run connects nowhere and prints the plan", async () => {
     const r = await khw(dir, ["node", "remove", "worker-1", "--dry-run"]);
     expect(r.code, r.stderr).toBe(0);

@@ -78,6 +78,7 @@ export {
   type CertificateChange,
   certificateChanges,
   controlPlaneMembershipPlan,
+  isMembershipError,
   MembershipError,
   type MembershipErrorCode,
   type MembershipPlan,

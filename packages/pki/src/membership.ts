@@ -76,6 +76,13 @@ export class MembershipError extends Error {
   }
 }
 
+/** By shape (code + name), so callers across bundles recognise it. */
+export function isMembershipError(e: unknown): e is MembershipError {
+  return (
+    e instanceof Error && e.name === "MembershipError" && typeof (e as { code?: unknown }).code === "string"
+  );
+}
+
 /** etcd's quorum for n members. */
 export function quorum(members: number): number {
   return Math.floor(members / 2) + 1;

@@ -1,7 +1,14 @@
 import { readFileSync, statSync } from "node:fs";
+import type { MembershipStep } from "@khw/pki";
 import type { Command } from "commander";
 import { renderArtifacts } from "../artifacts";
-import { checkRemovable, type NodeRemoveResult, nodeRemovePlan, removeNode } from "../day2/node-remove";
+import {
+  checkRemovable,
+  controlPlaneRemovalPlan,
+  type NodeRemoveResult,
+  nodeRemovePlan,
+  removeNode,
+} from "../day2/node-remove";
 import { removeNodeFromSpecText } from "../day2/node-spec";
 import { loadDay2Spec, SPEC_OPTION, wholeNumber } from "../day2/options";
 import { openHosts } from "../day2/remote";
@@ -55,6 +62,20 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
   const cluster = loaded.cluster;
   if (opts.updateSpec && loaded.file === undefined) {
     throw new UsageError("--update-spec needs a cluster.yaml (the built-in default spec is in use)");
+  }
+  if (opts.dryRun && cluster.controlPlanes.some((n) => n.name === name)) {
+    const cp = controlPlaneRemovalPlan(cluster, name);
+    if (opts.json) {
+      io.stdout(`${JSON.stringify({ dryRun: true, carriedOut: false, node: name, ...cp }, null, 2)}\n`);
+      return;
+    }
+    const say = (line: string) => io.stdout(`[node] ${line}\n`);
+    say(
+      `the removal of control plane ${name}, as khw plans it (not carried out yet: khw removes workers only)`,
+    );
+    cp.steps.forEach((s, i) => say(`${i + 1}. ${describeStep(s)} — ${s.reason}`));
+    for (const w of cp.warnings) io.stderr(`${c.yellow("warning:")} ${w}\n`);
+    return;
   }
   const inSpec = checkRemovable(cluster, name, opts);
   const options = { timeoutSeconds: opts.timeout, force: opts.force, keepIptables: opts.keepIptables };
@@ -154,4 +175,30 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
       `${c.yellow("note:")} ${name} is not in ${specName}: its host was not cleaned; clean it by hand, or add it back to ${specName} and run \`khw node remove ${name}\` again\n`,
     );
   io.stdout(`${c.green("✓")} ${name} removed from the cluster\n`);
+}
+
+/** One line per membership step. */
+function describeStep(s: MembershipStep): string {
+  switch (s.kind) {
+    case "reissue-certificates":
+      return `re-issue ${s.certificates.map((c) => `${c.id} (${c.reason})`).join(", ")}; push to ${s.pushTo.join(", ")}`;
+    case "etcd-member-add":
+      return `${s.via}: etcdctl member add ${s.member} --peer-urls=${s.peerURL}`;
+    case "etcd-start-member":
+      return `${s.host}: start etcd with --initial-cluster=${s.initialCluster} --initial-cluster-state=existing`;
+    case "etcd-wait-healthy":
+      return `${s.via}: wait until ${s.members.join(", ")} are healthy`;
+    case "etcd-member-remove":
+      return `${s.via}: etcdctl member remove <id of ${s.member}>`;
+    case "restart-apiserver":
+      return `${s.host}: kube-apiserver --etcd-servers=${s.etcdServers.join(",")}, restart, wait ${s.wait}`;
+    case "start-control-plane":
+      return `${s.host}: start ${s.services.join(", ")}, wait ${s.wait}`;
+    case "stop-control-plane":
+      return `${s.host}: stop ${s.services.join(", ")}`;
+    case "loadbalancer-backends":
+      return `${s.host}: HAProxy backends ${s.backends.join(", ")}, reload`;
+    case "reset-host":
+      return `${s.host}: khw reset of this host`;
+  }
 }

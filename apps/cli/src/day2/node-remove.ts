@@ -1,6 +1,8 @@
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
+import { controlPlaneMembershipPlan, isMembershipError, type MembershipPlan } from "@khw/pki";
 import type { ExecResult } from "@khw/remote-exec";
 import type { Cluster, ClusterNode } from "@khw/spec";
+import { loadCluster } from "@khw/spec";
 import { BINARY_PATHS } from "@khw/systemd-units";
 import { CliError, UsageError } from "../errors";
 import { applyHost } from "../up/phases";
@@ -44,8 +46,8 @@ export function checkRemovable(
   if (node.role === "controlplane") {
     throw new CliError(
       "NODE_REMOVE_REFUSED",
-      `${name} is a control plane: khw node remove does not remove control planes yet (etcd member remove, HAProxy backends, every apiserver's --etcd-servers)`,
-      "only workers can be removed for now",
+      `${name} is a control plane: khw node remove does not carry out a control plane's removal yet (etcd member remove, HAProxy backends, every apiserver's --etcd-servers)`,
+      `\`khw node remove ${name} --dry-run\` prints the plan, step by step; only workers are removed for now`,
     );
   }
   if (node.role === "loadbalancer") {
@@ -239,5 +241,30 @@ async function drainBlockers(
     return describeBlocked(blockedPods(items, budgets));
   } catch {
     return "";
+  }
+}
+
+/**
+ * The plan of removing control plane `name` (@khw/pki's membership plan from the spec with and without
+ * it), for `khw node remove NAME --dry-run`; its refusals (quorum, last control plane) as CLI errors.
+ */
+export function controlPlaneRemovalPlan(cluster: Cluster, name: string): MembershipPlan {
+  const spec = cluster.spec;
+  let after: Cluster;
+  try {
+    after = loadCluster({ ...spec, nodes: spec.nodes.filter((n) => n.name !== name) }).cluster;
+  } catch (e) {
+    throw new CliError(
+      "NODE_REMOVE_REFUSED",
+      `without ${name} the spec is not valid: ${e instanceof Error ? e.message.split("\n").slice(0, 2).join(" ") : String(e)}`,
+      "a cluster needs a control plane; `khw reset` removes the whole cluster",
+    );
+  }
+  try {
+    return controlPlaneMembershipPlan(cluster, after);
+  } catch (e) {
+    if (isMembershipError(e))
+      throw new CliError("NODE_REMOVE_REFUSED", e.message.replace(/ \(fix: .*\)$/, ""), e.hint);
+    throw e;
   }
 }
