@@ -73,7 +73,7 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
     say(
       `the removal of control plane ${name}, as khw plans it (not carried out yet: khw removes workers only)`,
     );
-    cp.steps.forEach((s, i) => say(`${i + 1}. ${describeStep(s)} — ${s.reason}`));
+    for (const [i, s] of cp.steps.entries()) say(`${i + 1}. ${describeStep(s)} — ${s.reason}`);
     for (const w of cp.warnings) io.stderr(`${c.yellow("warning:")} ${w}\n`);
     return;
   }
