@@ -1,13 +1,19 @@
 // khw node remove and the orphaned-node report, through the RecordingExecutor (the exact kubectl and
 // reset commands per host, the refusals, the drain blocked by a PodDisruptionBudget); every recorded
 // script through a real `sh -n`. The lab proves the same on real hosts (e2e/test/lifecycle-nodes).
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CommandOp, RecordingExecutor } from "@khw/remote-exec";
-import { parseClusterYaml } from "@khw/spec";
+import { loadCluster, parseClusterYaml } from "@khw/spec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { blockedPods, describeBlocked, selectorMatches } from "../src/day2/node-drain";
+import {
+  describeDrift,
+  ETCD_MEMBERS_SCRIPT,
+  membershipDrift,
+  runningEtcdMembers,
+} from "../src/day2/node-membership";
 import { LIST_NODES_SCRIPT } from "../src/day2/node-orphans";
 import { removeNodeFromSpecText } from "../src/day2/node-spec";
 import { setConfirmForTests } from "../src/day2/reset";
@@ -324,6 +330,56 @@ describe("orphaned nodes", () => {
     expect(t.stderr).toContain(
       "orphaned node worker-3: registered but not in cluster.yaml — `khw node remove worker-3` or add it back",
     );
+  });
+});
+
+describe("control planes that differ from etcd's members", () => {
+  it("etcd's member list is read on the first control plane that answers; a drift comes with the plan", async () => {
+    const { cluster } = parseClusterYaml(readFileSync(join(dir, "cluster.yaml"), "utf8"));
+    const r = new RecordingExecutor({ unreachable: ["master-1"] }).respond(
+      (op) => script(op) === ETCD_MEMBERS_SCRIPT,
+      // etcdctl member list's simple output, through the script's awk
+      () => {
+        const out = execFileSync(
+          "sh",
+          ["-c", ETCD_MEMBERS_SCRIPT.split("\n")[1]!.replace(/^.*\| awk/, "awk")],
+          {
+            input:
+              "8e9e05c52164694d, started, master-1, https://192.168.56.11:2380, https://192.168.56.11:2379, false\n91bc3c398fb3c146, started, master-2, https://192.168.56.12:2380, https://192.168.56.12:2379, false\n",
+            encoding: "utf8",
+          },
+        );
+        return { stdout: out };
+      },
+    );
+    const hostsMap = new Map(
+      cluster.nodes.map((n) => [n.name, { name: n.name, host: n.address, port: 22, user: "root" }]),
+    );
+    const members = await runningEtcdMembers(cluster, r, hostsMap as never);
+    expect(members).toEqual([
+      { name: "master-1", peerURL: "https://192.168.56.11:2380" },
+      { name: "master-2", peerURL: "https://192.168.56.12:2380" },
+    ]);
+    expect(membershipDrift(cluster, members!)).toBeUndefined();
+    // the spec adds master-3: drift, with @khw/pki's plan
+    const spec = cluster.spec;
+    const grown = loadCluster({
+      ...spec,
+      nodes: [{ name: "master-3", role: "controlplane", address: "192.168.56.13" }, ...spec.nodes],
+    }).cluster;
+    const drift = membershipDrift(grown, members!)!;
+    expect(drift).toMatchObject({ added: ["master-3"], removed: [] });
+    expect(drift.plan?.steps.map((s) => s.kind)).toContain("etcd-member-add");
+    const lines = describeDrift(drift);
+    expect(lines[0]).toContain(
+      "adds control plane(s) master-3: khw up does not carry out control-plane membership changes yet",
+    );
+    expect(lines.join("\n")).toContain("etcdctl member add master-3 --peer-urls=https://192.168.56.13:2380");
+    // the spec drops master-2 (still a member): its address comes from the peer URL
+    const shrunk = loadCluster({ ...spec, nodes: spec.nodes.filter((n) => n.name !== "master-2") }).cluster;
+    const gone = membershipDrift(shrunk, members!)!;
+    expect(gone).toMatchObject({ added: [], removed: ["master-2"] });
+    expect(describeDrift(gone).join("\n")).toContain("SAN IP 192.168.56.12 (master-2) removed");
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
-import type { MembershipStep } from "@khw/pki";
 import type { Command } from "commander";
 import { renderArtifacts } from "../artifacts";
+import { describeStep } from "../day2/node-membership";
 import {
   checkRemovable,
   controlPlaneRemovalPlan,
@@ -175,30 +175,4 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
       `${c.yellow("note:")} ${name} is not in ${specName}: its host was not cleaned; clean it by hand, or add it back to ${specName} and run \`khw node remove ${name}\` again\n`,
     );
   io.stdout(`${c.green("✓")} ${name} removed from the cluster\n`);
-}
-
-/** One line per membership step. */
-function describeStep(s: MembershipStep): string {
-  switch (s.kind) {
-    case "reissue-certificates":
-      return `re-issue ${s.certificates.map((c) => `${c.id} (${c.reason})`).join(", ")}; push to ${s.pushTo.join(", ")}`;
-    case "etcd-member-add":
-      return `${s.via}: etcdctl member add ${s.member} --peer-urls=${s.peerURL}`;
-    case "etcd-start-member":
-      return `${s.host}: start etcd with --initial-cluster=${s.initialCluster} --initial-cluster-state=existing`;
-    case "etcd-wait-healthy":
-      return `${s.via}: wait until ${s.members.join(", ")} are healthy`;
-    case "etcd-member-remove":
-      return `${s.via}: etcdctl member remove <id of ${s.member}>`;
-    case "restart-apiserver":
-      return `${s.host}: kube-apiserver --etcd-servers=${s.etcdServers.join(",")}, restart, wait ${s.wait}`;
-    case "start-control-plane":
-      return `${s.host}: start ${s.services.join(", ")}, wait ${s.wait}`;
-    case "stop-control-plane":
-      return `${s.host}: stop ${s.services.join(", ")}`;
-    case "loadbalancer-backends":
-      return `${s.host}: HAProxy backends ${s.backends.join(", ")}, reload`;
-    case "reset-host":
-      return `${s.host}: khw reset of this host`;
-  }
 }
