@@ -115,7 +115,13 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
       recordStep(SUITE, "khw up (worker-3 added)", up.seconds, up.code === 0);
       expect(up.code, `${up.stdout.slice(-3000)}\n${up.stderr}`).toBe(0);
       const changed = events(up.stdout).filter((e) => e["type"] === "step" && e["status"] === "changed");
-      const changedElsewhere = changed.filter((e) => e["host"] !== NEW && !String(e["step"]).includes(NEW));
+      // On the old hosts nothing; through the first control plane's kubectl only the approval of worker-3's
+      // kubelet-serving CSR (a change of the cluster's objects, for worker-3, on no host's files or units).
+      const master = lab.hosts.masters[0]!;
+      const changedElsewhere = changed.filter(
+        (e) =>
+          e["host"] !== NEW && !(e["host"] === master && e["step"] === "approve valid kubelet-serving CSRs"),
+      );
       console.log(
         `[e2e] changes: ${changed.filter((e) => e["host"] === NEW).length} on ${NEW}; elsewhere: ${changed
           .filter((e) => e["host"] !== NEW)
@@ -158,6 +164,7 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
       try {
         const message = `orphaned node ${NEW}: registered but not in cluster.yaml — \`khw node remove ${NEW}\` or add it back`;
         const dry = await khw(lab.workdir, ["up", "--dry-run"]);
+        expect(dry.code).toBe(1);
         expect(dry.code, dry.stderr).toBe(0);
         expect(dry.stderr).toContain(message);
         const status = await khw(lab.workdir, ["status"]);
@@ -283,6 +290,48 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
       expect(JSON.parse(status.stdout).orphans).toEqual([]);
       expect(status.code, status.stderr).toBe(0);
       await lab.kubectl("delete", "namespace", NS, "--wait=false");
+    },
+  );
+
+  scenario(
+    SUITE,
+    "a control plane added to cluster.yaml: khw up refuses before touching anything, with the plan",
+    3,
+    async () => {
+      const before = await lab.unitStarts();
+      const pkiBefore = readFileSync(join(lab.workdir, "pki/kube-apiserver.crt"), "utf8");
+      const current = readFileSync(specFile, "utf8");
+      const lines = current.split("\n");
+      const at = lines.indexOf("  - name: worker-1");
+      const grown = [
+        ...lines.slice(0, at),
+        "  - name: master-3",
+        "    role: controlplane",
+        "    address: 198.18.0.13",
+        ...lines.slice(at),
+      ].join("\n");
+      writeFileSync(specFile, grown);
+      try {
+        const dry = await khw(lab.workdir, ["up", "--dry-run"]);
+        expect(dry.code).toBe(1);
+        expect(dry.stderr).toContain(
+          "adds control plane(s) master-3: khw up does not carry out control-plane membership changes yet",
+        );
+        const r = await khw(lab.workdir, ["up"]);
+        console.log(`[e2e] khw up with master-3 added:\n${r.stderr}`);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("etcdctl member add master-3 --peer-urls=https://198.18.0.13:2380");
+        expect(r.stderr).toContain("--initial-cluster-state=existing");
+        expect(r.stderr).toContain("SAN IP 198.18.0.13 (master-3) added");
+        // nothing re-issued locally, nothing restarted on the hosts
+        expect(readFileSync(join(lab.workdir, "pki/kube-apiserver.crt"), "utf8")).toBe(pkiBefore);
+        expect(restartsBetween(before, await lab.unitStarts()).ordered).toEqual([]);
+      } finally {
+        writeFileSync(specFile, current);
+      }
+      const up = await khw(lab.workdir, ["up"]);
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stdout).toContain("converged: no changes");
     },
   );
 });

@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type Executor, isRemoteExecError } from "@khw/remote-exec";
 import type { Command } from "commander";
-import { describeDrift, membershipDrift, runningEtcdMembers } from "../day2/node-membership";
+import { checkControlPlanes } from "../day2/node-membership";
 import { orphanMessage } from "../day2/node-orphans";
 import { CliError, UsageError } from "../errors";
 import { upExplainHook } from "../guide/up-hook";
@@ -128,6 +128,8 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
           say,
         })
       : undefined;
+  // Before any certificate is re-issued: control planes that differ from etcd's members are refused.
+  await checkControlPlanes(io, opts.file, !!opts.dryRun);
   const { loaded, workdir, artifacts } = await prepareArtifacts(io, opts.file, say);
   const seams = currentSeams();
   const targets = hostTargets(loaded, io.env);
@@ -195,22 +197,6 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   let orphans: string[] = [];
   try {
     let executor = real;
-    // A cluster this directory brought up whose control planes differ from etcd's members: refused.
-    if (previous.phases["etcd"]?.status === "done") {
-      const members = await runningEtcdMembers(loaded.cluster, real, targets);
-      const drift = members && membershipDrift(loaded.cluster, members);
-      if (drift) {
-        for (const line of describeDrift(drift)) log(`control planes: ${line}`);
-        const [first, ...rest] = describeDrift(drift);
-        if (!opts.dryRun)
-          throw new CliError(
-            "CONTROL_PLANES_CHANGED",
-            `${first}\n${rest.join("\n")}`,
-            `put the control planes back as etcd has them (${members!.map((m) => m.name).join(", ")}); workers can be added and removed`,
-          );
-        io.stderr(`${c.yellow("warning:")} ${first}\n${rest.join("\n")}\n`);
-      }
-    }
     if (opts.dryRun) {
       const seeded = await seededRecorder(artifacts, real, targets);
       const { recorder, unreachable: down, refused } = seeded;

@@ -7,6 +7,12 @@ import {
 import type { Executor, HostTarget } from "@khw/remote-exec";
 import { type Cluster, loadCluster } from "@khw/spec";
 import { BINARY_PATHS } from "@khw/systemd-units";
+import { CliError } from "../errors";
+import type { Io } from "../io";
+import { loadSpecFile } from "../spec-file";
+import { hostTargets, sshExecutorForSpec } from "../up/executor";
+import { readState } from "../up/state";
+import { currentSeams, workdirPaths } from "../workdir";
 
 /** The running etcd's members, `name<TAB>peer URL` a line (read-only; nothing when etcd is not active). */
 export const ETCD_MEMBERS_SCRIPT = `systemctl is-active --quiet etcd || exit 0
@@ -129,4 +135,32 @@ export function describeDrift(d: MembershipDrift): string[] {
         ]
       : [`no plan: ${d.refusal}`]),
   ];
+}
+
+/**
+ * For `khw up`, before anything is re-issued or pushed: on a cluster this directory brought up (etcd done
+ * in .khw/state.json), the spec's control planes must be etcd's members. A drift is refused with the plan
+ * of the change (--dry-run too). Nothing is said when etcd cannot be asked.
+ */
+export async function checkControlPlanes(io: Io, file: string | undefined, dryRun: boolean): Promise<void> {
+  const loaded = loadSpecFile(io.cwd, file, { allowDefault: true });
+  if (readState(workdirPaths(loaded.baseDir).state).phases["etcd"]?.status !== "done") return;
+  const seam = currentSeams().executor;
+  // the tests' executor is the run's too: used, not closed, here
+  const executor = seam ? seam() : sshExecutorForSpec(loaded, undefined, { dryRun: true });
+  let members: EtcdMemberSeen[] | undefined;
+  try {
+    members = await runningEtcdMembers(loaded.cluster, executor, hostTargets(loaded, io.env));
+  } finally {
+    if (!seam) await executor.close().catch(() => {});
+  }
+  const drift = members && membershipDrift(loaded.cluster, members);
+  if (!drift) return;
+  const [first, ...rest] = describeDrift(drift);
+  // --dry-run too: planning the unsupported change would re-issue certificates in pki/ already.
+  throw new CliError(
+    "CONTROL_PLANES_CHANGED",
+    `${dryRun ? "dry run: " : ""}${first}\n${rest.join("\n")}`,
+    `put the control planes back as etcd has them (${members!.map((m) => m.name).join(", ")}); workers can be added and removed`,
+  );
 }
