@@ -205,7 +205,9 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
                     {
                       maxSkew: 1,
                       topologyKey: "kubernetes.io/hostname",
-                      whenUnsatisfiable: "ScheduleAnyway",
+                      // one per node while 3 are schedulable; a cordoned node is no domain (Honor)
+                      whenUnsatisfiable: "DoNotSchedule",
+                      nodeTaintsPolicy: "Honor",
                       labelSelector: { matchLabels: { app: "web" } },
                     },
                   ],

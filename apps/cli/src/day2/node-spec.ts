@@ -37,7 +37,8 @@ export function removeNodeFromSpecText(text: string, name: string, displayName: 
     });
   }
   nodes.delete(index);
-  const out = doc.toString();
+  // lineWidth 0: no line of the user's is folded anew
+  const out = doc.toString({ lineWidth: 0 });
   try {
     parseClusterYaml(out, { file: displayName });
   } catch (e) {
