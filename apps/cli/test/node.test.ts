@@ -230,7 +230,7 @@ describe("khw node remove", () => {
       });
     const r = await khw(dir, ["node", "remove", "worker-2", "--yes"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("pod default/lonely has no controller");
+    expect(r.stderr).toContain("the drain of worker-2 was refused: pod default/lonely has no controller");
     expect(r.stderr).toContain("pass --force");
     rec = cluster(new RecordingExecutor());
     const forced = await khw(dir, ["node", "remove", "worker-2", "--yes", "--force"]);
@@ -426,8 +426,18 @@ describe("the pure parts", () => {
         },
       ],
     );
-    expect(blocked).toEqual([{ pod: "ns/p1", budgets: [], unmanaged: false }]);
-    expect(describeBlocked(blocked)).toBe("pod ns/p1 is still terminating");
+    expect(blocked).toEqual([{ pod: "ns/p1", budgets: [], unmanaged: false, terminating: false }]);
+    expect(describeBlocked(blocked)).toBe("pod ns/p1 was not evicted");
+    // an unmanaged pod is the whole cause without --force (kubectl evicts nothing then); with it, not
+    const lonely = {
+      metadata: { name: "lonely", namespace: "ns", deletionTimestamp: "2026-01-01T00:00:00Z" },
+      status: { phase: "Running" },
+    };
+    const both = blockedPods([pod("p1"), lonely], []);
+    expect(describeBlocked(both)).toBe(
+      "pod ns/lonely has no controller (terminating): kubectl drain deletes it only with --force, and nothing recreates it",
+    );
+    expect(describeBlocked(both, true)).toBe("pod ns/p1 was not evicted; pod ns/lonely is still terminating");
   });
 
   it("an anchor in the removed entry (as khw lab up writes them) leaves no dangling alias", () => {

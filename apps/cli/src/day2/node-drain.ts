@@ -16,6 +16,7 @@ export interface PodInfo {
     labels?: Record<string, string>;
     ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }>;
     annotations?: Record<string, string>;
+    deletionTimestamp?: string;
   };
   status?: { phase?: string };
 }
@@ -58,6 +59,8 @@ export interface BlockedPod {
   budgets: Array<{ name: string; detail: string }>;
   /** No controller owns it: only `--force` deletes it (kubectl's rule). */
   unmanaged: boolean;
+  /** Being deleted already (its grace period runs). */
+  terminating: boolean;
 }
 
 const finished = (p: PodInfo) => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
@@ -93,19 +96,27 @@ export function blockedPods(pods: PodInfo[], pdbs: PdbInfo[]): BlockedPod[] {
         pod: `${p.metadata.namespace}/${p.metadata.name}`,
         budgets,
         unmanaged: !(p.metadata.ownerReferences ?? []).some((o) => o.controller),
+        terminating: !!p.metadata.deletionTimestamp,
       };
     });
 }
 
-/** One sentence per blocked pod, for the error of a drain that did not finish. */
-export function describeBlocked(blocked: BlockedPod[]): string {
-  return blocked
+/**
+ * One sentence per pod that holds the drain. Without --force, kubectl drain refuses the whole node while
+ * a pod has no controller (nothing is evicted then): those pods are the cause, named alone.
+ */
+export function describeBlocked(blocked: BlockedPod[], force = false): string {
+  const unmanaged = force ? [] : blocked.filter((b) => b.unmanaged);
+  const shown = unmanaged.length ? unmanaged : blocked;
+  return shown
     .map((b) =>
-      b.budgets.length
-        ? `pod ${b.pod} is held by PodDisruptionBudget ${b.budgets.map((x) => `${x.name} (${x.detail})`).join(", ")}`
-        : b.unmanaged
-          ? `pod ${b.pod} has no controller (only --force deletes it; nothing will recreate it)`
-          : `pod ${b.pod} is still terminating`,
+      b.unmanaged && !force
+        ? `pod ${b.pod} has no controller${b.terminating ? " (terminating)" : ""}: kubectl drain deletes it only with --force, and nothing recreates it`
+        : b.budgets.length
+          ? `pod ${b.pod} is held by PodDisruptionBudget ${b.budgets.map((x) => `${x.name} (${x.detail})`).join(", ")}`
+          : b.terminating
+            ? `pod ${b.pod} is still terminating`
+            : `pod ${b.pod} was not evicted`,
     )
     .join("; ");
 }

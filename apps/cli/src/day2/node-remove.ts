@@ -168,10 +168,11 @@ export async function removeNode(
     );
     result.evicted = [...drain.stdout.matchAll(/^pod\/(\S+) evicted$/gm)].map((m) => m[1]!);
     if (drain.code !== 0) {
-      const why = await drainBlockers(sh, plan.node);
+      const why = await drainBlockers(sh, plan.node, options.force);
+      const timedOut = /global timeout reached|timed out/.test(drain.stdout);
       throw new CliError(
         "DRAIN_FAILED",
-        `the drain of ${plan.node} did not finish within ${options.timeoutSeconds} s${why ? `: ${why}` : `: ${drain.stdout.trim().split("\n").slice(-3).join(" / ")}`}; the node stays cordoned and its host untouched`,
+        `the drain of ${plan.node} ${timedOut ? `did not finish within ${options.timeoutSeconds} s` : "was refused"}${why ? `: ${why}` : `: ${drain.stdout.trim().split("\n").slice(-3).join(" / ")}`}; the node stays cordoned and its host untouched`,
         /PodDisruptionBudget/.test(why)
           ? "let the budget allow a disruption (more replicas on other nodes, or relax minAvailable/maxUnavailable), or raise --timeout; `kubectl uncordon " +
               `${plan.node}\` undoes the cordon`
@@ -228,6 +229,7 @@ export async function removeNode(
 async function drainBlockers(
   sh: (script: string, args: string[], timeoutSeconds: number) => Promise<ExecResult>,
   node: string,
+  force: boolean,
 ): Promise<string> {
   const r = await sh(
     `${KUBECTL} get pods -A --field-selector spec.nodeName="$1" -o json 2>/dev/null && echo '--- khw ---' && ${KUBECTL} get pdb -A -o json 2>/dev/null`,
@@ -238,7 +240,7 @@ async function drainBlockers(
   try {
     const items = (JSON.parse(pods!) as { items: PodInfo[] }).items;
     const budgets = (JSON.parse(pdbs!) as { items: PdbInfo[] }).items;
-    return describeBlocked(blockedPods(items, budgets));
+    return describeBlocked(blockedPods(items, budgets), force);
   } catch {
     return "";
   }
