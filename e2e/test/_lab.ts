@@ -213,6 +213,31 @@ export function restartsBetween(
   return { ordered: changed.filter((k) => !byItself.includes(k)).sort(), byItself };
 }
 
+/**
+ * What `khw reset` (or `khw node remove`) left on a reset host: khw's units, kube files and binaries,
+ * then routes to pod slices, KUBE-, CNI- and FLANNEL- chains, mounts of the kubelet, containerd or pods,
+ * pod links. Empty strings when the host is clean.
+ */
+export async function resetLeftovers(
+  workdir: string,
+  host: string,
+  units: string[],
+  worker: boolean,
+): Promise<{ files: string; state: string }> {
+  const left = await onHost(
+    workdir,
+    host,
+    `ls /etc/systemd/system/ | grep -E '^(${units.join("|")})\\.service$' || true; ls -d /var/lib/kubernetes /etc/etcd /var/lib/etcd /var/lib/kubelet /var/lib/kube-proxy /var/lib/cni /etc/cni/net.d /usr/local/bin/kube* /usr/local/bin/etcd* 2>/dev/null || true`,
+  );
+  // (every lab host has the lab's own empty tmpfs for a containerd store; on workers reset unmounts it)
+  const state = await onHost(
+    workdir,
+    host,
+    `ip -4 route show | grep -E '^10\\.244\\.' || true; iptables-save 2>/dev/null | grep -E '^:(KUBE|CNI|FLANNEL)-' || true; awk '$2 ~ "^/var/lib/kubelet" || $2 ~ "^${worker ? "/var/lib/containerd(/|$)" : "/var/lib/containerd/"}" || $2 ~ "^/run/(containerd|netns)" {print $2}' /proc/mounts; ip -o link show 2>/dev/null | grep -E ' (cni0|flannel\\.1|veth[^:]*)[:@]' || true`,
+  );
+  return { files: left.stdout.trim(), state: state.stdout.trim() };
+}
+
 /** Files a run left half-written on a host: khw's temp names next to their targets, staged uploads. */
 export async function strayTempFiles(lab: Lab): Promise<string[]> {
   const found: string[] = [];

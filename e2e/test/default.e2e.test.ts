@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Lab, labSkipReason, startLab, stopLab } from "./_lab";
+import { type Lab, labSkipReason, resetLeftovers, startLab, stopLab } from "./_lab";
 import { recordStep, scenario, summaryTable } from "./_scenario";
 import { events, httpsGet, khw, local, onHost, type Run, until } from "./_support";
 
@@ -377,21 +377,10 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toContain(": left ");
     for (const host of all()) {
-      const units = unitsOf(host);
-      const left = await onHost(
-        workdir,
-        host,
-        `ls /etc/systemd/system/ | grep -E '^(${units.join("|")})\\.service$' || true; ls -d /var/lib/kubernetes /etc/etcd /var/lib/etcd /var/lib/kubelet /var/lib/kube-proxy /var/lib/cni /etc/cni/net.d /usr/local/bin/kube* /usr/local/bin/etcd* 2>/dev/null || true`,
-      );
-      expect(left.stdout.trim(), host).toBe("");
       // no khw route, no KUBE-*/CNI-* chain, no mount of the kubelet, containerd or pods, no pod link
-      // (every lab host has the lab's own empty tmpfs for a containerd store; on workers reset unmounts it)
-      const state = await onHost(
-        workdir,
-        host,
-        `ip -4 route show | grep -E '^10\\.244\\.' || true; iptables-save 2>/dev/null | grep -E '^:(KUBE|CNI|FLANNEL)-' || true; awk '$2 ~ "^/var/lib/kubelet" || $2 ~ "^${hosts.workers.includes(host) ? "/var/lib/containerd(/|$)" : "/var/lib/containerd/"}" || $2 ~ "^/run/(containerd|netns)" {print $2}' /proc/mounts; ip -o link show 2>/dev/null | grep -E ' (cni0|flannel\\.1|veth[^:]*)[:@]' || true`,
-      );
-      expect(state.stdout.trim(), `${host}: routes, chains, mounts, links left`).toBe("");
+      const left = await resetLeftovers(workdir, host, unitsOf(host), hosts.workers.includes(host));
+      expect(left.files, host).toBe("");
+      expect(left.state, `${host}: routes, chains, mounts, links left`).toBe("");
     }
   });
 

@@ -50,6 +50,12 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     "khw etcd snapshot restore backups/etcd-20261202T140000Z.db --dry-run   # the plan, per host",
     "khw etcd snapshot restore backups/etcd-20261202T140000Z.db --yes       # run again to resume",
   ],
+  node: ["khw node remove worker-3 --dry-run"],
+  "node remove": [
+    "khw node remove worker-3 --dry-run      # what would be drained, stopped and removed",
+    "khw node remove worker-3 --yes --update-spec",
+    "khw node remove worker-3 --timeout 600 --force --json",
+  ],
   lab: ["khw lab up && khw up && khw smoke && khw lab down"],
   "lab up": ["khw lab up", "khw lab up -f cluster.yaml --no-images"],
   "lab down": ["khw lab down"],

@@ -23,6 +23,7 @@ export const COMMANDS: readonly { names: readonly string[]; load: () => Promise<
     load: async () => (await import("./commands/day2")).registerDay2,
   },
   { names: ["etcd"], load: async () => (await import("./commands/etcd")).registerEtcd },
+  { names: ["node"], load: async () => (await import("./commands/node")).registerNode },
   { names: ["lab"], load: async () => (await import("./commands/lab")).registerLab },
   { names: ["bundle"], load: async () => (await import("./commands/bundle")).registerBundle },
   { names: ["guide"], load: async () => (await import("./commands/guide")).registerGuide },

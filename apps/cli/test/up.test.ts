@@ -3,6 +3,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { defaultClusterSpecInput, loadCluster, parseClusterYaml, renderClusterYaml } from "@khw/spec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ETCD_MEMBERS_SCRIPT } from "../src/day2/node-membership";
+import { LIST_NODES_SCRIPT } from "../src/day2/node-orphans";
 import { main } from "../src/main";
 import type { UpEvent } from "../src/up/events";
 import { PHASE_NAMES } from "../src/up/phases";
@@ -295,6 +297,46 @@ describe("khw up through the recording executor", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("[rbac]");
     expect(r.stderr).toContain("serving-csr-missing=worker-2");
+  });
+
+  it("on a running cluster: --dry-run reports an orphaned node; a control plane added to the spec is refused before anything is re-issued or changed", async () => {
+    expect((await khw(dir, ["up"], env)).code).toBe(0);
+    hosts.recorder
+      .respondFirst((op) => op.kind === "shell" && op.script === LIST_NODES_SCRIPT, {
+        stdout: "worker-1\nworker-2\nworker-3\n",
+      })
+      .respondFirst((op) => op.kind === "shell" && op.script === ETCD_MEMBERS_SCRIPT, {
+        stdout:
+          "member\tmaster-1\thttps://192.168.56.11:2380\nmember\tmaster-2\thttps://192.168.56.12:2380\n",
+      });
+    const dry = await khw(dir, ["up", "--dry-run", "--json"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('{"type":"orphan","node":"worker-3"}');
+    expect(dry.stderr).toContain(
+      "orphaned node worker-3: registered but not in cluster.yaml — `khw node remove worker-3` or add it back",
+    );
+    const pki = readFileSync(join(dir, "pki/kube-apiserver.crt"), "utf8");
+    const from = hosts.recorder.ops.length;
+    const { cluster } = parseClusterYaml(readFileSync(join(dir, "cluster.yaml"), "utf8"));
+    writeFileSync(
+      join(dir, "cluster.yaml"),
+      renderClusterYaml({
+        ...cluster.spec,
+        nodes: [{ name: "master-3", role: "controlplane", address: "192.168.56.13" }, ...cluster.spec.nodes],
+      } as typeof cluster.spec),
+    );
+    for (const args of [["up", "--dry-run"], ["up"]]) {
+      const r = await khw(dir, args, env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        "adds control plane(s) master-3: khw up does not carry out control-plane membership changes yet",
+      );
+      expect(r.stderr).toContain("etcdctl member add master-3 --peer-urls=https://192.168.56.13:2380");
+      expect(r.stderr).toContain("--initial-cluster-state=existing");
+      expect(r.stderr).toContain("fix: put the control planes back as etcd has them (master-1, master-2)");
+    }
+    expect(hosts.changesSince(from)).toEqual([]);
+    expect(readFileSync(join(dir, "pki/kube-apiserver.crt"), "utf8")).toBe(pki);
   });
 
   it("--dry-run --json: the plan per host from what the hosts have (diffs for text, none for secrets); nothing changes", async () => {

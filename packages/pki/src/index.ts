@@ -75,6 +75,17 @@ export {
   type RsaKeyGeneration,
 } from "./keys";
 export {
+  type CertificateChange,
+  certificateChanges,
+  controlPlaneMembershipPlan,
+  isMembershipError,
+  MembershipError,
+  type MembershipErrorCode,
+  type MembershipPlan,
+  type MembershipStep,
+  quorum,
+} from "./membership";
+export {
   type ApplyOptions,
   type ApplyResult,
   applyPkiPlan,

@@ -2,6 +2,8 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type Executor, isRemoteExecError } from "@khw/remote-exec";
 import type { Command } from "commander";
+import { checkControlPlanes } from "../day2/node-membership";
+import { orphanMessage } from "../day2/node-orphans";
 import { CliError, UsageError } from "../errors";
 import { upExplainHook } from "../guide/up-hook";
 import { colors, type Io } from "../io";
@@ -126,6 +128,8 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
           say,
         })
       : undefined;
+  // Before any certificate is re-issued: control planes that differ from etcd's members are refused.
+  await checkControlPlanes(io, opts.file, !!opts.dryRun);
   const { loaded, workdir, artifacts } = await prepareArtifacts(io, opts.file, say);
   const seams = currentSeams();
   const targets = hostTargets(loaded, io.env);
@@ -190,10 +194,13 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   seams.interrupt?.addEventListener("abort", onSigint, { once: true });
   let result: UpResult;
   let unreachable: string[] = [];
+  let orphans: string[] = [];
   try {
     let executor = real;
     if (opts.dryRun) {
-      const { recorder, unreachable: down, refused } = await seededRecorder(artifacts, real, targets);
+      const seeded = await seededRecorder(artifacts, real, targets);
+      const { recorder, unreachable: down, refused } = seeded;
+      orphans = seeded.orphans ?? [];
       // What the real run would refuse (a changed or unknown host key, authentication, sudo), the
       // dry run refuses too, with the same words as `khw status`: never planned around.
       for (const p of refused) {
@@ -248,6 +255,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   }
   const logRel = relative(io.cwd, logFile);
   if (opts.dryRun) {
+    for (const o of orphans) io.stderr(`${c.yellow("warning:")} ${orphanMessage(o)}\n`);
     if (!opts.json) {
       const byHost = new Map<string, typeof result.plan>();
       for (const p of result.plan) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
@@ -267,6 +275,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
     } else {
       for (const p of result.plan) io.stdout(`${JSON.stringify({ type: "plan", ...p })}\n`);
       for (const h of unreachable) io.stdout(`${JSON.stringify({ type: "unreachable", host: h })}\n`);
+      for (const o of orphans) io.stdout(`${JSON.stringify({ type: "orphan", node: o })}\n`);
     }
     return;
   }

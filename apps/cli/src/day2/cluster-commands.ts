@@ -6,6 +6,7 @@ import { CliError, EXIT, UsageError } from "../errors";
 import { colors, type Io } from "../io";
 import { OUTPUT_OPTION, outputFormat, printStructured } from "../output";
 import { currentSeams, readWorkdir, workdirPaths } from "../workdir";
+import { orphanMessage } from "./node-orphans";
 import { loadDay2Spec, SPEC_OPTION, wholeNumber } from "./options";
 import { openHosts } from "./remote";
 import { carryOutRenewal, reissue, renewalPlan, selectCertificates } from "./renew";
@@ -116,6 +117,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
           }
         }
         io.stdout(formatTable(["HOST", "COMPONENT", "STATE", "VERSION", "CERT EXPIRES"], rows));
+        for (const o of report.orphans ?? []) io.stderr(`${c.yellow("warning:")} ${orphanMessage(o)}\n`);
         for (const h of report.hosts.filter((x) => !x.reachable)) {
           io.stderr(
             `${c.red("error:")} ${h.host}: ${h.error}${h.hint ? `\n  ${c.dim("fix:")} ${h.hint}` : ""}\n`,

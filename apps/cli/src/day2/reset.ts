@@ -92,29 +92,38 @@ export interface HostReset {
 /** The reset of every host, as data (the files come from the same artifacts `khw up` pushes). */
 export function resetPlan(cluster: Cluster, artifacts: Artifacts): HostReset[] {
   const bins = binaryArtifacts(cluster);
-  return cluster.nodes.map((node) => {
-    const files = artifacts.files.filter((f) => f.host === node.name).map((f) => f.path);
-    const binaries = bins
-      .filter((b) => b.roles.includes(node.role))
-      .flatMap((b) => Object.values(b.installAs));
-    const paths = [...new Set([...files, ...binaries, ...DATA_DIRS[node.role], ...COMMON_DIRS])];
-    for (const p of paths) {
-      // never anything like "/", "/etc" or "/var/lib": at least two levels deep, absolute, no "..".
-      if (!p.startsWith("/") || p.split("/").filter(Boolean).length < 2 || p.split("/").includes("..")) {
-        throw new Error(`refusing to remove ${p} on ${node.name} (a bug in khw)`);
-      }
+  return cluster.nodes.map((node) => hostResetPlan(cluster, artifacts, node, bins));
+}
+
+/**
+ * The reset of one host (`khw reset` does it for every host, `khw node remove` for the one leaving):
+ * its services, every file khw placed there, the binaries it installed, its components' data.
+ */
+export function hostResetPlan(
+  cluster: Cluster,
+  artifacts: Artifacts,
+  node: ClusterNode,
+  bins = binaryArtifacts(cluster),
+): HostReset {
+  const files = artifacts.files.filter((f) => f.host === node.name).map((f) => f.path);
+  const binaries = bins.filter((b) => b.roles.includes(node.role)).flatMap((b) => Object.values(b.installAs));
+  const paths = [...new Set([...files, ...binaries, ...DATA_DIRS[node.role], ...COMMON_DIRS])];
+  for (const p of paths) {
+    // never anything like "/", "/etc" or "/var/lib": at least two levels deep, absolute, no "..".
+    if (!p.startsWith("/") || p.split("/").filter(Boolean).length < 2 || p.split("/").includes("..")) {
+      throw new Error(`refusing to remove ${p} on ${node.name} (a bug in khw)`);
     }
-    return {
-      host: node.name,
-      services: [...componentsOf(node)].reverse(),
-      paths,
-      workerCleanup: node.role === "worker",
-      podRoutes:
-        node.role === "worker" && cluster.spec.addons.podNetwork === "bridge-routes"
-          ? cluster.workers.filter((w) => w.name !== node.name && w.podCIDR).map((w) => w.podCIDR!)
-          : [],
-    };
-  });
+  }
+  return {
+    host: node.name,
+    services: [...componentsOf(node)].reverse(),
+    paths,
+    workerCleanup: node.role === "worker",
+    podRoutes:
+      node.role === "worker" && cluster.spec.addons.podNetwork === "bridge-routes"
+        ? cluster.workers.filter((w) => w.name !== node.name && w.podCIDR).map((w) => w.podCIDR!)
+        : [],
+  };
 }
 
 export interface HostResetResult {

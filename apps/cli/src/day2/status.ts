@@ -3,6 +3,7 @@ import { fanOut } from "@khw/remote-exec";
 import type { Cluster, ClusterNode } from "@khw/spec";
 import { BINARY_PATHS, PATHS, SERVICE_CATALOGUE } from "@khw/systemd-units";
 import type { Artifacts } from "../artifacts";
+import { findOrphans } from "./node-orphans";
 import { describeError, type Hosts } from "./remote";
 
 /** One component (systemd service) on one host. */
@@ -41,6 +42,8 @@ export interface HostStatus {
 export interface StatusReport {
   now: string;
   hosts: HostStatus[];
+  /** Nodes registered in the cluster but absent from the spec (absent: the API could not be asked). */
+  orphans?: string[];
   ok: boolean;
 }
 
@@ -215,5 +218,15 @@ export async function clusterStatus(
       h.components.every((c) => c.state === "active" && c.versionOk) &&
       h.certificates.every((c) => c.status === "valid"),
   );
-  return { now: now.toISOString(), hosts: out, ok };
+  const cp = cluster.controlPlanes[0];
+  const orphans =
+    cp && out.find((h) => h.host === cp.name)?.reachable
+      ? await findOrphans(cluster, hosts.executor, hosts.targets)
+      : undefined;
+  return {
+    now: now.toISOString(),
+    hosts: out,
+    ...(orphans ? { orphans } : {}),
+    ok: ok && !orphans?.length,
+  };
 }

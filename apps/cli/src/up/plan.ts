@@ -1,5 +1,6 @@
 import { type Executor, type HostTarget, isRemoteExecError, RecordingExecutor } from "@khw/remote-exec";
 import type { Artifacts } from "../artifacts";
+import { findOrphans } from "../day2/node-orphans";
 import { REMOTE_MANIFEST_DIR } from "./phases";
 
 /** A host the dry run could not read, with the remote-exec message (host, fingerprints, file:line) and its fix. */
@@ -18,6 +19,8 @@ export interface SeededPlan {
    * an unreadable identity file, a failed read. A dry run must fail on these, never plan around them.
    */
   refused: HostProblem[];
+  /** Nodes registered in the cluster that the spec does not name (undefined: the API could not be asked). */
+  orphans?: string[];
 }
 
 function problem(host: string, e: unknown): HostProblem {
@@ -80,5 +83,12 @@ export async function seededRecorder(
   const byNode = (a: HostProblem, b: HostProblem) =>
     artifacts.cluster.nodes.findIndex((n) => n.name === a.host) -
     artifacts.cluster.nodes.findIndex((n) => n.name === b.host);
-  return { recorder, unreachable: unreachable.sort(byNode), refused: refused.sort(byNode) };
+  // Read-only: a worker dropped from the spec while still registered is reported, never silently left.
+  const orphans = refused.length === 0 ? await findOrphans(artifacts.cluster, probe, targets) : undefined;
+  return {
+    recorder,
+    unreachable: unreachable.sort(byNode),
+    refused: refused.sort(byNode),
+    ...(orphans ? { orphans } : {}),
+  };
 }
