@@ -36,6 +36,12 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   status: ["khw status", "khw status -o json | jq '.hosts[].host'"],
   smoke: ["khw smoke"],
   reset: ["khw reset --yes"],
+  upgrade: ["khw upgrade plan --to v1.34.4", "khw upgrade apply --to v1.34.4 --yes"],
+  "upgrade plan": ["khw upgrade plan --to v1.34.4", "khw upgrade plan --to v1.35.0 --json --offline"],
+  "upgrade apply": [
+    "khw upgrade apply --to v1.34.4 --dry-run   # the plan",
+    "khw upgrade apply --to v1.34.4 --yes       # Ctrl-C, then the same again, resumes",
+  ],
   lab: ["khw lab up && khw up && khw smoke && khw lab down"],
   "lab up": ["khw lab up", "khw lab up -f cluster.yaml --no-images"],
   "lab down": ["khw lab down"],

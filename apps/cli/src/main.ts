@@ -22,6 +22,7 @@ export const COMMANDS: readonly { names: readonly string[]; load: () => Promise<
     names: ["diagram", "kubeconfig", "certs", "status", "smoke", "reset"],
     load: async () => (await import("./commands/day2")).registerDay2,
   },
+  { names: ["upgrade"], load: async () => (await import("./commands/upgrade")).registerUpgrade },
   { names: ["lab"], load: async () => (await import("./commands/lab")).registerLab },
   { names: ["bundle"], load: async () => (await import("./commands/bundle")).registerBundle },
   { names: ["guide"], load: async () => (await import("./commands/guide")).registerGuide },
