@@ -50,7 +50,11 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   "lab start": ["khw lab start worker-2"],
   "lab ssh": ["khw lab ssh master-1", "khw lab ssh worker-1 -- systemctl status kubelet"],
   bundle: ["khw bundle build && khw bundle verify"],
-  "bundle build": ["khw bundle build", "khw bundle build --kubernetes v1.34.4 -o ./bundle"],
+  "bundle build": [
+    "khw bundle build",
+    "khw bundle build --kubernetes v1.34.4 -o ./bundle",
+    "khw bundle build --kubernetes v1.34.3 -o ./mirror && khw bundle build -o ./mirror   # both versions, for khw upgrade",
+  ],
   "bundle fetch": ["khw bundle fetch -o ./bundle"],
   "bundle verify": ["khw bundle verify", "khw bundle verify ./bundle"],
   guide: [

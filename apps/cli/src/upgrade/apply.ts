@@ -52,7 +52,7 @@ const KUBECTL = ["/usr/local/bin/kubectl", "--kubeconfig", KUBECONFIG_PATHS.admi
 const SNAPSHOT_SCRIPT = `set -e
 umask 077
 mkdir -p "$(dirname "$1")"
-ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt \\
+/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt \\
   --cert=/etc/etcd/etcd-server.crt --key=/etc/etcd/etcd-server.key snapshot save "$1" >/dev/null
 /usr/local/bin/etcdutl snapshot status "$1" -w json`;
 
