@@ -2,11 +2,13 @@
 // `khw up` is upgraded to v1.34.4 (fake release files of both versions in one bundle directory, real
 // checksums); the order of the steps, the drains, the snapshot, the resume after a failure and the
 // rewritten cluster.yaml are checked. The real run is e2e/test/lifecycle-upgrade.e2e.test.ts.
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultClusterSpecInput, loadCluster, parseClusterYaml, renderClusterYaml } from "@khw/spec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SNAPSHOT_SCRIPT } from "../src/upgrade/apply";
 import { VERSIONS_SCRIPT } from "../src/upgrade/observe";
 import { withKubernetesVersion } from "../src/upgrade/spec-version";
 import { resetSeamsForTests, setSeamsForTests } from "../src/workdir";
@@ -243,5 +245,26 @@ describe("withKubernetesVersion", () => {
   });
   it("refuses a file that is not YAML, naming it", () => {
     expect(() => withKubernetesVersion("a: [\n", TO, "c.yaml")).toThrow(/c.yaml: not valid YAML/);
+  });
+});
+
+describe("the scripts run on the hosts", () => {
+  it("parse with a real sh -n", () => {
+    for (const script of [VERSIONS_SCRIPT, SNAPSHOT_SCRIPT]) {
+      const r = spawnSync("sh", ["-n", "-c", script], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+    }
+  });
+  it("the version probe reports what each executable prints, `missing` for absent ones (real sh)", () => {
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "kubelet"), "#!/bin/sh\necho 'Kubernetes v1.34.3'\n", { mode: 0o755 });
+    const r = spawnSync(
+      "sh",
+      ["-c", VERSIONS_SCRIPT, "sh", "kubelet", join(bin, "kubelet"), "kube-proxy", join(bin, "kube-proxy")],
+      { encoding: "utf8" },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("kubelet\tKubernetes v1.34.3\nkube-proxy\tmissing\n");
   });
 });

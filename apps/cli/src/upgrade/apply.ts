@@ -49,7 +49,7 @@ export interface ApplyUpgradeResult {
 const KUBECTL = ["/usr/local/bin/kubectl", "--kubeconfig", KUBECONFIG_PATHS.admin];
 
 /** Saves a snapshot on a member, prints its status as JSON; the data come as positional arguments. */
-const SNAPSHOT_SCRIPT = `set -e
+export const SNAPSHOT_SCRIPT = `set -e
 umask 077
 mkdir -p "$(dirname "$1")"
 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt \\
