@@ -56,6 +56,12 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     "khw node remove worker-3 --yes --update-spec",
     "khw node remove worker-3 --timeout 600 --force --json",
   ],
+  upgrade: ["khw upgrade plan --to v1.34.4", "khw upgrade apply --to v1.34.4 --yes"],
+  "upgrade plan": ["khw upgrade plan --to v1.34.4", "khw upgrade plan --to v1.35.0 --json --offline"],
+  "upgrade apply": [
+    "khw upgrade apply --to v1.34.4 --dry-run   # the plan",
+    "khw upgrade apply --to v1.34.4 --yes       # Ctrl-C, then the same again, resumes",
+  ],
   lab: ["khw lab up && khw up && khw smoke && khw lab down"],
   "lab up": ["khw lab up", "khw lab up -f cluster.yaml --no-images"],
   "lab down": ["khw lab down"],
@@ -64,7 +70,11 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   "lab start": ["khw lab start worker-2"],
   "lab ssh": ["khw lab ssh master-1", "khw lab ssh worker-1 -- systemctl status kubelet"],
   bundle: ["khw bundle build && khw bundle verify"],
-  "bundle build": ["khw bundle build", "khw bundle build --kubernetes v1.34.4 -o ./bundle"],
+  "bundle build": [
+    "khw bundle build",
+    "khw bundle build --kubernetes v1.34.4 -o ./bundle",
+    "khw bundle build --kubernetes v1.34.3 -o ./mirror && khw bundle build -o ./mirror   # both versions, for khw upgrade",
+  ],
   "bundle fetch": ["khw bundle fetch -o ./bundle"],
   "bundle verify": ["khw bundle verify", "khw bundle verify ./bundle"],
   guide: [

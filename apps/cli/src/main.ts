@@ -24,6 +24,7 @@ export const COMMANDS: readonly { names: readonly string[]; load: () => Promise<
   },
   { names: ["etcd"], load: async () => (await import("./commands/etcd")).registerEtcd },
   { names: ["node"], load: async () => (await import("./commands/node")).registerNode },
+  { names: ["upgrade"], load: async () => (await import("./commands/upgrade")).registerUpgrade },
   { names: ["lab"], load: async () => (await import("./commands/lab")).registerLab },
   { names: ["bundle"], load: async () => (await import("./commands/bundle")).registerBundle },
   { names: ["guide"], load: async () => (await import("./commands/guide")).registerGuide },

@@ -78,6 +78,19 @@ export {
   kubeSchedulerUnit,
 } from "./units";
 export {
+  assertUpgradeAllowed,
+  clusterAtVersion,
+  type FileChange,
+  type HostUpgrade,
+  type PlanUpgradeOptions,
+  planUpgrade,
+  type SettingChange,
+  type SkewCheck,
+  type SkewRule,
+  type UpgradePlan,
+  type UpgradeStep,
+} from "./upgrade";
+export {
   assertSupportedKubernetes,
   hasSetting,
   parseVersion,

@@ -75,9 +75,15 @@ export function registerBundle(program: Command, io: Io): void {
         "-f, --file <spec>",
         "take the versions from this spec (default: ./cluster.yaml or the built-in default)",
       )
-      .option("--kubernetes <version>", "Kubernetes version, e.g. v1.34.4")
+      .option(
+        "--kubernetes <version>",
+        "Kubernetes version, e.g. v1.34.4 (default: the spec's; another version reuses the Go module and build caches)",
+      )
       .option("--etcd <version>", "etcd version, e.g. v3.6.16")
-      .option("-o, --out <dir>", "also copy the bundle here (default: only the cache)")
+      .option(
+        "-o, --out <dir>",
+        "also hard-link (or copy) the bundle here; bundles of several versions can share one directory (default: only the cache)",
+      )
       .option("--force", "rebuild/re-download even when the cache verifies", false);
 
   versionOptions(bundle.command("build"))
