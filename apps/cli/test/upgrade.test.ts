@@ -215,6 +215,13 @@ describe("khw upgrade apply", () => {
     const state = JSON.parse(readFileSync(join(dir, ".khw/upgrade.json"), "utf8")) as { done: string[] };
     expect(state.done).toContain("uncordon worker-1");
     expect(state.done).toContain("cordon worker-2");
+    // khw up with the spec still at FROM would put master-*/worker-1 back: refused, its dry run too
+    for (const argv of [["up"], ["up", "--dry-run"]]) {
+      const up = await khw(dir, argv, env);
+      expect(up.code, up.stderr).toBe(1);
+      expect(up.stderr).toContain(`an upgrade from ${FROM} to ${TO} is unfinished`);
+      expect(up.stderr).toContain(`fix: finish it: khw upgrade apply --to ${TO} (it resumes)`);
+    }
     const from = hosts.commands.length;
     const second = await khw(dir, ["upgrade", "apply", "--to", TO, "--yes"], env);
     expect(second.code, second.stderr).toBe(0);

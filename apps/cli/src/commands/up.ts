@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type Executor, isRemoteExecError } from "@khw/remote-exec";
 import type { Command } from "commander";
@@ -17,6 +17,7 @@ import { seededRecorder } from "../up/plan";
 import { jsonProgress, plainProgress, ttyProgress } from "../up/progress";
 import { runUp, type UpResult } from "../up/runner";
 import { readState } from "../up/state";
+import { upgradeStatePath } from "../upgrade/state";
 import { currentSeams } from "../workdir";
 import { prepareArtifacts } from "./gen";
 
@@ -131,6 +132,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   // Before any certificate is re-issued: control planes that differ from etcd's members are refused.
   await checkControlPlanes(io, opts.file, !!opts.dryRun);
   const { loaded, workdir, artifacts } = await prepareArtifacts(io, opts.file, say);
+  refuseDuringUpgrade(workdir.paths.state, loaded.cluster.spec.versions.kubernetes);
   const seams = currentSeams();
   const targets = hostTargets(loaded, io.env);
 
@@ -310,4 +312,27 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
         io.stdout(`${c.yellow("pending")} on ${host}: ${owed.join(", ")} (run the phase that owns it)\n`);
     }
   }
+}
+
+/**
+ * An unfinished `khw upgrade apply` (its `.khw/upgrade.json`) with a spec that still names another
+ * version: `khw up` would put the hosts already upgraded back to that version. Refused, dry run too.
+ */
+function refuseDuringUpgrade(upStatePath: string, specVersion: string): void {
+  const path = upgradeStatePath(upStatePath);
+  if (!existsSync(path)) return;
+  let state: { from?: unknown; to?: unknown; done?: unknown };
+  try {
+    state = JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return; // unreadable: `khw upgrade apply` starts it over; nothing to protect
+  }
+  if (typeof state.to !== "string" || state.to === specVersion) return;
+  const done = Array.isArray(state.done) ? state.done.length : 0;
+  throw new CliError(
+    "UPGRADE_IN_PROGRESS",
+    `an upgrade from ${String(state.from)} to ${state.to} is unfinished (${done} step${done === 1 ? "" : "s"} done, recorded in ${path}); ` +
+      `khw up with versions.kubernetes ${specVersion} would put the upgraded hosts back to ${specVersion}`,
+    `finish it: khw upgrade apply --to ${state.to} (it resumes); or, to abandon it, delete ${path} and run khw up`,
+  );
 }
