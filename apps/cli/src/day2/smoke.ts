@@ -518,19 +518,28 @@ const CATALOGUE: Record<SmokeTestId, Omit<SmokeTest, "id">> = {
 /** The smoke tests of REFERENCE.md, in order. */
 export const SMOKE_TESTS: readonly SmokeTest[] = SMOKE_TEST_IDS.map((id) => ({ id, ...CATALOGUE[id] }));
 
+/**
+ * The previous run's namespace may still be terminating (it is deleted without waiting): applying into it
+ * fails, so wait for it to be gone first (at once when there is none). A new namespace's pods are refused
+ * until the controller-manager created its default ServiceAccount (seconds, more while a controller-manager
+ * takes over the leader lease): the apply is retried on exactly those two refusals, for up to 60 s.
+ */
+const APPLY_SCRIPT = [
+  `${KUBECTL} wait --for=delete namespace/${SMOKE_NAMESPACE} --timeout=90s >/dev/null 2>&1`,
+  "i=0; while :; do",
+  `  out=$(${KUBECTL} apply -f "$1" 2>&1); rc=$?`,
+  "  [ $rc -eq 0 ] && break; i=$((i+1)); [ $i -ge 30 ] && break",
+  '  case "$out" in *serviceaccount*"not found"*|*"being terminated"*) sleep 2 ;; *) break ;; esac',
+  'done; printf "%s\\n" "$out"; exit $rc',
+].join("\n");
+
 /** Applies the smoke-test objects (the namespace, nginx, its Services, busybox, the Secret). */
 async function applyObjects(ctx: SmokeContext): Promise<Verdict> {
   const yaml = renderObjectsYaml(smokeObjects(ctx.cluster, ctx.options));
   let applied: ExecResult;
   try {
     await ctx.ex.upload(ctx.target, { path: SMOKE_MANIFEST, content: yaml, mode: 0o600, sudo: true });
-    // The previous run's namespace may still be terminating (it is deleted without waiting): applying
-    // into it fails, so wait for it to be gone first (at once when there is none).
-    applied = await ctx.sh(
-      `${KUBECTL} wait --for=delete namespace/${SMOKE_NAMESPACE} --timeout=90s >/dev/null 2>&1; ${KUBECTL} apply -f "$1" 2>&1`,
-      [SMOKE_MANIFEST],
-      150,
-    );
+    applied = await ctx.sh(APPLY_SCRIPT, [SMOKE_MANIFEST], 180);
   } catch (e) {
     applied = { code: 1, stdout: describeError(e).message, stderr: "" };
   }
