@@ -63,6 +63,11 @@ describe.skipIf(unavailable !== undefined)("khw on a lab of real hosts", () => {
     }
   });
 
+  it("khw status: every component active and every certificate present, on a healthy cluster exit 0", async () => {
+    const r = await khw(workdir, ["status"]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+  });
+
   it("etcd is healthy over TLS with every member, and refuses a client without a certificate", async () => {
     const m = hosts.masters[0]!;
     const endpoints = hosts.masters.map((h) => `https://${hosts.addresses[h]}:2379`).join(",");

@@ -285,7 +285,10 @@ describe("khw status", () => {
       w2.certificates
         .filter((c: { status: string }) => c.status === "missing")
         .map((c: { path: string }) => c.path),
-    ).toEqual(["/var/lib/kubelet/pki/kubelet-client-current.pem", "/var/lib/kubelet/pki/kubelet.crt"]);
+    ).toEqual([
+      "/var/lib/kubelet/pki/kubelet-client-current.pem",
+      "/var/lib/kubelet/pki/kubelet-server-current.pem",
+    ]);
     expect(r.code).toBe(1);
     const m1 = report.hosts.find((h: { host: string }) => h.host === "master-1");
     expect(

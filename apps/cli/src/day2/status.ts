@@ -80,7 +80,9 @@ const BINARY_OF: Record<string, string> = {
 /** Certificates a tls-bootstrap kubelet obtains itself (only the certificate blocks are read). */
 const BOOTSTRAP_KUBELET_CERTS = [
   `${PATHS.kubeletCertDir}/kubelet-client-current.pem`,
-  `${PATHS.kubeletCertDir}/kubelet.crt`,
+  // serverTLSBootstrap: the serving certificate the approved CSR gave (kubelet.crt, a self-signed one, is
+  // written only without it)
+  `${PATHS.kubeletCertDir}/kubelet-server-current.pem`,
 ];
 
 /** The components khw runs on a node (its own units, plus HAProxy on the load balancer), in start order. */
