@@ -52,8 +52,9 @@ describe.skipIf(unavailable !== undefined)("topologies and access on a lab of re
       await withLab({ suite: SUITE, spec: SINGLE }, async (lab) => {
         expect(lab.hosts.lb).toBeUndefined();
         expect(lab.hosts.masters).toHaveLength(1);
-        // the HA test needs 2 control planes behind a load balancer: could-not-run is its honest answer
-        await lab.smokePasses(["ha"]);
+        // the HA test needs 2 control planes behind a load balancer, the pod-network test (pod → pod on
+        // another worker) 2 workers: could-not-run is their honest answer here
+        await lab.smokePasses(["ha", "pod-network"]);
       });
     } finally {
       console.log(`e2e ${SUITE} suite (so far):\n${summaryTable()}`);
