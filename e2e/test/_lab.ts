@@ -65,17 +65,27 @@ export interface LabStart {
   labUpArgs?: string[];
   /** Run `khw up` once the lab is up (default true). */
   up?: boolean;
+  /** The caller holds the lab lock already (holdLabLock): not taken again, not released by stopLab. */
+  lockHeld?: boolean;
+}
+
+/**
+ * The lab lock for a whole suite of several labs one after another, so no other engineer's lab slips in
+ * between them (pass `lockHeld: true` to startLab). Call the returned release when the suite ends.
+ */
+export function holdLabLock(suite: string): Promise<() => void> {
+  return acquireLabLock({
+    purpose: `e2e ${suite}`,
+    waitForNetwork: true,
+    timeoutSeconds: 40 * 60,
+    onWait: (holder) => console.warn(`[e2e] ${suite}: waiting for the lab network, in use by ${holder}`),
+  });
 }
 
 /** Lock, bundle, lab up (and khw up): the first khw up's result is returned with the lab. */
 export async function startLab(o: LabStart): Promise<{ lab: Lab; release: () => void; up?: Run }> {
   // Other engineers' labs queue on the same lock: wait as long as the suite may run.
-  const release = await acquireLabLock({
-    purpose: `e2e ${o.suite}`,
-    waitForNetwork: true,
-    timeoutSeconds: 40 * 60,
-    onWait: (holder) => console.warn(`[e2e] ${o.suite}: waiting for the lab network, in use by ${holder}`),
-  });
+  const release = o.lockHeld ? () => {} : await holdLabLock(o.suite);
   const workdir = mkdtempSync(join(tmpdir(), `khw-e2e-${o.suite}-`));
   const out = join(workdir, "out");
   try {

@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseClusterYaml } from "@khw/spec";
-import { describe, expect } from "vitest";
-import { type Lab, labSkipReason, startLab, stopLab, strayTempFiles } from "./_lab";
+import { afterAll, beforeAll, describe, expect } from "vitest";
+import { holdLabLock, type Lab, labSkipReason, startLab, stopLab, strayTempFiles } from "./_lab";
 import { scenario, summaryTable } from "./_scenario";
 import { khw, onHost } from "./_support";
 
@@ -31,7 +31,7 @@ async function withLab(
   start: Parameters<typeof startLab>[0],
   fn: (lab: Lab) => Promise<void>,
 ): Promise<void> {
-  const { lab, release } = await startLab(start);
+  const { lab, release } = await startLab({ ...start, lockHeld: true });
   try {
     await fn(lab);
   } finally {
@@ -40,13 +40,21 @@ async function withLab(
 }
 
 describe.skipIf(unavailable !== undefined)("topologies and access on a lab of real hosts", () => {
+  // one lock for both labs: no other lab slips in between them
+  let releaseLock: () => void = () => {};
+  beforeAll(async () => {
+    releaseLock = await holdLabLock(SUITE);
+  });
+  afterAll(() => releaseLock());
+
   scenario(SUITE, "1 control plane, 1 worker, no load balancer: khw up + khw smoke", 12, async () => {
     try {
       await withLab({ suite: SUITE, spec: SINGLE }, async (lab) => {
         expect(lab.hosts.lb).toBeUndefined();
         expect(lab.hosts.masters).toHaveLength(1);
-        // the HA test needs 2 control planes behind a load balancer: could-not-run is its honest answer
-        await lab.smokePasses(["ha"]);
+        // the HA test needs 2 control planes behind a load balancer, the pod-network test (pod → pod on
+        // another worker) 2 workers: could-not-run is their honest answer here
+        await lab.smokePasses(["ha", "pod-network"]);
       });
     } finally {
       console.log(`e2e ${SUITE} suite (so far):\n${summaryTable()}`);
