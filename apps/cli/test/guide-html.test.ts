@@ -100,7 +100,8 @@ beforeAll(async () => {
       `--user-data-dir=${profile}`,
       "about:blank",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    // its own process group: the renderer and utility processes are stopped with it (they write into the profile)
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
   const url = await new Promise<string>((resolve, reject) => {
     let err = "";
@@ -122,11 +123,17 @@ afterAll(async () => {
   cdp?.close();
   if (browser?.pid && browser.exitCode === null) {
     const exited = new Promise((r) => browser!.once("exit", r));
-    browser.kill("SIGTERM");
+    const group = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-browser!.pid!, sig);
+      } catch {}
+    };
+    group("SIGTERM");
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (browser.exitCode === null) browser.kill("SIGKILL");
+    group("SIGKILL");
   }
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  // a child that outlived the group kill for a moment may still add a file: retry on ENOTEMPTY/EBUSY
+  if (profile) rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   if (pages) rmSync(pages, { recursive: true, force: true });
   if (!keepShots) rmSync(shots, { recursive: true, force: true });
 });
