@@ -22,10 +22,39 @@ function sourceAliases(): { find: RegExp; replacement: string }[] {
   return aliases;
 }
 
+interface TestModuleLike {
+  moduleId: string;
+  children: { allTests(): Iterable<{ fullName: string; result(): { state: string } }> };
+}
+
+/**
+ * Prints one line per run — how many tests ran and how many were skipped — and under CI (CI set) fails
+ * the run when any test was skipped: a test that skips in CI proves nothing.
+ */
+class SkipSummary {
+  onTestRunEnd(modules: ReadonlyArray<TestModuleLike>): void {
+    let total = 0;
+    const skipped: string[] = [];
+    for (const m of modules) {
+      for (const t of m.children.allTests()) {
+        total++;
+        if (t.result().state === "skipped") skipped.push(`${relativeToRoot(m.moduleId)} › ${t.fullName}`);
+      }
+    }
+    console.log(`khw: ${total} tests, ${skipped.length} skipped`);
+    if (skipped.length > 0 && process.env["CI"]) {
+      throw new Error(`skipped under CI (a skipped test is a failure here):\n  ${skipped.join("\n  ")}`);
+    }
+  }
+}
+
+const relativeToRoot = (path: string) => (path.startsWith(`${root}/`) ? path.slice(root.length + 1) : path);
+
 export function khwVitestConfig(options: { testTimeout?: number } = {}) {
   return defineConfig({
     resolve: { alias: sourceAliases() },
     test: {
+      reporters: ["default", new SkipSummary()],
       include: ["src/**/*.test.ts", "test/**/*.test.ts"],
       testTimeout: options.testTimeout ?? 20_000,
       hookTimeout: 60_000,
