@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, mkdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type Executor, isRemoteExecError } from "@khw/remote-exec";
 import type { Command } from "commander";
@@ -17,7 +17,7 @@ import { seededRecorder } from "../up/plan";
 import { jsonProgress, plainProgress, ttyProgress } from "../up/progress";
 import { runUp, type UpResult } from "../up/runner";
 import { readState } from "../up/state";
-import { upgradeStatePath } from "../upgrade/state";
+import { readUnfinishedUpgrade, upgradeStatePath } from "../upgrade/state";
 import { currentSeams } from "../workdir";
 import { prepareArtifacts } from "./gen";
 
@@ -320,18 +320,12 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
  */
 function refuseDuringUpgrade(upStatePath: string, specVersion: string): void {
   const path = upgradeStatePath(upStatePath);
-  if (!existsSync(path)) return;
-  let state: { from?: unknown; to?: unknown; done?: unknown };
-  try {
-    state = JSON.parse(readFileSync(path, "utf8"));
-  } catch {
-    return; // unreadable: `khw upgrade apply` starts it over; nothing to protect
-  }
-  if (typeof state.to !== "string" || state.to === specVersion) return;
-  const done = Array.isArray(state.done) ? state.done.length : 0;
+  const state = readUnfinishedUpgrade(path); // unreadable: `khw upgrade apply` starts it over, nothing to protect
+  if (!state || state.to === specVersion) return;
+  const done = state.done.length;
   throw new CliError(
     "UPGRADE_IN_PROGRESS",
-    `an upgrade from ${String(state.from)} to ${state.to} is unfinished (${done} step${done === 1 ? "" : "s"} done, recorded in ${path}); ` +
+    `an upgrade from ${state.from} to ${state.to} is unfinished (${done} step${done === 1 ? "" : "s"} done, recorded in ${path}); ` +
       `khw up with versions.kubernetes ${specVersion} would put the upgraded hosts back to ${specVersion}`,
     `finish it: khw upgrade apply --to ${state.to} (it resumes); or, to abandon it, delete ${path} and run khw up`,
   );

@@ -21,18 +21,22 @@ export function upgradeStatePath(upStatePath: string): string {
 }
 
 export function readUpgradeState(path: string, from: string, to: string): UpgradeState {
-  const fresh: UpgradeState = { version: 1, from, to, done: [] };
-  if (!existsSync(path)) return fresh;
-  try {
-    const s = JSON.parse(readFileSync(path, "utf8")) as UpgradeState;
-    // Another target (or a finished upgrade's leftovers): start over.
-    if (s.version !== 1 || s.to !== to || !Array.isArray(s.done)) return fresh;
-    return s;
-  } catch {
-    return fresh;
-  }
+  const s = readUnfinishedUpgrade(path);
+  // Another target (or a finished upgrade's leftovers): start over.
+  return s && s.to === to ? s : { version: 1, from, to, done: [] };
 }
 
 export function writeUpgradeState(path: string, state: UpgradeState): void {
   writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`, 0o600);
+}
+
+/** The upgrade `.khw/upgrade.json` records as under way (any target), or undefined when there is none or it is unreadable. */
+export function readUnfinishedUpgrade(path: string): UpgradeState | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const s = JSON.parse(readFileSync(path, "utf8")) as UpgradeState;
+    return s.version === 1 && typeof s.to === "string" && Array.isArray(s.done) ? s : undefined;
+  } catch {
+    return undefined;
+  }
 }
