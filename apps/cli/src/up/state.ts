@@ -40,12 +40,11 @@ export function writeState(path: string, state: UpState): void {
   writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`, 0o644);
 }
 
+/** Actions owed on one host: a daemon-reload, service restarts, manifest applies. */
+export type Owed = UpState["pending"][string];
+
 /** Adds owed actions for a host (deduplicated, order kept). */
-export function addPending(
-  state: UpState,
-  host: string,
-  owed: { daemonReload?: boolean; restart?: string[]; apply?: string[] },
-): void {
+export function addPending(state: UpState, host: string, owed: Owed): void {
   state.pending[host] ??= {};
   const p = state.pending[host];
   if (owed.daemonReload) p.daemonReload = true;
@@ -55,11 +54,7 @@ export function addPending(
   }
 }
 
-export function clearPending(
-  state: UpState,
-  host: string,
-  done: { daemonReload?: boolean; restart?: string[]; apply?: string[] },
-): void {
+export function clearPending(state: UpState, host: string, done: Owed): void {
   const p = state.pending[host];
   if (!p) return;
   if (done.daemonReload) delete p.daemonReload;
