@@ -10,6 +10,7 @@ import { checkClockSkew, checkHostFacts, type HostFacts } from "./preflight";
 import { addPending, clearPending, readState, type UpState, writeState } from "./state";
 import {
   type Change,
+  fetchReleaseFiles,
   handlerFor,
   type Outcome,
   type SeenFiles,
@@ -108,7 +109,10 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
     hosts: options.cluster.nodes.map((n) => n.name),
     dryRun: run.mode === "plan",
   });
-  await fetchReleaseFiles(run);
+  const steps = options.phases.flatMap((p) =>
+    p.hosts(options.cluster, options.artifacts).flatMap((n) => p.steps(run.phaseCtx, n)),
+  );
+  await fetchReleaseFiles(steps, (a) => run.artifact(a), options.log);
   for (const [index, phase] of options.phases.entries()) {
     if (options.signal?.aborted) {
       result.interrupted = true;
@@ -129,7 +133,6 @@ export async function runUp(options: RunUpOptions): Promise<UpResult> {
 function startRun(o: RunUpOptions): Run {
   const mode = o.dryRun ? "plan" : "act";
   const state = readState(o.paths.state);
-  // Release files are read only when a host needs them uploaded (a converged run reads none).
   const fetched = new Map<string, Promise<FetchedArtifact>>();
   return {
     o,
@@ -149,6 +152,7 @@ function startRun(o: RunUpOptions): Run {
       }
       return p;
     },
+    // Release files are read only when a host needs them uploaded (a converged run reads none).
     contents: new Map(),
     phaseCtx: phaseContext(o.cluster, o.artifacts),
     target(node) {
@@ -159,39 +163,6 @@ function startRun(o: RunUpOptions): Run {
     cpChanges: 0,
     apiReadyAt: -1,
   };
-}
-
-/**
- * Every release file the selected phases install is fetched and verified first, on the admin
- * machine: a missing or corrupt file fails the run before any host is touched, naming them all.
- */
-async function fetchReleaseFiles(run: Run): Promise<void> {
-  const { cluster, artifacts } = run.o;
-  const needed = new Map<string, BinaryArtifact>();
-  for (const phase of run.o.phases) {
-    for (const node of phase.hosts(cluster, artifacts))
-      for (const step of phase.steps(run.phaseCtx, node))
-        if (step.kind === "install") needed.set(step.artifact.id, step.artifact);
-  }
-  if (needed.size === 0) return;
-  const wanted = [...needed.values()];
-  const outcomes = await Promise.allSettled(wanted.map((a) => run.artifact(a)));
-  const failed = outcomes.flatMap((o, i) =>
-    o.status === "rejected" ? [{ a: wanted[i]!, e: o.reason as Error }] : [],
-  );
-  for (const o of outcomes)
-    if (o.status === "fulfilled")
-      run.o.log(
-        `binaries: ${o.value.artifact.path} sha256 ${o.value.sha256}${o.value.cached ? " (cached)" : ""}`,
-      );
-  if (failed.length > 0) {
-    throw new UpError(
-      "binaries",
-      "admin",
-      `[binaries] ${failed.length} of ${needed.size} release file(s) could not be fetched and verified:\n${failed.map((f) => `  ${f.a.id}: ${f.e.message}`).join("\n")}`,
-      (failed[0]!.e as { hint?: string }).hint,
-    );
-  }
 }
 
 /** One phase on its hosts; throws UpError when it fails, says "interrupted" after Ctrl-C. */

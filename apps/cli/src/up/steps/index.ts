@@ -28,4 +28,5 @@ export function handlerFor(step: Step): StepHandler<Step> {
   return STEP_HANDLERS[step.kind] as StepHandler<Step>;
 }
 
+export { fetchReleaseFiles } from "./install";
 export type { Change, Observation, Outcome, SeenFiles, StepContext, StepHandler, StepHost } from "./types";

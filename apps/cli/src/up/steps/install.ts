@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { BinaryArtifact } from "@khw/spec";
-import { installedCheckScript, installScript, remoteCachePath } from "../binaries";
+import { type FetchedArtifact, installedCheckScript, installScript, remoteCachePath } from "../binaries";
+import type { Step } from "../phases";
+import { UpError } from "../up-error";
 import { servicesUsing } from "./services-using";
 import type { Observation, StepHandler } from "./types";
 
@@ -63,3 +65,35 @@ export const installStep: StepHandler<InstallStep, InstallObservation> = {
     return { changes: changed.length, ...(changed.length ? { detail: changed.join(", ") } : {}) };
   },
 };
+
+/**
+ * Every release file these steps install is fetched and verified first, on the admin machine: a
+ * missing or corrupt file fails the run before any host is touched, naming them all.
+ */
+export async function fetchReleaseFiles(
+  steps: readonly Step[],
+  artifact: (a: BinaryArtifact) => Promise<FetchedArtifact>,
+  log: (line: string) => void,
+): Promise<void> {
+  const wanted = [
+    ...new Map(
+      steps.flatMap((s) => (s.kind === "install" ? [[s.artifact.id, s.artifact] as const] : [])),
+    ).values(),
+  ];
+  if (wanted.length === 0) return;
+  const outcomes = await Promise.allSettled(wanted.map((a) => artifact(a)));
+  const failed = outcomes.flatMap((o, i) =>
+    o.status === "rejected" ? [{ a: wanted[i]!, e: o.reason as Error }] : [],
+  );
+  for (const o of outcomes)
+    if (o.status === "fulfilled")
+      log(`binaries: ${o.value.artifact.path} sha256 ${o.value.sha256}${o.value.cached ? " (cached)" : ""}`);
+  if (failed.length > 0) {
+    throw new UpError(
+      "binaries",
+      "admin",
+      `[binaries] ${failed.length} of ${wanted.length} release file(s) could not be fetched and verified:\n${failed.map((f) => `  ${f.a.id}: ${f.e.message}`).join("\n")}`,
+      (failed[0]!.e as { hint?: string }).hint,
+    );
+  }
+}
