@@ -2,7 +2,7 @@ import { createTwoFilesPatch } from "diff";
 import type { Manifest } from "../../artifacts";
 import { REMOTE_MANIFEST_DIR } from "../phases";
 import { KUBECTL_AS_ADMIN } from "./kubectl";
-import type { StepHandler } from "./types";
+import { compareSeen, type StepHandler } from "./types";
 
 type ApplyStep = { kind: "apply"; manifest: Manifest };
 
@@ -18,10 +18,11 @@ export const applyStep: StepHandler<ApplyStep> = {
   async probe(ctx, host, { manifest: m }) {
     const path = remotePath(m);
     const owed = ctx.state.pending[host.node.name]?.apply?.includes(m.file) ?? false;
-    const before = ctx.seen?.file(host.node.name, path);
-    const changed = ctx.seen
-      ? !(before?.content.equals(Buffer.from(m.contents)) && before.mode === modeOf(m))
-      : undefined;
+    const changed = compareSeen(ctx.seen, host.node.name, {
+      path,
+      contents: m.contents,
+      mode: modeOf(m),
+    }).differs;
     if (!owed && changed === false) return { changes: [] };
     const diff = m.secret ? {} : { diff: createTwoFilesPatch(path, path, "", m.contents, "current", "khw") };
     const what = `kubectl apply -f ${path} (${m.description})`;

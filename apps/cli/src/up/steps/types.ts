@@ -19,6 +19,21 @@ export interface SeenFiles {
   file(host: string, path: string): SeenFile | undefined;
 }
 
+/**
+ * Whether a file khw writes differs from what the host had before the run (missing counts as
+ * different), and what it had; `differs` is undefined when the host's files were not read.
+ */
+export function compareSeen(
+  seen: SeenFiles | undefined,
+  host: string,
+  file: { path: string; contents: string; mode: number },
+): { differs: boolean | undefined; before: SeenFile | undefined } {
+  if (!seen) return { differs: undefined, before: undefined };
+  const before = seen.file(host, file.path);
+  const same = before?.content.equals(Buffer.from(file.contents)) && before.mode === file.mode;
+  return { differs: !same, before };
+}
+
 /** What every step of one phase shares: the cluster, the executors and the run's bookkeeping. */
 export interface StepContext {
   phase: string;

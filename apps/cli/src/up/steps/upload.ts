@@ -1,7 +1,7 @@
 import { createTwoFilesPatch } from "diff";
 import type { ArtifactFile } from "../../artifacts";
 import type { Owed } from "../state";
-import type { Observation, StepHandler } from "./types";
+import { compareSeen, type Observation, type StepHandler } from "./types";
 
 type UploadStep = { kind: "upload"; file: ArtifactFile };
 
@@ -22,16 +22,15 @@ export const uploadStep: StepHandler<UploadStep, UploadObservation> = {
   async probe(ctx, host, { file: f }) {
     const owes = owedBy(f);
     const mode = `(mode ${f.mode.toString(8)})`;
-    if (!ctx.seen) {
+    const { differs, before } = compareSeen(ctx.seen, host.node.name, f);
+    if (differs === false) return { owes, changes: [] };
+    if (differs === undefined) {
       return {
         owes,
         detail: f.path,
         changes: [{ what: `upload ${f.path} ${mode} if it differs`, uncertain: true, owes }],
       };
     }
-    const before = ctx.seen.file(host.node.name, f.path);
-    if (before?.content.equals(Buffer.from(f.contents)) && before.mode === f.mode)
-      return { owes, changes: [] };
     const name = `${host.node.name}:${f.path}`;
     const text = before?.content.toString("utf8") ?? "";
     return {
