@@ -1,4 +1,14 @@
-import type { Cluster, ClusterNode, GeneratedFile } from "@khw/spec";
+import {
+  type BinaryArtifact,
+  type Cluster,
+  type ClusterNode,
+  cniPluginPath,
+  type GeneratedFile,
+  NODE_FILES,
+  type PhaseName,
+  type Role,
+  unitPath,
+} from "@khw/spec";
 import {
   cniBridgeConfig,
   cniLoopbackConfig,
@@ -17,7 +27,7 @@ import {
   kubeletConfigFromCluster,
   kubeletUnitFromCluster,
 } from "./from-cluster";
-import { BINARY_PATHS, PATHS, PKI_PATHS, UNIT_DIR } from "./paths";
+import { BINARY_PATHS, PATHS, PKI_PATHS } from "./paths";
 import { renderUnit, type ServiceUnit } from "./unit";
 import { containerdUnit, kubeProxyUnit, kubeSchedulerUnit } from "./units";
 import { assertSupportedKubernetes } from "./versions";
@@ -46,7 +56,8 @@ export type ServiceName =
   | "kubelet"
   | "kube-proxy"
   | "systemd-modules-load"
-  | "systemd-sysctl";
+  | "systemd-sysctl"
+  | "haproxy";
 
 /** One generated file: where it goes, who owns it (the service to restart when it changes), how to make it. */
 export interface FileDefinition {
@@ -56,6 +67,8 @@ export interface FileDefinition {
   path: string;
   mode: number;
   secret?: boolean;
+  /** The phase of `khw up` that places it, when not its service's phase (the encryption config). */
+  phase?: PhaseName;
   when?: (ctx: FileContext) => boolean;
   render: (ctx: FileContext) => string;
 }
@@ -68,7 +81,7 @@ const unitFile = (
   id: `${service}.service`,
   service,
   audience,
-  path: `${UNIT_DIR}/${service}.service`,
+  path: unitPath(service),
   mode: 0o644,
   render: (ctx) => renderUnit(make(ctx)),
 });
@@ -89,6 +102,7 @@ export const FILE_CATALOGUE: readonly FileDefinition[] = [
     path: PATHS.encryptionConfig,
     mode: 0o600,
     secret: true,
+    phase: "encryption",
     render: ({ options }) => encryptionConfig(options.encryptionKey),
   },
   unitFile("kube-controller-manager", "controlplane", ({ cluster }) =>
@@ -184,12 +198,21 @@ export interface ReadFile {
 
 export interface ServiceDefinition {
   service: ServiceName;
-  audience: "controlplane" | "worker";
-  /** Ours (a unit file khw writes) or a stock systemd service that applies one of our files. */
-  kind: "unit" | "systemd";
+  audience: Role;
+  /**
+   * Ours (a unit file khw writes), a stock systemd service that applies one of our files, or a
+   * distribution package's service khw configures and enables (HAProxy).
+   */
+  kind: "unit" | "systemd" | "package";
+  /** The phase of `khw up` that installs its binaries, places its files and starts it. */
+  phase: PhaseName;
+  /** The executable its unit starts (ExecStart's first word): a new one restarts the service. */
+  runs?: string;
   /** Executables the unit runs or needs (consistent with binaryArtifacts() of @khw/spec). */
   binaries: string[];
-  /** Files from @khw/pki and @khw/kubeconfig it reads. */
+  /** Executables installed with it that it does not run itself (kubectl, the CNI plugins). */
+  tools?: string[];
+  /** Files from @khw/pki, @khw/kubeconfig and @khw/haproxy-config it reads. */
   reads: ReadFile[];
 }
 
@@ -202,6 +225,8 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "etcd",
     audience: "controlplane",
     kind: "unit",
+    phase: "etcd",
+    runs: BINARY_PATHS.etcd,
     binaries: [BINARY_PATHS.etcd],
     reads: [{ path: P.etcdCa }, { path: P.etcdServer }, { path: P.etcdServerKey }],
   },
@@ -209,7 +234,10 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "kube-apiserver",
     audience: "controlplane",
     kind: "unit",
+    phase: "control-plane",
+    runs: BINARY_PATHS.kubeApiserver,
     binaries: [BINARY_PATHS.kubeApiserver],
+    tools: [BINARY_PATHS.kubectl],
     reads: [
       P.ca,
       P.apiserver,
@@ -227,6 +255,8 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "kube-controller-manager",
     audience: "controlplane",
     kind: "unit",
+    phase: "control-plane",
+    runs: BINARY_PATHS.kubeControllerManager,
     binaries: [BINARY_PATHS.kubeControllerManager],
     reads: [
       k.kubeControllerManager,
@@ -241,22 +271,43 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "kube-scheduler",
     audience: "controlplane",
     kind: "unit",
+    phase: "control-plane",
+    runs: BINARY_PATHS.kubeScheduler,
     binaries: [BINARY_PATHS.kubeScheduler],
     reads: [k.kubeScheduler, P.ca, P.kubeScheduler, P.kubeSchedulerKey].map((path) => ({ path })),
   },
-  { service: "systemd-modules-load", audience: "worker", kind: "systemd", binaries: [], reads: [] },
-  { service: "systemd-sysctl", audience: "worker", kind: "systemd", binaries: [], reads: [] },
+  {
+    service: "systemd-modules-load",
+    audience: "worker",
+    kind: "systemd",
+    phase: "workers",
+    binaries: [],
+    reads: [],
+  },
+  {
+    service: "systemd-sysctl",
+    audience: "worker",
+    kind: "systemd",
+    phase: "workers",
+    binaries: [],
+    reads: [],
+  },
   {
     service: "containerd",
     audience: "worker",
     kind: "unit",
+    phase: "workers",
+    runs: BINARY_PATHS.containerd,
     binaries: [BINARY_PATHS.containerd, BINARY_PATHS.containerdShim, BINARY_PATHS.runc],
+    tools: [cniPluginPath("loopback")],
     reads: [],
   },
   {
     service: "kubelet",
     audience: "worker",
     kind: "unit",
+    phase: "workers",
+    runs: BINARY_PATHS.kubelet,
     binaries: [BINARY_PATHS.kubelet],
     reads: [
       { path: P.ca },
@@ -270,8 +321,19 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "kube-proxy",
     audience: "worker",
     kind: "unit",
+    phase: "workers",
+    runs: BINARY_PATHS.kubeProxy,
     binaries: [BINARY_PATHS.kubeProxy],
     reads: [k.kubeProxy, P.ca, P.kubeProxy, P.kubeProxyKey].map((path) => ({ path })),
+  },
+  {
+    // Debian's haproxy package; its files come from @khw/haproxy-config.
+    service: "haproxy",
+    audience: "loadbalancer",
+    kind: "package",
+    phase: "loadbalancer",
+    binaries: [],
+    reads: [{ path: NODE_FILES.haproxyConfig }, { path: NODE_FILES.haproxyCa }],
   },
 ];
 
@@ -325,4 +387,58 @@ export function serviceFiles(cluster: Cluster, nodeName: string): Record<string,
 export function binariesForNode(cluster: Cluster, nodeName: string): string[] {
   const node = nodeByName(cluster, nodeName);
   return SERVICE_CATALOGUE.filter((s) => s.audience === audienceOf(node)).flatMap((s) => s.binaries);
+}
+
+/** The catalogue entry of a service (every ServiceName has one: a test holds it). */
+export function serviceDefinition(service: ServiceName): ServiceDefinition | undefined {
+  return SERVICE_CATALOGUE.find((s) => s.service === service);
+}
+
+/**
+ * The phase of `khw up` that places a file of {@link FILE_CATALOGUE} (by its node path): its own phase,
+ * else its service's. Undefined for a path the catalogue does not write.
+ */
+export function unitFilePhase(path: string): PhaseName | undefined {
+  const def = FILE_CATALOGUE.find((d) => d.path === path);
+  return def && (def.phase ?? serviceDefinition(def.service)?.phase);
+}
+
+/** The services a phase starts on a node of `role`, in start order; khw's units and packages are enabled. */
+export function servicesInPhase(phase: PhaseName, role: Role): Array<{ name: ServiceName; enable: boolean }> {
+  return SERVICE_CATALOGUE.filter((s) => s.phase === phase && s.audience === role).map((s) => ({
+    name: s.service,
+    enable: s.kind !== "systemd",
+  }));
+}
+
+/** The release files a phase installs on a node of `role`: those holding its services' binaries and tools. */
+export function installsForPhase(
+  artifacts: readonly BinaryArtifact[],
+  phase: PhaseName,
+  role: Role,
+): BinaryArtifact[] {
+  const needed = new Set(
+    SERVICE_CATALOGUE.filter((s) => s.phase === phase && s.audience === role).flatMap((s) => [
+      ...s.binaries,
+      ...(s.tools ?? []),
+    ]),
+  );
+  return artifacts.filter(
+    (a) => a.roles.includes(role) && Object.values(a.installAs).some((dest) => needed.has(dest)),
+  );
+}
+
+/**
+ * The services on one node whose unit starts one of these executables (node paths): restart them
+ * after a binary changed. From the catalogue's `runs`, never from the unit text.
+ */
+export function servicesUsingBinary(
+  cluster: Cluster,
+  nodeName: string,
+  binaries: readonly string[],
+): string[] {
+  const node = nodeByName(cluster, nodeName);
+  return SERVICE_CATALOGUE.filter(
+    (s) => s.audience === audienceOf(node) && s.runs !== undefined && binaries.includes(s.runs),
+  ).map((s) => s.service);
 }

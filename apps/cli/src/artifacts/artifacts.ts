@@ -1,25 +1,13 @@
 import { haproxyFilesFromCluster } from "@khw/haproxy-config";
 import { KUBECONFIG_PATHS, kubeconfigFilesFromCluster } from "@khw/kubeconfig";
 import { catalogueFromCluster, pkiFilesFromCluster } from "@khw/pki";
-import { ADMIN_HOST, type Cluster, type GeneratedFile } from "@khw/spec";
-import { PATHS, serviceFiles, UNIT_DIR, unitFilesFromCluster } from "@khw/systemd-units";
+import { ADMIN_HOST, type Cluster, type GeneratedFile, PHASE_NAMES, type PhaseName } from "@khw/spec";
+import { serviceFiles, UNIT_DIR, unitFilePhase, unitFilesFromCluster } from "@khw/systemd-units";
 import type { WorkdirSecrets } from "../workdir/workdir";
 import { clusterManifests, MANIFEST_DIR, type Manifest } from "./manifests";
 
-/** The bring-up phases that place files, in REFERENCE.md order (see up/phases.ts for all of them). */
-export type FilePhase =
-  | "pki"
-  | "kubeconfigs"
-  | "encryption"
-  | "etcd"
-  | "control-plane"
-  | "loadbalancer"
-  | "workers"
-  | "admin"
-  | "network"
-  | "rbac"
-  | "dns"
-  | "smoke";
+/** The bring-up phases that can place files (PHASE_NAMES of @khw/spec, the one list, but preflight). */
+export type FilePhase = Exclude<PhaseName, "preflight">;
 
 /** A generated file plus where it belongs in the bring-up. */
 export interface ArtifactFile extends GeneratedFile {
@@ -45,29 +33,15 @@ export interface RenderOptions {
   allowCgroupV1?: boolean;
 }
 
-const PHASE_ORDER: FilePhase[] = [
-  "pki",
-  "kubeconfigs",
-  "encryption",
-  "etcd",
-  "control-plane",
-  "loadbalancer",
-  "workers",
-  "admin",
-  "network",
-  "rbac",
-  "dns",
-  "smoke",
-];
-
-function unitPhase(file: GeneratedFile, serviceOf: (path: string) => string | undefined): FilePhase {
-  if (file.path === PATHS.encryptionConfig) return "encryption";
-  const svc = serviceOf(file.path);
-  if (svc === "etcd") return "etcd";
-  if (svc === "kube-apiserver" || svc === "kube-controller-manager" || svc === "kube-scheduler") {
-    return "control-plane";
+/** The phase of a unit or component config: the service catalogue's (its file's own, else its service's). */
+function unitPhase(file: GeneratedFile): FilePhase {
+  const phase = unitFilePhase(file.path);
+  if (phase === undefined || phase === "preflight") {
+    throw new Error(
+      `${file.host}:${file.path} has no file-placing phase in the service catalogue (a bug in khw)`,
+    );
   }
-  return "workers";
+  return phase;
 }
 
 /**
@@ -83,7 +57,7 @@ export function renderArtifacts(
   const { material } = secrets;
   const services: Record<string, Record<string, string[]>> = {};
   for (const node of cluster.nodes) {
-    services[node.name] = node.role === "loadbalancer" ? { haproxy: [] } : serviceFiles(cluster, node.name);
+    services[node.name] = serviceFiles(cluster, node.name);
   }
   const servicesFor = (host: string, path: string): string[] =>
     Object.entries(services[host] ?? {})
@@ -115,14 +89,13 @@ export function renderArtifacts(
     encryptionKey: secrets.encryptionKey,
     ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
   });
-  add(unitFiles, (f) => unitPhase(f, (p) => servicesFor(f.host, p)[0]));
+  add(unitFiles, unitPhase);
   // The LB checks readiness (GET /readyz over TLS, the apiserver verified against the cluster CA as
   // `kubernetes`), so an apiserver that listens but cannot serve (cut off from etcd) gets no requests.
   const haproxy = haproxyFilesFromCluster(cluster, {
     healthCheck: "https-readyz",
     caCertificate: material.ca!.cert,
   });
-  for (const f of haproxy) services[f.host] = { haproxy: [f.path] };
   add(haproxy, () => "loadbalancer");
   const manifests = clusterManifests(cluster, secrets);
   add(
@@ -140,7 +113,7 @@ export function renderArtifacts(
   files.sort(
     (a, b) =>
       hostOrder.indexOf(a.host) - hostOrder.indexOf(b.host) ||
-      PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase) ||
+      PHASE_NAMES.indexOf(a.phase) - PHASE_NAMES.indexOf(b.phase) ||
       (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
   );
   assertUniquePaths(files);
