@@ -1,4 +1,4 @@
-import { API_PORT, type Cluster, type GeneratedFile, NODE_FILES } from "@khw/spec";
+import { API_PORT, type Cluster, type GeneratedFile, NODE_DIRS, NODE_FILES } from "@khw/spec";
 import { HaproxyConfigError } from "./errors";
 import type {
   Bind,
@@ -78,8 +78,8 @@ export function defaultGlobalSection(): GlobalSection {
       { address: "/dev/log", facility: "local0" },
       { address: "/dev/log", facility: "local1", level: "notice" },
     ],
-    chroot: "/var/lib/haproxy",
-    statsSocket: { path: "/run/haproxy/admin.sock", mode: "660", level: "admin" },
+    chroot: NODE_DIRS.haproxyChroot,
+    statsSocket: { path: NODE_FILES.haproxyStatsSocket, mode: "660", level: "admin" },
     statsTimeout: "30s",
     user: "haproxy",
     group: "haproxy",

@@ -19,18 +19,27 @@ export const NODE_DIRS = {
   kubeletPki: "/var/lib/kubelet/pki",
   kubeProxy: "/var/lib/kube-proxy",
   containerd: "/etc/containerd",
+  /** containerd's images, snapshots and state; its sockets and shims' run directory. */
+  containerdState: "/var/lib/containerd",
+  containerdRun: "/run/containerd",
   cniConf: "/etc/cni/net.d",
   cniBin: "/opt/cni/bin",
+  /** host-local IPAM's record of handed-out pod addresses. */
+  cniState: "/var/lib/cni",
   /** systemd units khw writes: `<units>/<service>.service`. */
   units: "/etc/systemd/system",
   modulesLoad: "/etc/modules-load.d",
   sysctl: "/etc/sysctl.d",
   haproxy: "/etc/haproxy",
+  /** HAProxy's chroot (Debian's package creates it). */
+  haproxyChroot: "/var/lib/haproxy",
   /** Executables of the release files. */
   bin: "/usr/local/bin",
   sbin: "/usr/local/sbin",
   /** khw's own state on a host (install markers, snapshots). */
   khw: "/var/lib/khw",
+  /** khw's download cache on a host. */
+  khwCache: "/var/cache/khw",
   /** Where manifests are placed on the control plane that applies them. */
   manifests: "/var/lib/khw/manifests",
 } as const;
@@ -44,7 +53,7 @@ export const NODE_FILES = {
   kubeletConfig: `${NODE_DIRS.kubelet}/kubelet-config.yaml`,
   kubeProxyConfig: `${NODE_DIRS.kubeProxy}/kube-proxy-config.yaml`,
   containerdConfig: `${NODE_DIRS.containerd}/config.toml`,
-  containerdSocket: "/run/containerd/containerd.sock",
+  containerdSocket: `${NODE_DIRS.containerdRun}/containerd.sock`,
   cniBridgeConfig: `${NODE_DIRS.cniConf}/10-bridge.conf`,
   cniLoopbackConfig: `${NODE_DIRS.cniConf}/99-loopback.conf`,
   modulesLoad: `${NODE_DIRS.modulesLoad}/k8s.conf`,
@@ -53,6 +62,10 @@ export const NODE_FILES = {
   /** systemd-resolved's real upstream list (the stub 127.0.0.53 in /etc/resolv.conf makes CoreDNS loop). */
   resolvConf: "/run/systemd/resolve/resolv.conf",
   haproxyConfig: `${NODE_DIRS.haproxy}/haproxy.cfg`,
+  /** HAProxy's runtime API socket (stats, `show servers state`). */
+  haproxyStatsSocket: "/run/haproxy/admin.sock",
+  /** HAProxy's executable from the distribution package (not a release file of khw). */
+  haproxyBinary: "/usr/sbin/haproxy",
   /** The cluster CA the load balancer verifies the apiservers against. */
   haproxyCa: `${NODE_DIRS.haproxy}/kubernetes-ca.crt`,
 } as const;

@@ -4,6 +4,7 @@ import {
   type ClusterNode,
   cniPluginPath,
   type GeneratedFile,
+  NODE_DIRS,
   NODE_FILES,
   type PhaseName,
   type Role,
@@ -71,6 +72,8 @@ export interface FileDefinition {
   phase?: PhaseName;
   when?: (ctx: FileContext) => boolean;
   render: (ctx: FileContext) => string;
+  /** For a unit: its model (the certificates and kubeconfigs its flags name are files its service reads). */
+  unit?: (ctx: FileContext) => ServiceUnit;
 }
 
 const unitFile = (
@@ -84,6 +87,7 @@ const unitFile = (
   path: unitPath(service),
   mode: 0o644,
   render: (ctx) => renderUnit(make(ctx)),
+  unit: make,
 });
 
 const bridgeRoutes = (ctx: FileContext) => ctx.cluster.spec.addons.podNetwork === "bridge-routes";
@@ -332,6 +336,7 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     audience: "loadbalancer",
     kind: "package",
     phase: "loadbalancer",
+    runs: NODE_FILES.haproxyBinary,
     binaries: [],
     reads: [{ path: NODE_FILES.haproxyConfig }, { path: NODE_FILES.haproxyCa }],
   },
@@ -378,9 +383,25 @@ export function serviceFiles(cluster: Cluster, nodeName: string): Record<string,
     const reads = s.reads
       .filter((r) => r.credentials === undefined || r.credentials === credentials(node))
       .map((r) => r.path.replaceAll("{node}", node.name));
-    out[s.service] = [...own, ...reads];
+    const named = FILE_CATALOGUE.filter((d) => d.service === s.service && d.unit && (d.when?.(ctx) ?? true))
+      .flatMap((d) => d.unit!(ctx).service.execStart)
+      .flatMap((arg) => flagPaths(arg));
+    // A path declared for the other kubelet mode (tls-bootstrap: the kubeconfig the kubelet writes itself) is not ours.
+    const otherMode = s.reads.filter(
+      (r) => r.credentials !== undefined && r.credentials !== credentials(node),
+    );
+    const ours = named.filter((p) => !otherMode.some((r) => r.path === p));
+    out[s.service] = [...new Set([...own, ...reads, ...ours])];
   }
   return out;
+}
+
+/** Certificates, keys and kubeconfigs of the node layout that one argv word (`--flag=/path`) names. */
+function flagPaths(arg: string): string[] {
+  const value = arg.slice(arg.indexOf("=") + 1);
+  const pki =
+    [NODE_DIRS.pki, NODE_DIRS.etcdPki].some((d) => value.startsWith(`${d}/`)) && /\.(crt|key)$/.test(value);
+  return pki || (Object.values(PATHS.kubeconfigs) as string[]).includes(value) ? [value] : [];
 }
 
 /** Every executable a node's services need (to check the install step against). */

@@ -1,0 +1,97 @@
+// Every node path a generated unit, config or kubeconfig names is known to the node layout: a file some
+// catalogue places on that host, a release file's executable, a kubeconfig of the catalogue, or one of the
+// layout's directories and runtime files (NODE_DIRS, NODE_FILES of @khw/spec).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { KUBECONFIG_CATALOGUE } from "@khw/kubeconfig";
+import { ADMIN_HOST, binaryArtifacts, NODE_DIRS, NODE_FILES } from "@khw/spec";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Artifacts, renderArtifacts } from "../src/artifacts";
+import { loadSpecFile } from "../src/spec-file";
+import { readWorkdir, resetSeamsForTests } from "../src/workdir";
+import { UNUSUAL_SPEC, useFixedSeams } from "./golden/fixtures";
+import { khw, tempDir } from "./helpers";
+
+/** Absolute paths under the system roots, wherever they stand (flags, YAML, TOML, haproxy.cfg, URLs). */
+const NODE_PATH = /(?<![\w.])\/(?:etc|var|usr|opt|run|srv|home|sbin|bin|lib)\/[\w.{}@+-]+(?:\/[\w.{}@+-]+)*/g;
+
+/** The paths a host's text names, without a trailing slash. */
+export function namedPaths(text: string): string[] {
+  return [...new Set([...text.matchAll(NODE_PATH)].map((m) => m[0].replace(/\/+$/, "")))];
+}
+
+const artifactsOf = async (spec: string | undefined): Promise<Artifacts> => {
+  const work = tempDir();
+  try {
+    useFixedSeams();
+    if (spec !== undefined) writeFileSync(join(work.dir, "cluster.yaml"), spec);
+    expect((await khw(work.dir, spec === undefined ? ["init"] : ["gen"])).code).toBe(0);
+    const loaded = loadSpecFile(work.dir, undefined, { allowDefault: true });
+    if (spec === undefined) expect((await khw(work.dir, ["gen"])).code).toBe(0);
+    return renderArtifacts(loaded.cluster, readWorkdir(work.dir, loaded.cluster));
+  } finally {
+    work.cleanup();
+  }
+};
+
+/** Why a path a file on `host` names is known, or undefined when nothing in the layout accounts for it. */
+function knownAs(artifacts: Artifacts, host: string, path: string): string | undefined {
+  const node = artifacts.cluster.nodes.find((n) => n.name === host)!;
+  if (artifacts.files.some((f) => f.host === host && f.path === path)) return "placed on the host";
+  const executables = binaryArtifacts(artifacts.cluster)
+    .filter((a) => a.roles.includes(node.role))
+    .flatMap((a) => Object.values(a.installAs));
+  if (executables.includes(path)) return "a release file's executable";
+  if (KUBECONFIG_CATALOGUE.some((d) => d.path === path)) return "a kubeconfig of the catalogue";
+  if ((Object.values(NODE_DIRS) as string[]).includes(path)) return "a layout directory";
+  if ((Object.values(NODE_FILES) as string[]).includes(path)) return "a layout runtime file";
+  return undefined;
+}
+
+let artifacts: Record<"default" | "unusual", Artifacts>;
+
+beforeAll(async () => {
+  artifacts = { default: await artifactsOf(undefined), unusual: await artifactsOf(UNUSUAL_SPEC) };
+}, 120_000);
+
+afterAll(() => resetSeamsForTests());
+
+describe("node layout", () => {
+  it("finds the paths a text names (and not URLs, hosts or relative paths)", () => {
+    expect(
+      namedPaths(
+        "--cert=/etc/etcd/x.crt --u=https://10.0.0.1:2379/var/x unix:///run/containerd/containerd.sock a/etc/b",
+      ),
+    ).toEqual(["/etc/etcd/x.crt", "/run/containerd/containerd.sock"]);
+  });
+
+  for (const name of ["default", "unusual"] as const) {
+    it(`every node path a generated file names is known to the layout (${name} spec)`, () => {
+      const a = artifacts[name];
+      const unknown: string[] = [];
+      let checked = 0;
+      for (const f of a.files.filter((x) => x.host !== ADMIN_HOST && !x.path.endsWith(".crt") && !x.secret)) {
+        for (const p of namedPaths(f.contents)) {
+          checked++;
+          if (knownAs(a, f.host, p) === undefined) unknown.push(`${f.host}:${f.path} names ${p}`);
+        }
+      }
+      expect(unknown).toEqual([]);
+      expect(checked).toBeGreaterThan(50);
+    });
+  }
+
+  it("a certificate a unit names but no catalogue places is caught", () => {
+    const a = artifacts.default;
+    const unit = a.files.find((f) => f.host === "master-1" && f.path.endsWith("/kube-apiserver.service"))!;
+    const forged = unit.contents.replace(
+      "--audit-log-maxage",
+      `--x=${NODE_DIRS.pki}/not-issued.crt --audit-log-maxage`,
+    );
+    const unknown = namedPaths(forged).filter((p) => knownAs(a, "master-1", p) === undefined);
+    expect(unknown).toEqual([`${NODE_DIRS.pki}/not-issued.crt`]);
+    // a worker's files name its own certificate, never another worker's
+    expect(knownAs(a, "worker-1", `${NODE_DIRS.pki}/worker-2.crt`)).toBeUndefined();
+    expect(knownAs(a, "worker-1", `${NODE_DIRS.pki}/worker-1.crt`)).toBe("placed on the host");
+  });
+});
