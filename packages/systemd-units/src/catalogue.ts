@@ -347,43 +347,57 @@ const nodeByName = (cluster: Cluster, name: string) => clusterNode(cluster, name
 const audienceOf = (node: ClusterNode) => node.role;
 
 /** The files of the catalogue one node gets. */
-export function unitFilesForNode(cluster: Cluster, nodeName: string, options: UnitOptions): GeneratedFile[] {
+export function unitFilesForNode(
+  cluster: Cluster,
+  nodeName: string,
+  options: UnitOptions,
+  catalogue: readonly FileDefinition[] = FILE_CATALOGUE,
+): GeneratedFile[] {
   assertSupportedKubernetes(cluster.spec.versions.kubernetes);
   const node = nodeByName(cluster, nodeName);
   const ctx: FileContext = { cluster, node, options };
-  return FILE_CATALOGUE.filter((d) => d.audience === audienceOf(node) && (d.when?.(ctx) ?? true)).map(
-    (d) => ({
+  return catalogue
+    .filter((d) => d.audience === audienceOf(node) && (d.when?.(ctx) ?? true))
+    .map((d) => ({
       host: node.name,
       path: d.path,
       mode: d.mode,
       contents: d.render(ctx),
       ...(d.secret ? { secret: true } : {}),
-    }),
-  );
+    }));
 }
 
 /** Every unit and component config of the cluster, node by node in spec order (load balancers get none here). */
-export function unitFilesFromCluster(cluster: Cluster, options: UnitOptions): GeneratedFile[] {
-  return cluster.nodes.flatMap((n) => unitFilesForNode(cluster, n.name, options));
+export function unitFilesFromCluster(
+  cluster: Cluster,
+  options: UnitOptions,
+  catalogue: readonly FileDefinition[] = FILE_CATALOGUE,
+): GeneratedFile[] {
+  return cluster.nodes.flatMap((n) => unitFilesForNode(cluster, n.name, options, catalogue));
 }
 
 /**
  * service name → every file it depends on, on one node: its unit, the configs of this package it owns, and
  * the certificates and kubeconfigs it reads. The CLI restarts a service only when one of them changed.
  */
-export function serviceFiles(cluster: Cluster, nodeName: string): Record<string, string[]> {
+export function serviceFiles(
+  cluster: Cluster,
+  nodeName: string,
+  catalogue: readonly FileDefinition[] = FILE_CATALOGUE,
+): Record<string, string[]> {
   const node = nodeByName(cluster, nodeName);
   const ctx: FileContext = { cluster, node, options: { encryptionKey: "" } };
   const out: Record<string, string[]> = {};
   for (const s of SERVICE_CATALOGUE) {
     if (s.audience !== audienceOf(node)) continue;
-    const own = FILE_CATALOGUE.filter((d) => d.service === s.service && (d.when?.(ctx) ?? true)).map(
-      (d) => d.path,
-    );
+    const own = catalogue
+      .filter((d) => d.service === s.service && (d.when?.(ctx) ?? true))
+      .map((d) => d.path);
     const reads = s.reads
       .filter((r) => r.credentials === undefined || r.credentials === credentials(node))
       .map((r) => r.path.replaceAll("{node}", node.name));
-    const named = FILE_CATALOGUE.filter((d) => d.service === s.service && d.unit && (d.when?.(ctx) ?? true))
+    const named = catalogue
+      .filter((d) => d.service === s.service && d.unit && (d.when?.(ctx) ?? true))
       .flatMap((d) => d.unit!(ctx).service.execStart)
       .flatMap((arg) => flagPaths(arg));
     // A path declared for the other kubelet mode (tls-bootstrap: the kubeconfig the kubelet writes itself) is not ours.
@@ -419,8 +433,11 @@ export function serviceDefinition(service: ServiceName): ServiceDefinition | und
  * The phase of `khw up` that places a file of {@link FILE_CATALOGUE} (by its node path): its own phase,
  * else its service's. Undefined for a path the catalogue does not write.
  */
-export function unitFilePhase(path: string): PhaseName | undefined {
-  const def = FILE_CATALOGUE.find((d) => d.path === path);
+export function unitFilePhase(
+  path: string,
+  catalogue: readonly FileDefinition[] = FILE_CATALOGUE,
+): PhaseName | undefined {
+  const def = catalogue.find((d) => d.path === path);
   return def && (def.phase ?? serviceDefinition(def.service)?.phase);
 }
 

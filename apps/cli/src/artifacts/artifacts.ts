@@ -1,8 +1,15 @@
 import { haproxyFilesFromCluster } from "@khw/haproxy-config";
 import { KUBECONFIG_PATHS, kubeconfigFilesFromCluster } from "@khw/kubeconfig";
-import { catalogueFromCluster, pkiFilesFromCluster } from "@khw/pki";
+import { type CertificateSpec, catalogueFromCluster, pkiFilesFromCluster } from "@khw/pki";
 import { ADMIN_HOST, type Cluster, type GeneratedFile, PHASE_NAMES, type PhaseName } from "@khw/spec";
-import { serviceFiles, UNIT_DIR, unitFilePhase, unitFilesFromCluster } from "@khw/systemd-units";
+import {
+  FILE_CATALOGUE,
+  type FileDefinition,
+  serviceFiles,
+  UNIT_DIR,
+  unitFilePhase,
+  unitFilesFromCluster,
+} from "@khw/systemd-units";
 import type { WorkdirSecrets } from "../workdir/workdir";
 import { clusterManifests, MANIFEST_DIR, type Manifest } from "./manifests";
 
@@ -31,11 +38,16 @@ export interface Artifacts {
 export interface RenderOptions {
   /** Lab only: allow cgroup v1 hosts (kubelet failCgroupV1: false). */
   allowCgroupV1?: boolean;
+  /**
+   * The catalogues to render (default: khw's own, catalogueFromCluster and FILE_CATALOGUE). The recipe
+   * tests pass one with an entry added, to show that the entry flows everywhere with no other edit.
+   */
+  catalogues?: { certificates?: readonly CertificateSpec[]; files?: readonly FileDefinition[] };
 }
 
 /** The phase of a unit or component config: the service catalogue's (its file's own, else its service's). */
-function unitPhase(file: GeneratedFile): FilePhase {
-  const phase = unitFilePhase(file.path);
+function unitPhase(file: GeneratedFile, catalogue: readonly FileDefinition[]): FilePhase {
+  const phase = unitFilePhase(file.path, catalogue);
   if (phase === undefined || phase === "preflight") {
     throw new Error(
       `${file.host}:${file.path} has no file-placing phase in the service catalogue (a bug in khw)`,
@@ -55,9 +67,10 @@ export function renderArtifacts(
   options: RenderOptions = {},
 ): Artifacts {
   const { material } = secrets;
+  const fileCatalogue = options.catalogues?.files ?? FILE_CATALOGUE;
   const services: Record<string, Record<string, string[]>> = {};
   for (const node of cluster.nodes) {
-    services[node.name] = serviceFiles(cluster, node.name);
+    services[node.name] = serviceFiles(cluster, node.name, fileCatalogue);
   }
   const servicesFor = (host: string, path: string): string[] =>
     Object.entries(services[host] ?? {})
@@ -71,7 +84,7 @@ export function renderArtifacts(
   };
 
   // pki: the admin machine's copies are the working directory's pki/ itself, not output.
-  const catalogue = catalogueFromCluster(cluster);
+  const catalogue = options.catalogues?.certificates ?? catalogueFromCluster(cluster);
   add(
     pkiFilesFromCluster(cluster, catalogue, material).filter((f) => f.host !== ADMIN_HOST),
     () => "pki",
@@ -85,11 +98,15 @@ export function renderArtifacts(
     }),
     (f) => (f.host === ADMIN_HOST ? "admin" : "kubeconfigs"),
   );
-  const unitFiles = unitFilesFromCluster(cluster, {
-    encryptionKey: secrets.encryptionKey,
-    ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
-  });
-  add(unitFiles, unitPhase);
+  const unitFiles = unitFilesFromCluster(
+    cluster,
+    {
+      encryptionKey: secrets.encryptionKey,
+      ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
+    },
+    fileCatalogue,
+  );
+  add(unitFiles, (f) => unitPhase(f, fileCatalogue));
   // The LB checks readiness (GET /readyz over TLS, the apiserver verified against the cluster CA as
   // `kubernetes`), so an apiserver that listens but cannot serve (cut off from etcd) gets no requests.
   const haproxy = haproxyFilesFromCluster(cluster, {
