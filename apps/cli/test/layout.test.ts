@@ -3,7 +3,8 @@
 // layout's directories and runtime files (NODE_DIRS, NODE_FILES of @khw/spec).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ADMIN_HOST, NODE_DIRS } from "@khw/spec";
+import { ADMIN_HOST, binaryArtifacts, NODE_DIRS } from "@khw/spec";
+import { servicesUsingBinary } from "@khw/systemd-units";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Artifacts, renderArtifacts } from "../src/artifacts";
 import { loadSpecFile } from "../src/spec-file";
@@ -71,5 +72,37 @@ describe("node layout", () => {
     // a worker's files name its own certificate, never another worker's
     expect(knownAs(a, "worker-1", `${NODE_DIRS.pki}/worker-2.crt`)).toBeUndefined();
     expect(knownAs(a, "worker-1", `${NODE_DIRS.pki}/worker-1.crt`)).toBe("placed on the host");
+  });
+
+  for (const name of ["default", "unusual"] as const) {
+    it(`a changed executable restarts the same services as the unit-text rule it replaces (${name} spec)`, () => {
+      const a = artifacts[name];
+      // The rule up/runner.ts used: the units on the host whose text contains the executable's path.
+      const byText = (host: string, binaries: string[]) =>
+        a.files
+          .filter((f) => f.host === host && f.path.startsWith(`${NODE_DIRS.units}/`))
+          .filter((u) => binaries.some((b) => u.contents.includes(b)))
+          .map((u) => u.path.replace(/^.*\//, "").replace(/\.service$/, ""))
+          .sort();
+      let restarting = 0;
+      for (const node of a.cluster.nodes) {
+        for (const artifact of binaryArtifacts(a.cluster).filter((x) => x.roles.includes(node.role))) {
+          for (const dest of Object.values(artifact.installAs)) {
+            const services = servicesUsingBinary(a.cluster, node.name, [dest]).sort();
+            expect(services, `${node.name}: ${dest}`).toEqual(byText(node.name, [dest]));
+            restarting += services.length;
+          }
+        }
+      }
+      expect(restarting).toBeGreaterThan(5);
+    });
+  }
+
+  it("HAProxy is a catalogue service: a changed haproxy.cfg or CA file restarts it", () => {
+    const lb = artifacts.default.files.filter((f) => f.host === "loadbalancer");
+    expect(lb.map((f) => `${f.path} ${f.phase} ${f.services.join(",")}`)).toEqual([
+      "/etc/haproxy/haproxy.cfg loadbalancer haproxy",
+      "/etc/haproxy/kubernetes-ca.crt loadbalancer haproxy",
+    ]);
   });
 });
