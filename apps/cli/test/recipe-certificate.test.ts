@@ -41,20 +41,16 @@ beforeAll(async () => {
 
     // 1. The catalogue entry (what catalogueFromCluster would list): a client certificate for the
     //    apiserver's aggregation layer, on every control plane at the layout's path.
+    const base = catalogueFromCluster(cluster);
     const entry: CertificateSpec = {
+      // a client certificate like the scheduler's (signer ca, clientAuth, the spec's key algorithm and validity)
+      ...base.find((c) => c.id === "kube-scheduler")!,
       id: ID,
       description: "kube-apiserver's client certificate towards aggregated API servers",
-      signer: "ca",
-      isCA: false,
       subject: { CN: "front-proxy-client" },
-      keyUsage: ["digitalSignature", "keyEncipherment"],
-      extKeyUsage: ["clientAuth"],
-      sans: { dns: [], ips: [] },
-      validityDays: cluster.spec.pki.validityDays,
-      keyAlgorithm: cluster.spec.pki.keyAlgorithm,
       destinations: [{ hosts: [{ role: "controlplane" }], certPath: certPath(ID), keyPath: keyPath(ID) }],
     };
-    const certificates = [...catalogueFromCluster(cluster), entry];
+    const certificates = [...base, entry];
     // 2. The flag that uses it, in the kube-apiserver unit.
     const apiserver = FILE_CATALOGUE.find((d) => d.id === "kube-apiserver.service")!;
     const unit = (ctx: FileContext) => {
