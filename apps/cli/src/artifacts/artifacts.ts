@@ -5,6 +5,7 @@ import { ADMIN_HOST, type Cluster, type GeneratedFile, PHASE_NAMES, type PhaseNa
 import {
   FILE_CATALOGUE,
   type FileDefinition,
+  serviceDefinition,
   serviceFiles,
   UNIT_DIR,
   unitFilePhase,
@@ -45,13 +46,13 @@ export interface RenderOptions {
   catalogues?: { certificates?: readonly CertificateSpec[]; files?: readonly FileDefinition[] };
 }
 
-/** The phase of a unit or component config: the service catalogue's (its file's own, else its service's). */
-function unitPhase(file: GeneratedFile, catalogue: readonly FileDefinition[]): FilePhase {
-  const phase = unitFilePhase(file.path, catalogue);
+/** The catalogues a generated file comes from. */
+type FileSource = "certificate" | "kubeconfig" | "unit" | "haproxy" | "manifest";
+
+/** A catalogue's phase as a file-placing phase (preflight places none). */
+function placingPhase(phase: PhaseName | undefined, file: GeneratedFile): FilePhase {
   if (phase === undefined || phase === "preflight") {
-    throw new Error(
-      `${file.host}:${file.path} has no file-placing phase in the service catalogue (a bug in khw)`,
-    );
+    throw new Error(`${file.host}:${file.path} has no file-placing phase in its catalogue (a bug in khw)`);
   }
   return phase;
 }
@@ -79,15 +80,26 @@ export function renderArtifacts(
       .sort();
 
   const files: ArtifactFile[] = [];
-  const add = (list: GeneratedFile[], phase: (f: GeneratedFile) => FilePhase) => {
-    for (const f of list) files.push({ ...f, phase: phase(f), services: servicesFor(f.host, f.path) });
+  const manifests = clusterManifests(cluster, secrets);
+  // The phase that places a file, by its catalogue: one entry per source, a compile error when one has none.
+  const phaseOf = {
+    certificate: () => "pki",
+    kubeconfig: (f) => (f.host === ADMIN_HOST ? "admin" : "kubeconfigs"),
+    unit: (f) => placingPhase(unitFilePhase(f.path, fileCatalogue), f),
+    haproxy: (f) => placingPhase(serviceDefinition("haproxy")?.phase, f),
+    manifest: (f) => manifests.find((m) => `${MANIFEST_DIR}/${m.file}` === f.path)!.phase,
+  } satisfies Record<FileSource, (f: GeneratedFile) => FilePhase>;
+  const add = (list: GeneratedFile[], source: FileSource) => {
+    for (const f of list) {
+      files.push({ ...f, phase: phaseOf[source](f), services: servicesFor(f.host, f.path) });
+    }
   };
 
   // pki: the admin machine's copies are the working directory's pki/ itself, not output.
   const catalogue = options.catalogues?.certificates ?? catalogueFromCluster(cluster);
   add(
     pkiFilesFromCluster(cluster, catalogue, material).filter((f) => f.host !== ADMIN_HOST),
-    () => "pki",
+    "certificate",
   );
   add(
     kubeconfigFilesFromCluster(cluster, {
@@ -96,7 +108,7 @@ export function renderArtifacts(
       adminKeyPem: material.admin!.key,
       bootstrapToken: secrets.bootstrapToken,
     }),
-    (f) => (f.host === ADMIN_HOST ? "admin" : "kubeconfigs"),
+    "kubeconfig",
   );
   const unitFiles = unitFilesFromCluster(
     cluster,
@@ -106,15 +118,14 @@ export function renderArtifacts(
     },
     fileCatalogue,
   );
-  add(unitFiles, (f) => unitPhase(f, fileCatalogue));
+  add(unitFiles, "unit");
   // The LB checks readiness (GET /readyz over TLS, the apiserver verified against the cluster CA as
   // `kubernetes`), so an apiserver that listens but cannot serve (cut off from etcd) gets no requests.
   const haproxy = haproxyFilesFromCluster(cluster, {
     healthCheck: "https-readyz",
     caCertificate: material.ca!.cert,
   });
-  add(haproxy, () => "loadbalancer");
-  const manifests = clusterManifests(cluster, secrets);
+  add(haproxy, "haproxy");
   add(
     manifests.map((m) => ({
       host: ADMIN_HOST,
@@ -123,7 +134,7 @@ export function renderArtifacts(
       contents: m.contents,
       ...(m.secret ? { secret: true } : {}),
     })),
-    (f) => manifests.find((m) => `${MANIFEST_DIR}/${m.file}` === f.path)!.phase,
+    "manifest",
   );
 
   const hostOrder = [...cluster.nodes.map((n) => n.name), ADMIN_HOST];
