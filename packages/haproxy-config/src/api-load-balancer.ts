@@ -1,4 +1,4 @@
-import { API_PORT, type Cluster, type GeneratedFile } from "@khw/spec";
+import { API_PORT, type Cluster, type GeneratedFile, NODE_DIRS, NODE_FILES } from "@khw/spec";
 import { HaproxyConfigError } from "./errors";
 import type {
   Bind,
@@ -14,7 +14,7 @@ import type {
 import { renderHaproxyConfig } from "./render";
 
 /** Where Debian's and Ubuntu's haproxy package reads its configuration. */
-export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
+export const HAPROXY_CONFIG_PATH = NODE_FILES.haproxyConfig;
 export const API_FRONTEND_NAME = "kubernetes";
 export const API_BACKEND_NAME = "kubernetes-control-planes";
 export const STATS_LISTENER_NAME = "stats";
@@ -78,8 +78,8 @@ export function defaultGlobalSection(): GlobalSection {
       { address: "/dev/log", facility: "local0" },
       { address: "/dev/log", facility: "local1", level: "notice" },
     ],
-    chroot: "/var/lib/haproxy",
-    statsSocket: { path: "/run/haproxy/admin.sock", mode: "660", level: "admin" },
+    chroot: NODE_DIRS.haproxyChroot,
+    statsSocket: { path: NODE_FILES.haproxyStatsSocket, mode: "660", level: "admin" },
     statsTimeout: "30s",
     user: "haproxy",
     group: "haproxy",
@@ -268,7 +268,7 @@ export function apiLoadBalancerConfig(cluster: Cluster, options: ApiLoadBalancer
 }
 
 /** Where haproxyFilesFromCluster puts the cluster CA certificate for the verified `https-readyz` check. */
-export const HAPROXY_CA_PATH = "/etc/haproxy/kubernetes-ca.crt";
+export const HAPROXY_CA_PATH = NODE_FILES.haproxyCa;
 
 /** Options of haproxyFilesFromCluster: those of the config, plus the CA certificate to ship. */
 export interface HaproxyFilesOptions extends ApiLoadBalancerOptions {

@@ -1,4 +1,13 @@
-import { ADMIN_HOST, API_PORT, type Cluster, type ClusterNode, type GeneratedFile } from "@khw/spec";
+import {
+  ADMIN_HOST,
+  API_PORT,
+  type Cluster,
+  type ClusterNode,
+  certPath,
+  type GeneratedFile,
+  keyPath,
+  NODE_DIRS,
+} from "@khw/spec";
 import { KubeconfigError } from "./errors";
 import {
   assertBootstrapToken,
@@ -11,19 +20,19 @@ import {
 } from "./model";
 import { renderKubeconfig } from "./render";
 
-/** Where certificates live on the nodes (fixed by REFERENCE.md; written by @khw/pki). */
-export const PKI_DIR = "/var/lib/kubernetes/pki";
-export const CA_PATH = `${PKI_DIR}/ca.crt`;
+/** Where certificates live on the nodes (the node layout of @khw/spec; written by @khw/pki). */
+export const PKI_DIR = NODE_DIRS.pki;
+export const CA_PATH = certPath("ca");
 
-/** Every kubeconfig path, as data. `{node}` stands for the node name. */
+/** Every kubeconfig path, as data (directories from the node layout of @khw/spec). */
 export const KUBECONFIG_PATHS = {
-  kubeControllerManager: "/var/lib/kubernetes/kube-controller-manager.kubeconfig",
-  kubeScheduler: "/var/lib/kubernetes/kube-scheduler.kubeconfig",
-  admin: "/var/lib/kubernetes/admin.kubeconfig",
-  kubeProxy: "/var/lib/kube-proxy/kubeconfig",
+  kubeControllerManager: `${NODE_DIRS.kubernetes}/kube-controller-manager.kubeconfig`,
+  kubeScheduler: `${NODE_DIRS.kubernetes}/kube-scheduler.kubeconfig`,
+  admin: `${NODE_DIRS.kubernetes}/admin.kubeconfig`,
+  kubeProxy: `${NODE_DIRS.kubeProxy}/kubeconfig`,
   /** certificate workers: written by khw; tls-bootstrap workers: written by the kubelet itself. */
-  kubelet: "/var/lib/kubelet/kubeconfig",
-  kubeletBootstrap: "/var/lib/kubelet/bootstrap-kubeconfig",
+  kubelet: `${NODE_DIRS.kubelet}/kubeconfig`,
+  kubeletBootstrap: `${NODE_DIRS.kubelet}/bootstrap-kubeconfig`,
   /** The admin's own copy, filed under ADMIN_HOST (the CLI writes it into the working directory). */
   adminMachine: "/admin.kubeconfig",
 } as const;
@@ -70,8 +79,8 @@ export const KUBECONFIG_CATALOGUE: readonly KubeconfigDefinition[] = [
     server: "local",
     credentials: {
       kind: "path",
-      cert: `${PKI_DIR}/kube-controller-manager.crt`,
-      key: `${PKI_DIR}/kube-controller-manager.key`,
+      cert: certPath("kube-controller-manager"),
+      key: keyPath("kube-controller-manager"),
     },
     service: "kube-controller-manager",
   },
@@ -82,11 +91,7 @@ export const KUBECONFIG_CATALOGUE: readonly KubeconfigDefinition[] = [
     path: KUBECONFIG_PATHS.kubeScheduler,
     user: "system:kube-scheduler",
     server: "local",
-    credentials: {
-      kind: "path",
-      cert: `${PKI_DIR}/kube-scheduler.crt`,
-      key: `${PKI_DIR}/kube-scheduler.key`,
-    },
+    credentials: { kind: "path", cert: certPath("kube-scheduler"), key: keyPath("kube-scheduler") },
     service: "kube-scheduler",
   },
   {
@@ -105,7 +110,7 @@ export const KUBECONFIG_CATALOGUE: readonly KubeconfigDefinition[] = [
     path: KUBECONFIG_PATHS.kubeProxy,
     user: "system:kube-proxy",
     server: "api",
-    credentials: { kind: "path", cert: `${PKI_DIR}/kube-proxy.crt`, key: `${PKI_DIR}/kube-proxy.key` },
+    credentials: { kind: "path", cert: certPath("kube-proxy"), key: keyPath("kube-proxy") },
     service: "kube-proxy",
   },
   {
@@ -115,7 +120,7 @@ export const KUBECONFIG_CATALOGUE: readonly KubeconfigDefinition[] = [
     path: KUBECONFIG_PATHS.kubelet,
     user: "system:node:{node}",
     server: "api",
-    credentials: { kind: "path", cert: `${PKI_DIR}/{node}.crt`, key: `${PKI_DIR}/{node}.key` },
+    credentials: { kind: "path", cert: certPath("{node}"), key: keyPath("{node}") },
     service: "kubelet",
   },
   {
@@ -140,6 +145,20 @@ export const KUBECONFIG_CATALOGUE: readonly KubeconfigDefinition[] = [
     credentials: { kind: "embedded", identity: "admin" },
   },
 ];
+
+/** Where the kubeconfig of catalogue entry `id` lives on its nodes (the admin machine's copy: under ADMIN_HOST). */
+export function kubeconfigPath(id: string): string {
+  const def = KUBECONFIG_CATALOGUE.find((d) => d.id === id);
+  if (!def) {
+    throw new KubeconfigError(
+      "MISSING_INPUT",
+      "id",
+      `'${id}' is not in the kubeconfig catalogue`,
+      `use one of ${KUBECONFIG_CATALOGUE.map((d) => d.id).join(", ")}`,
+    );
+  }
+  return def.path;
+}
 
 /** Secrets and PEMs the catalogue needs; the caller reads them from its PKI directory and state. */
 export interface KubeconfigSecrets {

@@ -10,6 +10,7 @@ export {
   type KubeconfigServer,
   kubeconfigFilesFromCluster,
   kubeconfigFor,
+  kubeconfigPath,
   kubeconfigServiceFiles,
   kubeconfigTargets,
   PKI_DIR,

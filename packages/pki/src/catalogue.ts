@@ -1,4 +1,14 @@
-import { ADMIN_HOST, type Cluster, type ClusterNode, type KeyAlgorithm, type Role } from "@khw/spec";
+import {
+  ADMIN_HOST,
+  type Cluster,
+  type ClusterNode,
+  certPath,
+  type KeyAlgorithm,
+  keyPath,
+  NODE_DIRS,
+  type PkiDir,
+  type Role,
+} from "@khw/spec";
 import { PkiError } from "./errors";
 
 /** Key usages this package sets (X.509 keyUsage bits). */
@@ -47,10 +57,10 @@ export interface CertificateSpec {
 
 export type Catalogue = CertificateSpec[];
 
-/** Where the control planes and workers keep their PKI. */
-export const K8S_PKI_DIR = "/var/lib/kubernetes/pki";
-/** Where etcd reads its certificates. */
-export const ETCD_PKI_DIR = "/etc/etcd";
+/** Where the control planes and workers keep their PKI (the node layout of @khw/spec). */
+export const K8S_PKI_DIR = NODE_DIRS.pki;
+/** Where etcd reads its certificates (the node layout of @khw/spec). */
+export const ETCD_PKI_DIR = NODE_DIRS.etcdPki;
 /** On the admin machine: relative to the working directory (the CLI's state). */
 export const ADMIN_PKI_DIR = "pki";
 export const CA_ID = "ca";
@@ -87,10 +97,15 @@ export function kubeletSans(node: Pick<ClusterNode, "name" | "address">): Subjec
 
 const NO_SANS: SubjectAltNames = { dns: [], ips: [] };
 
-function files(dir: string, id: string, withKey: boolean): Pick<Destination, "certPath" | "keyPath"> {
-  return withKey
-    ? { certPath: `${dir}/${id}.crt`, keyPath: `${dir}/${id}.key` }
-    : { certPath: `${dir}/${id}.crt` };
+/** A destination's files: on nodes at the layout's `certPath`/`keyPath`; on the admin machine under `pki/`. */
+function files(
+  dir: PkiDir | "admin",
+  id: string,
+  withKey: boolean,
+): Pick<Destination, "certPath" | "keyPath"> {
+  const cert = dir === "admin" ? `${ADMIN_PKI_DIR}/${id}.crt` : certPath(id, dir);
+  const key = dir === "admin" ? `${ADMIN_PKI_DIR}/${id}.key` : keyPath(id, dir);
+  return withKey ? { certPath: cert, keyPath: key } : { certPath: cert };
 }
 
 const MASTERS: HostSelector = { role: "controlplane" };
@@ -122,7 +137,7 @@ export function catalogueFromCluster(cluster: Cluster): Catalogue {
       subject,
       extKeyUsage: ["clientAuth"],
       sans: NO_SANS,
-      destinations: [{ hosts, ...files(K8S_PKI_DIR, id, true) }],
+      destinations: [{ hosts, ...files("pki", id, true) }],
     });
 
   const catalogue: Catalogue = [
@@ -139,10 +154,10 @@ export function catalogueFromCluster(cluster: Cluster): Catalogue {
       validityDays: caValidityDays,
       keyAlgorithm,
       destinations: [
-        { hosts: [MASTERS], ...files(K8S_PKI_DIR, CA_ID, true) },
-        { hosts: [ETCD], ...files(ETCD_PKI_DIR, CA_ID, false) },
-        { hosts: [WORKERS], ...files(K8S_PKI_DIR, CA_ID, false) },
-        { hosts: [ADMIN], ...files(ADMIN_PKI_DIR, CA_ID, true) },
+        { hosts: [MASTERS], ...files("pki", CA_ID, true) },
+        { hosts: [ETCD], ...files("etcdPki", CA_ID, false) },
+        { hosts: [WORKERS], ...files("pki", CA_ID, false) },
+        { hosts: [ADMIN], ...files("admin", CA_ID, true) },
       ],
     },
     leaf({
@@ -151,7 +166,7 @@ export function catalogueFromCluster(cluster: Cluster): Catalogue {
       subject: { CN: "admin", O: ["system:masters"] },
       extKeyUsage: ["clientAuth"],
       sans: NO_SANS,
-      destinations: [{ hosts: [ADMIN], ...files(ADMIN_PKI_DIR, "admin", true) }],
+      destinations: [{ hosts: [ADMIN], ...files("admin", "admin", true) }],
     }),
     client(
       "kube-controller-manager",
@@ -177,7 +192,7 @@ export function catalogueFromCluster(cluster: Cluster): Catalogue {
       subject: { CN: "kube-apiserver", O: ["Kubernetes"] },
       extKeyUsage: ["serverAuth"],
       sans: apiserverSans(cluster),
-      destinations: [{ hosts: [MASTERS], ...files(K8S_PKI_DIR, "kube-apiserver", true) }],
+      destinations: [{ hosts: [MASTERS], ...files("pki", "kube-apiserver", true) }],
     }),
     client(
       "apiserver-kubelet-client",
@@ -192,8 +207,8 @@ export function catalogueFromCluster(cluster: Cluster): Catalogue {
       extKeyUsage: ["serverAuth", "clientAuth"],
       sans: etcdServerSans(cluster),
       destinations: [
-        { hosts: [ETCD], ...files(ETCD_PKI_DIR, "etcd-server", true) },
-        { hosts: [MASTERS], ...files(K8S_PKI_DIR, "etcd-server", true) },
+        { hosts: [ETCD], ...files("etcdPki", "etcd-server", true) },
+        { hosts: [MASTERS], ...files("pki", "etcd-server", true) },
       ],
     }),
     leaf({
@@ -203,7 +218,7 @@ export function catalogueFromCluster(cluster: Cluster): Catalogue {
       subject: { CN: "service-accounts", O: ["Kubernetes"] },
       extKeyUsage: [],
       sans: NO_SANS,
-      destinations: [{ hosts: [MASTERS], ...files(K8S_PKI_DIR, "service-account", true) }],
+      destinations: [{ hosts: [MASTERS], ...files("pki", "service-account", true) }],
     }),
   ];
   for (const node of cluster.workers) {
@@ -215,7 +230,7 @@ export function catalogueFromCluster(cluster: Cluster): Catalogue {
         subject: { CN: `system:node:${node.name}`, O: ["system:nodes"] },
         extKeyUsage: ["serverAuth", "clientAuth"],
         sans: kubeletSans(node),
-        destinations: [{ hosts: [{ host: node.name }], ...files(K8S_PKI_DIR, node.name, true) }],
+        destinations: [{ hosts: [{ host: node.name }], ...files("pki", node.name, true) }],
       }),
     );
   }

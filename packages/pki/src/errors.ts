@@ -1,3 +1,5 @@
+import { KhwError } from "@khw/spec";
+
 /** Stable, machine-readable codes of every error this package throws. */
 export type PkiErrorCode =
   | "INVALID_PEM"
@@ -10,21 +12,14 @@ export type PkiErrorCode =
   | "UNKNOWN_CERTIFICATE"
   | "INVALID_SAN";
 
-/** Every error of @khw/pki: a `code`, a message naming the certificate or field, and a hint. */
-export class PkiError extends Error {
-  readonly code: PkiErrorCode;
+/** Every error of @khw/pki: a `code`, a message naming the certificate or field, and a hint (the khw error shape). */
+export class PkiError extends KhwError<PkiErrorCode> {
+  declare readonly hint: string;
   /** The certificate id (catalogue entry) or input field at fault, e.g. `ca` or `existing.admin.key`. */
-  readonly subject: string;
-  readonly hint: string;
-  /** Where the problem is (the khw error shape: code, message, path, hint). */
-  get path(): string {
-    return this.subject;
+  get subject(): string {
+    return this.path;
   }
   constructor(code: PkiErrorCode, subject: string, message: string, hint: string) {
-    super(`${subject}: ${message} (fix: ${hint})`);
-    this.name = "PkiError";
-    this.code = code;
-    this.subject = subject;
-    this.hint = hint;
+    super("PkiError", code, subject, message, hint);
   }
 }

@@ -1,4 +1,5 @@
 import type { Cluster } from "./cluster";
+import { type BinaryName, binaryPath, cniPluginPath } from "./layout";
 import type { Role } from "./schema";
 
 /** How a release file's SHA-256 is published next to it. */
@@ -30,11 +31,11 @@ export function binaryArtifacts(cluster: Cluster): BinaryArtifact[] {
   const v = cluster.spec.versions;
   const arch = cluster.spec.binaries.arch;
   const k8s = `dl.k8s.io/release/${v.kubernetes}/bin/linux/${arch}`;
-  const kube = (name: string, roles: Role[]): BinaryArtifact => ({
+  const kube = (name: BinaryName, roles: Role[]): BinaryArtifact => ({
     id: name,
     path: `${k8s}/${name}`,
     checksum: { kind: "digest-file", path: `${k8s}/${name}.sha256` },
-    installAs: { [name]: `/usr/local/bin/${name}` },
+    installAs: { [name]: binaryPath(name) },
     roles,
   });
   const etcdDir = `github.com/etcd-io/etcd/releases/download/${v.etcd}`;
@@ -65,9 +66,9 @@ export function binaryArtifacts(cluster: Cluster): BinaryArtifact[] {
         members: { etcd: `${etcdName}/etcd`, etcdctl: `${etcdName}/etcdctl`, etcdutl: `${etcdName}/etcdutl` },
       },
       installAs: {
-        etcd: "/usr/local/bin/etcd",
-        etcdctl: "/usr/local/bin/etcdctl",
-        etcdutl: "/usr/local/bin/etcdutl",
+        etcd: binaryPath("etcd"),
+        etcdctl: binaryPath("etcdctl"),
+        etcdutl: binaryPath("etcdutl"),
       },
       roles: ["controlplane"],
     },
@@ -84,9 +85,9 @@ export function binaryArtifacts(cluster: Cluster): BinaryArtifact[] {
         },
       },
       installAs: {
-        containerd: "/usr/local/bin/containerd",
-        "containerd-shim-runc-v2": "/usr/local/bin/containerd-shim-runc-v2",
-        ctr: "/usr/local/bin/ctr",
+        containerd: binaryPath("containerd"),
+        "containerd-shim-runc-v2": binaryPath("containerd-shim-runc-v2"),
+        ctr: binaryPath("ctr"),
       },
       roles: ["worker"],
     },
@@ -94,7 +95,7 @@ export function binaryArtifacts(cluster: Cluster): BinaryArtifact[] {
       id: "runc",
       path: `${runcDir}/runc.${arch}`,
       checksum: { kind: "sums-file", path: `${runcDir}/runc.sha256sum`, name: `runc.${arch}` },
-      installAs: { [`runc.${arch}`]: "/usr/local/sbin/runc" },
+      installAs: { [`runc.${arch}`]: binaryPath("runc") },
       roles: ["worker"],
     },
     {
@@ -105,7 +106,7 @@ export function binaryArtifacts(cluster: Cluster): BinaryArtifact[] {
         format: "tar.gz",
         members: Object.fromEntries(cniPlugins.map((p) => [p, `./${p}`])),
       },
-      installAs: Object.fromEntries(cniPlugins.map((p) => [p, `/opt/cni/bin/${p}`])),
+      installAs: Object.fromEntries(cniPlugins.map((p) => [p, cniPluginPath(p)])),
       roles: ["worker"],
     },
   ];

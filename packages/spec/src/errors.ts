@@ -89,3 +89,23 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }
   return out;
 }
+
+/**
+ * The one error shape of khw's libraries: a stable `code`, a message that names what is at fault,
+ * `path` (the input field, certificate or node at fault) and `hint` (how to fix it), all as data.
+ * Each package's error class (PkiError, KubeconfigError, UnitsError, AddonsError) extends it with its
+ * own codes; the CLI formats any of them once.
+ */
+export class KhwError<Code extends string = string> extends Error {
+  readonly code: Code;
+  /** Where the problem is: the input field, certificate id or node at fault. */
+  readonly path: string;
+  readonly hint: string | undefined;
+  constructor(name: string, code: Code, path: string, message: string, hint?: string) {
+    super(`${path}: ${message}${hint ? ` (fix: ${hint})` : ""}`);
+    this.name = name;
+    this.code = code;
+    this.path = path;
+    this.hint = hint;
+  }
+}

@@ -18,12 +18,27 @@ export {
   type FormatOptions,
   formatIssues,
   formatPath,
+  KhwError,
   MAX_PRINTED_ISSUES,
   SpecError,
   type SpecIssue,
 } from "./errors";
 export { ADMIN_HOST, type GeneratedFile } from "./generated-file";
 export { clusterJsonSchema } from "./json-schema";
+export {
+  BINARY_INSTALL_PATHS,
+  type BinaryName,
+  binaryPath,
+  certPath,
+  cniPluginPath,
+  keyPath,
+  NODE_DIRS,
+  NODE_FILES,
+  type NodeDir,
+  type PkiDir,
+  unitPath,
+} from "./layout";
+export { PHASE_NAMES, type PhaseName } from "./phases";
 export {
   BINARY_SOURCES,
   type ClusterSpec,

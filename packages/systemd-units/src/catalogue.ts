@@ -1,4 +1,15 @@
-import type { Cluster, ClusterNode, GeneratedFile } from "@khw/spec";
+import {
+  type BinaryArtifact,
+  type Cluster,
+  type ClusterNode,
+  cniPluginPath,
+  type GeneratedFile,
+  NODE_DIRS,
+  NODE_FILES,
+  type PhaseName,
+  type Role,
+  unitPath,
+} from "@khw/spec";
 import {
   cniBridgeConfig,
   cniLoopbackConfig,
@@ -17,7 +28,7 @@ import {
   kubeletConfigFromCluster,
   kubeletUnitFromCluster,
 } from "./from-cluster";
-import { BINARY_PATHS, PATHS, PKI_PATHS, UNIT_DIR } from "./paths";
+import { BINARY_PATHS, PATHS, PKI_PATHS } from "./paths";
 import { renderUnit, type ServiceUnit } from "./unit";
 import { containerdUnit, kubeProxyUnit, kubeSchedulerUnit } from "./units";
 import { assertSupportedKubernetes } from "./versions";
@@ -46,7 +57,8 @@ export type ServiceName =
   | "kubelet"
   | "kube-proxy"
   | "systemd-modules-load"
-  | "systemd-sysctl";
+  | "systemd-sysctl"
+  | "haproxy";
 
 /** One generated file: where it goes, who owns it (the service to restart when it changes), how to make it. */
 export interface FileDefinition {
@@ -56,8 +68,12 @@ export interface FileDefinition {
   path: string;
   mode: number;
   secret?: boolean;
+  /** The phase of `khw up` that places it, when not its service's phase (the encryption config). */
+  phase?: PhaseName;
   when?: (ctx: FileContext) => boolean;
   render: (ctx: FileContext) => string;
+  /** For a unit: its model (the certificates and kubeconfigs its flags name are files its service reads). */
+  unit?: (ctx: FileContext) => ServiceUnit;
 }
 
 const unitFile = (
@@ -68,9 +84,10 @@ const unitFile = (
   id: `${service}.service`,
   service,
   audience,
-  path: `${UNIT_DIR}/${service}.service`,
+  path: unitPath(service),
   mode: 0o644,
   render: (ctx) => renderUnit(make(ctx)),
+  unit: make,
 });
 
 const bridgeRoutes = (ctx: FileContext) => ctx.cluster.spec.addons.podNetwork === "bridge-routes";
@@ -89,6 +106,7 @@ export const FILE_CATALOGUE: readonly FileDefinition[] = [
     path: PATHS.encryptionConfig,
     mode: 0o600,
     secret: true,
+    phase: "encryption",
     render: ({ options }) => encryptionConfig(options.encryptionKey),
   },
   unitFile("kube-controller-manager", "controlplane", ({ cluster }) =>
@@ -184,12 +202,21 @@ export interface ReadFile {
 
 export interface ServiceDefinition {
   service: ServiceName;
-  audience: "controlplane" | "worker";
-  /** Ours (a unit file khw writes) or a stock systemd service that applies one of our files. */
-  kind: "unit" | "systemd";
+  audience: Role;
+  /**
+   * Ours (a unit file khw writes), a stock systemd service that applies one of our files, or a
+   * distribution package's service khw configures and enables (HAProxy).
+   */
+  kind: "unit" | "systemd" | "package";
+  /** The phase of `khw up` that installs its binaries, places its files and starts it. */
+  phase: PhaseName;
+  /** The executable its unit starts (ExecStart's first word): a new one restarts the service. */
+  runs?: string;
   /** Executables the unit runs or needs (consistent with binaryArtifacts() of @khw/spec). */
   binaries: string[];
-  /** Files from @khw/pki and @khw/kubeconfig it reads. */
+  /** Executables installed with it that it does not run itself (kubectl, the CNI plugins). */
+  tools?: string[];
+  /** Files from @khw/pki, @khw/kubeconfig and @khw/haproxy-config it reads. */
   reads: ReadFile[];
 }
 
@@ -202,6 +229,8 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "etcd",
     audience: "controlplane",
     kind: "unit",
+    phase: "etcd",
+    runs: BINARY_PATHS.etcd,
     binaries: [BINARY_PATHS.etcd],
     reads: [{ path: P.etcdCa }, { path: P.etcdServer }, { path: P.etcdServerKey }],
   },
@@ -209,7 +238,10 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "kube-apiserver",
     audience: "controlplane",
     kind: "unit",
+    phase: "control-plane",
+    runs: BINARY_PATHS.kubeApiserver,
     binaries: [BINARY_PATHS.kubeApiserver],
+    tools: [BINARY_PATHS.kubectl],
     reads: [
       P.ca,
       P.apiserver,
@@ -227,6 +259,8 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "kube-controller-manager",
     audience: "controlplane",
     kind: "unit",
+    phase: "control-plane",
+    runs: BINARY_PATHS.kubeControllerManager,
     binaries: [BINARY_PATHS.kubeControllerManager],
     reads: [
       k.kubeControllerManager,
@@ -241,22 +275,43 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "kube-scheduler",
     audience: "controlplane",
     kind: "unit",
+    phase: "control-plane",
+    runs: BINARY_PATHS.kubeScheduler,
     binaries: [BINARY_PATHS.kubeScheduler],
     reads: [k.kubeScheduler, P.ca, P.kubeScheduler, P.kubeSchedulerKey].map((path) => ({ path })),
   },
-  { service: "systemd-modules-load", audience: "worker", kind: "systemd", binaries: [], reads: [] },
-  { service: "systemd-sysctl", audience: "worker", kind: "systemd", binaries: [], reads: [] },
+  {
+    service: "systemd-modules-load",
+    audience: "worker",
+    kind: "systemd",
+    phase: "workers",
+    binaries: [],
+    reads: [],
+  },
+  {
+    service: "systemd-sysctl",
+    audience: "worker",
+    kind: "systemd",
+    phase: "workers",
+    binaries: [],
+    reads: [],
+  },
   {
     service: "containerd",
     audience: "worker",
     kind: "unit",
+    phase: "workers",
+    runs: BINARY_PATHS.containerd,
     binaries: [BINARY_PATHS.containerd, BINARY_PATHS.containerdShim, BINARY_PATHS.runc],
+    tools: [cniPluginPath("loopback")],
     reads: [],
   },
   {
     service: "kubelet",
     audience: "worker",
     kind: "unit",
+    phase: "workers",
+    runs: BINARY_PATHS.kubelet,
     binaries: [BINARY_PATHS.kubelet],
     reads: [
       { path: P.ca },
@@ -270,8 +325,20 @@ export const SERVICE_CATALOGUE: readonly ServiceDefinition[] = [
     service: "kube-proxy",
     audience: "worker",
     kind: "unit",
+    phase: "workers",
+    runs: BINARY_PATHS.kubeProxy,
     binaries: [BINARY_PATHS.kubeProxy],
     reads: [k.kubeProxy, P.ca, P.kubeProxy, P.kubeProxyKey].map((path) => ({ path })),
+  },
+  {
+    // Debian's haproxy package; its files come from @khw/haproxy-config.
+    service: "haproxy",
+    audience: "loadbalancer",
+    kind: "package",
+    phase: "loadbalancer",
+    runs: NODE_FILES.haproxyBinary,
+    binaries: [],
+    reads: [{ path: NODE_FILES.haproxyConfig }, { path: NODE_FILES.haproxyCa }],
   },
 ];
 
@@ -280,49 +347,136 @@ const nodeByName = (cluster: Cluster, name: string) => clusterNode(cluster, name
 const audienceOf = (node: ClusterNode) => node.role;
 
 /** The files of the catalogue one node gets. */
-export function unitFilesForNode(cluster: Cluster, nodeName: string, options: UnitOptions): GeneratedFile[] {
+export function unitFilesForNode(
+  cluster: Cluster,
+  nodeName: string,
+  options: UnitOptions,
+  catalogue: readonly FileDefinition[] = FILE_CATALOGUE,
+): GeneratedFile[] {
   assertSupportedKubernetes(cluster.spec.versions.kubernetes);
   const node = nodeByName(cluster, nodeName);
   const ctx: FileContext = { cluster, node, options };
-  return FILE_CATALOGUE.filter((d) => d.audience === audienceOf(node) && (d.when?.(ctx) ?? true)).map(
-    (d) => ({
+  return catalogue
+    .filter((d) => d.audience === audienceOf(node) && (d.when?.(ctx) ?? true))
+    .map((d) => ({
       host: node.name,
       path: d.path,
       mode: d.mode,
       contents: d.render(ctx),
       ...(d.secret ? { secret: true } : {}),
-    }),
-  );
+    }));
 }
 
 /** Every unit and component config of the cluster, node by node in spec order (load balancers get none here). */
-export function unitFilesFromCluster(cluster: Cluster, options: UnitOptions): GeneratedFile[] {
-  return cluster.nodes.flatMap((n) => unitFilesForNode(cluster, n.name, options));
+export function unitFilesFromCluster(
+  cluster: Cluster,
+  options: UnitOptions,
+  catalogue: readonly FileDefinition[] = FILE_CATALOGUE,
+): GeneratedFile[] {
+  return cluster.nodes.flatMap((n) => unitFilesForNode(cluster, n.name, options, catalogue));
 }
 
 /**
  * service name → every file it depends on, on one node: its unit, the configs of this package it owns, and
  * the certificates and kubeconfigs it reads. The CLI restarts a service only when one of them changed.
  */
-export function serviceFiles(cluster: Cluster, nodeName: string): Record<string, string[]> {
+export function serviceFiles(
+  cluster: Cluster,
+  nodeName: string,
+  catalogue: readonly FileDefinition[] = FILE_CATALOGUE,
+): Record<string, string[]> {
   const node = nodeByName(cluster, nodeName);
   const ctx: FileContext = { cluster, node, options: { encryptionKey: "" } };
   const out: Record<string, string[]> = {};
   for (const s of SERVICE_CATALOGUE) {
     if (s.audience !== audienceOf(node)) continue;
-    const own = FILE_CATALOGUE.filter((d) => d.service === s.service && (d.when?.(ctx) ?? true)).map(
-      (d) => d.path,
-    );
+    const own = catalogue
+      .filter((d) => d.service === s.service && (d.when?.(ctx) ?? true))
+      .map((d) => d.path);
     const reads = s.reads
       .filter((r) => r.credentials === undefined || r.credentials === credentials(node))
       .map((r) => r.path.replaceAll("{node}", node.name));
-    out[s.service] = [...own, ...reads];
+    const named = catalogue
+      .filter((d) => d.service === s.service && d.unit && (d.when?.(ctx) ?? true))
+      .flatMap((d) => d.unit!(ctx).service.execStart)
+      .flatMap((arg) => flagPaths(arg));
+    // A path declared for the other kubelet mode (tls-bootstrap: the kubeconfig the kubelet writes itself) is not ours.
+    const otherMode = s.reads.filter(
+      (r) => r.credentials !== undefined && r.credentials !== credentials(node),
+    );
+    const ours = named.filter((p) => !otherMode.some((r) => r.path === p));
+    out[s.service] = [...new Set([...own, ...reads, ...ours])];
   }
   return out;
+}
+
+/** Certificates, keys and kubeconfigs of the node layout that one argv word (`--flag=/path`) names. */
+function flagPaths(arg: string): string[] {
+  const value = arg.slice(arg.indexOf("=") + 1);
+  const pki =
+    [NODE_DIRS.pki, NODE_DIRS.etcdPki].some((d) => value.startsWith(`${d}/`)) && /\.(crt|key)$/.test(value);
+  return pki || (Object.values(PATHS.kubeconfigs) as string[]).includes(value) ? [value] : [];
 }
 
 /** Every executable a node's services need (to check the install step against). */
 export function binariesForNode(cluster: Cluster, nodeName: string): string[] {
   const node = nodeByName(cluster, nodeName);
   return SERVICE_CATALOGUE.filter((s) => s.audience === audienceOf(node)).flatMap((s) => s.binaries);
+}
+
+/** The catalogue entry of a service (every ServiceName has one: a test holds it). */
+export function serviceDefinition(service: ServiceName): ServiceDefinition | undefined {
+  return SERVICE_CATALOGUE.find((s) => s.service === service);
+}
+
+/**
+ * The phase of `khw up` that places a file of {@link FILE_CATALOGUE} (by its node path): its own phase,
+ * else its service's. Undefined for a path the catalogue does not write.
+ */
+export function unitFilePhase(
+  path: string,
+  catalogue: readonly FileDefinition[] = FILE_CATALOGUE,
+): PhaseName | undefined {
+  const def = catalogue.find((d) => d.path === path);
+  return def && (def.phase ?? serviceDefinition(def.service)?.phase);
+}
+
+/** The services a phase starts on a node of `role`, in start order; khw's units and packages are enabled. */
+export function servicesInPhase(phase: PhaseName, role: Role): Array<{ name: ServiceName; enable: boolean }> {
+  return SERVICE_CATALOGUE.filter((s) => s.phase === phase && s.audience === role).map((s) => ({
+    name: s.service,
+    enable: s.kind !== "systemd",
+  }));
+}
+
+/** The release files a phase installs on a node of `role`: those holding its services' binaries and tools. */
+export function installsForPhase(
+  artifacts: readonly BinaryArtifact[],
+  phase: PhaseName,
+  role: Role,
+): BinaryArtifact[] {
+  const needed = new Set(
+    SERVICE_CATALOGUE.filter((s) => s.phase === phase && s.audience === role).flatMap((s) => [
+      ...s.binaries,
+      ...(s.tools ?? []),
+    ]),
+  );
+  return artifacts.filter(
+    (a) => a.roles.includes(role) && Object.values(a.installAs).some((dest) => needed.has(dest)),
+  );
+}
+
+/**
+ * The services on one node whose unit starts one of these executables (node paths): restart them
+ * after a binary changed. From the catalogue's `runs`, never from the unit text.
+ */
+export function servicesUsingBinary(
+  cluster: Cluster,
+  nodeName: string,
+  binaries: readonly string[],
+): string[] {
+  const node = nodeByName(cluster, nodeName);
+  return SERVICE_CATALOGUE.filter(
+    (s) => s.audience === audienceOf(node) && s.runs !== undefined && binaries.includes(s.runs),
+  ).map((s) => s.service);
 }

@@ -1,5 +1,5 @@
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
-import type { Cluster, EtcdMember } from "@khw/spec";
+import { type Cluster, type EtcdMember, NODE_DIRS } from "@khw/spec";
 import { UnitsError } from "./errors";
 import { BINARY_PATHS, PATHS, PKI_PATHS } from "./paths";
 
@@ -306,7 +306,7 @@ export function etcdClusterStatus(
 // the restore plan
 
 /** Where a restore keeps its files on each member. */
-export const ETCD_RESTORE_DIR = "/var/lib/khw/etcd-restore";
+export const ETCD_RESTORE_DIR = `${NODE_DIRS.khw}/etcd-restore`;
 
 /** A step of a plan: one operation on one host. */
 export type RestoreStep =

@@ -1,69 +1,73 @@
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
+import { binaryPath, certPath, keyPath, NODE_DIRS, NODE_FILES } from "@khw/spec";
 
-/** Where every file lives on the nodes. Units go to UNIT_DIR/<service>.service. */
-export const UNIT_DIR = "/etc/systemd/system";
+/** Where every file lives on the nodes (views of the node layout of @khw/spec). Units go to UNIT_DIR/<service>.service. */
+export const UNIT_DIR = NODE_DIRS.units;
 
 export const PATHS = {
   /** Certificates and keys of @khw/pki on masters and workers. */
-  pkiDir: "/var/lib/kubernetes/pki",
+  pkiDir: NODE_DIRS.pki,
   /** etcd's CA, certificate and key (the etcd-server cert is also the peer and the apiserver's etcd client cert). */
-  etcdDir: "/etc/etcd",
-  etcdDataDir: "/var/lib/etcd",
-  encryptionConfig: "/var/lib/kubernetes/encryption-config.yaml",
-  kubeSchedulerConfig: "/var/lib/kubernetes/kube-scheduler.yaml",
-  kubeletConfig: "/var/lib/kubelet/kubelet-config.yaml",
+  etcdDir: NODE_DIRS.etcdPki,
+  etcdDataDir: NODE_DIRS.etcdData,
+  encryptionConfig: NODE_FILES.encryptionConfig,
+  kubeSchedulerConfig: NODE_FILES.kubeSchedulerConfig,
+  kubeletConfig: NODE_FILES.kubeletConfig,
   /** Where a tls-bootstrap kubelet keeps the certificates it obtains. */
-  kubeletCertDir: "/var/lib/kubelet/pki",
-  kubeProxyConfig: "/var/lib/kube-proxy/kube-proxy-config.yaml",
-  containerdConfig: "/etc/containerd/config.toml",
-  containerdSocket: "/run/containerd/containerd.sock",
-  cniConfDir: "/etc/cni/net.d",
-  cniBinDir: "/opt/cni/bin",
-  cniBridgeConfig: "/etc/cni/net.d/10-bridge.conf",
-  cniLoopbackConfig: "/etc/cni/net.d/99-loopback.conf",
-  modulesLoad: "/etc/modules-load.d/k8s.conf",
-  sysctl: "/etc/sysctl.d/k8s.conf",
-  auditLog: "/var/log/audit.log",
+  kubeletCertDir: NODE_DIRS.kubeletPki,
+  kubeProxyConfig: NODE_FILES.kubeProxyConfig,
+  containerdConfig: NODE_FILES.containerdConfig,
+  containerdSocket: NODE_FILES.containerdSocket,
+  cniConfDir: NODE_DIRS.cniConf,
+  cniBinDir: NODE_DIRS.cniBin,
+  cniBridgeConfig: NODE_FILES.cniBridgeConfig,
+  cniLoopbackConfig: NODE_FILES.cniLoopbackConfig,
+  modulesLoad: NODE_FILES.modulesLoad,
+  sysctl: NODE_FILES.sysctl,
+  auditLog: NODE_FILES.auditLog,
   /** systemd-resolved's real upstream list (the stub 127.0.0.53 in /etc/resolv.conf makes CoreDNS loop). */
-  resolvConf: "/run/systemd/resolve/resolv.conf",
+  resolvConf: NODE_FILES.resolvConf,
   kubeconfigs: KUBECONFIG_PATHS,
 } as const;
 
-/** Certificate paths of REFERENCE.md (files written by @khw/pki). `{node}` = the worker's name. */
+/**
+ * Certificate paths of REFERENCE.md (files written by @khw/pki), by the layout's `certPath`/`keyPath`.
+ * `{node}` = the worker's name.
+ */
 export const PKI_PATHS = {
-  ca: `${PATHS.pkiDir}/ca.crt`,
-  caKey: `${PATHS.pkiDir}/ca.key`,
-  apiserver: `${PATHS.pkiDir}/kube-apiserver.crt`,
-  apiserverKey: `${PATHS.pkiDir}/kube-apiserver.key`,
-  apiserverKubeletClient: `${PATHS.pkiDir}/apiserver-kubelet-client.crt`,
-  apiserverKubeletClientKey: `${PATHS.pkiDir}/apiserver-kubelet-client.key`,
-  serviceAccount: `${PATHS.pkiDir}/service-account.crt`,
-  serviceAccountKey: `${PATHS.pkiDir}/service-account.key`,
-  kubeControllerManager: `${PATHS.pkiDir}/kube-controller-manager.crt`,
-  kubeControllerManagerKey: `${PATHS.pkiDir}/kube-controller-manager.key`,
-  kubeScheduler: `${PATHS.pkiDir}/kube-scheduler.crt`,
-  kubeSchedulerKey: `${PATHS.pkiDir}/kube-scheduler.key`,
-  kubeProxy: `${PATHS.pkiDir}/kube-proxy.crt`,
-  kubeProxyKey: `${PATHS.pkiDir}/kube-proxy.key`,
-  kubelet: `${PATHS.pkiDir}/{node}.crt`,
-  kubeletKey: `${PATHS.pkiDir}/{node}.key`,
-  etcdCa: `${PATHS.etcdDir}/ca.crt`,
-  etcdServer: `${PATHS.etcdDir}/etcd-server.crt`,
-  etcdServerKey: `${PATHS.etcdDir}/etcd-server.key`,
+  ca: certPath("ca"),
+  caKey: keyPath("ca"),
+  apiserver: certPath("kube-apiserver"),
+  apiserverKey: keyPath("kube-apiserver"),
+  apiserverKubeletClient: certPath("apiserver-kubelet-client"),
+  apiserverKubeletClientKey: keyPath("apiserver-kubelet-client"),
+  serviceAccount: certPath("service-account"),
+  serviceAccountKey: keyPath("service-account"),
+  kubeControllerManager: certPath("kube-controller-manager"),
+  kubeControllerManagerKey: keyPath("kube-controller-manager"),
+  kubeScheduler: certPath("kube-scheduler"),
+  kubeSchedulerKey: keyPath("kube-scheduler"),
+  kubeProxy: certPath("kube-proxy"),
+  kubeProxyKey: keyPath("kube-proxy"),
+  kubelet: certPath("{node}"),
+  kubeletKey: keyPath("{node}"),
+  etcdCa: certPath("ca", "etcdPki"),
+  etcdServer: certPath("etcd-server", "etcdPki"),
+  etcdServerKey: keyPath("etcd-server", "etcdPki"),
 } as const;
 
 /** The executables each unit runs or needs, at the paths `binaryArtifacts()` of @khw/spec installs them. */
 export const BINARY_PATHS = {
-  etcd: "/usr/local/bin/etcd",
-  etcdctl: "/usr/local/bin/etcdctl",
-  etcdutl: "/usr/local/bin/etcdutl",
-  kubeApiserver: "/usr/local/bin/kube-apiserver",
-  kubeControllerManager: "/usr/local/bin/kube-controller-manager",
-  kubeScheduler: "/usr/local/bin/kube-scheduler",
-  kubectl: "/usr/local/bin/kubectl",
-  containerd: "/usr/local/bin/containerd",
-  containerdShim: "/usr/local/bin/containerd-shim-runc-v2",
-  runc: "/usr/local/sbin/runc",
-  kubelet: "/usr/local/bin/kubelet",
-  kubeProxy: "/usr/local/bin/kube-proxy",
+  etcd: binaryPath("etcd"),
+  etcdctl: binaryPath("etcdctl"),
+  etcdutl: binaryPath("etcdutl"),
+  kubeApiserver: binaryPath("kube-apiserver"),
+  kubeControllerManager: binaryPath("kube-controller-manager"),
+  kubeScheduler: binaryPath("kube-scheduler"),
+  kubectl: binaryPath("kubectl"),
+  containerd: binaryPath("containerd"),
+  containerdShim: binaryPath("containerd-shim-runc-v2"),
+  runc: binaryPath("runc"),
+  kubelet: binaryPath("kubelet"),
+  kubeProxy: binaryPath("kube-proxy"),
 } as const;

@@ -359,7 +359,9 @@ describe("services, files and binaries", () => {
       "/etc/systemd/system/containerd.service",
       "/etc/containerd/config.toml",
     ]);
-    expect(serviceFiles(d, "loadbalancer")).toEqual({});
+    expect(serviceFiles(d, "loadbalancer")).toEqual({
+      haproxy: ["/etc/haproxy/haproxy.cfg", "/etc/haproxy/kubernetes-ca.crt"],
+    });
   });
 
   it("every generated file is owned by exactly one service", () => {

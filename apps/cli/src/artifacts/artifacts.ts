@@ -1,25 +1,21 @@
 import { haproxyFilesFromCluster } from "@khw/haproxy-config";
 import { KUBECONFIG_PATHS, kubeconfigFilesFromCluster } from "@khw/kubeconfig";
-import { catalogueFromCluster, pkiFilesFromCluster } from "@khw/pki";
-import { ADMIN_HOST, type Cluster, type GeneratedFile } from "@khw/spec";
-import { PATHS, serviceFiles, UNIT_DIR, unitFilesFromCluster } from "@khw/systemd-units";
+import { type CertificateSpec, catalogueFromCluster, pkiFilesFromCluster } from "@khw/pki";
+import { ADMIN_HOST, type Cluster, type GeneratedFile, PHASE_NAMES, type PhaseName } from "@khw/spec";
+import {
+  FILE_CATALOGUE,
+  type FileDefinition,
+  serviceDefinition,
+  serviceFiles,
+  UNIT_DIR,
+  unitFilePhase,
+  unitFilesFromCluster,
+} from "@khw/systemd-units";
 import type { WorkdirSecrets } from "../workdir/workdir";
 import { clusterManifests, MANIFEST_DIR, type Manifest } from "./manifests";
 
-/** The bring-up phases that place files, in REFERENCE.md order (see up/phases.ts for all of them). */
-export type FilePhase =
-  | "pki"
-  | "kubeconfigs"
-  | "encryption"
-  | "etcd"
-  | "control-plane"
-  | "loadbalancer"
-  | "workers"
-  | "admin"
-  | "network"
-  | "rbac"
-  | "dns"
-  | "smoke";
+/** The bring-up phases that can place files (PHASE_NAMES of @khw/spec, the one list, but preflight). */
+export type FilePhase = Exclude<PhaseName, "preflight">;
 
 /** A generated file plus where it belongs in the bring-up. */
 export interface ArtifactFile extends GeneratedFile {
@@ -43,31 +39,22 @@ export interface Artifacts {
 export interface RenderOptions {
   /** Lab only: allow cgroup v1 hosts (kubelet failCgroupV1: false). */
   allowCgroupV1?: boolean;
+  /**
+   * The catalogues to render (default: khw's own, catalogueFromCluster and FILE_CATALOGUE). The recipe
+   * tests pass one with an entry added, to show that the entry flows everywhere with no other edit.
+   */
+  catalogues?: { certificates?: readonly CertificateSpec[]; files?: readonly FileDefinition[] };
 }
 
-const PHASE_ORDER: FilePhase[] = [
-  "pki",
-  "kubeconfigs",
-  "encryption",
-  "etcd",
-  "control-plane",
-  "loadbalancer",
-  "workers",
-  "admin",
-  "network",
-  "rbac",
-  "dns",
-  "smoke",
-];
+/** The catalogues a generated file comes from. */
+type FileSource = "certificate" | "kubeconfig" | "unit" | "haproxy" | "manifest";
 
-function unitPhase(file: GeneratedFile, serviceOf: (path: string) => string | undefined): FilePhase {
-  if (file.path === PATHS.encryptionConfig) return "encryption";
-  const svc = serviceOf(file.path);
-  if (svc === "etcd") return "etcd";
-  if (svc === "kube-apiserver" || svc === "kube-controller-manager" || svc === "kube-scheduler") {
-    return "control-plane";
+/** A catalogue's phase as a file-placing phase (preflight places none). */
+function placingPhase(phase: PhaseName | undefined, file: GeneratedFile): FilePhase {
+  if (phase === undefined || phase === "preflight") {
+    throw new Error(`${file.host}:${file.path} has no file-placing phase in its catalogue (a bug in khw)`);
   }
-  return "workers";
+  return phase;
 }
 
 /**
@@ -81,9 +68,10 @@ export function renderArtifacts(
   options: RenderOptions = {},
 ): Artifacts {
   const { material } = secrets;
+  const fileCatalogue = options.catalogues?.files ?? FILE_CATALOGUE;
   const services: Record<string, Record<string, string[]>> = {};
   for (const node of cluster.nodes) {
-    services[node.name] = node.role === "loadbalancer" ? { haproxy: [] } : serviceFiles(cluster, node.name);
+    services[node.name] = serviceFiles(cluster, node.name, fileCatalogue);
   }
   const servicesFor = (host: string, path: string): string[] =>
     Object.entries(services[host] ?? {})
@@ -92,15 +80,26 @@ export function renderArtifacts(
       .sort();
 
   const files: ArtifactFile[] = [];
-  const add = (list: GeneratedFile[], phase: (f: GeneratedFile) => FilePhase) => {
-    for (const f of list) files.push({ ...f, phase: phase(f), services: servicesFor(f.host, f.path) });
+  const manifests = clusterManifests(cluster, secrets);
+  // The phase that places a file, by its catalogue: one entry per source, a compile error when one has none.
+  const phaseOf = {
+    certificate: () => "pki",
+    kubeconfig: (f) => (f.host === ADMIN_HOST ? "admin" : "kubeconfigs"),
+    unit: (f) => placingPhase(unitFilePhase(f.path, fileCatalogue), f),
+    haproxy: (f) => placingPhase(serviceDefinition("haproxy")?.phase, f),
+    manifest: (f) => manifests.find((m) => `${MANIFEST_DIR}/${m.file}` === f.path)!.phase,
+  } satisfies Record<FileSource, (f: GeneratedFile) => FilePhase>;
+  const add = (list: GeneratedFile[], source: FileSource) => {
+    for (const f of list) {
+      files.push({ ...f, phase: phaseOf[source](f), services: servicesFor(f.host, f.path) });
+    }
   };
 
   // pki: the admin machine's copies are the working directory's pki/ itself, not output.
-  const catalogue = catalogueFromCluster(cluster);
+  const catalogue = options.catalogues?.certificates ?? catalogueFromCluster(cluster);
   add(
     pkiFilesFromCluster(cluster, catalogue, material).filter((f) => f.host !== ADMIN_HOST),
-    () => "pki",
+    "certificate",
   );
   add(
     kubeconfigFilesFromCluster(cluster, {
@@ -109,22 +108,24 @@ export function renderArtifacts(
       adminKeyPem: material.admin!.key,
       bootstrapToken: secrets.bootstrapToken,
     }),
-    (f) => (f.host === ADMIN_HOST ? "admin" : "kubeconfigs"),
+    "kubeconfig",
   );
-  const unitFiles = unitFilesFromCluster(cluster, {
-    encryptionKey: secrets.encryptionKey,
-    ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
-  });
-  add(unitFiles, (f) => unitPhase(f, (p) => servicesFor(f.host, p)[0]));
+  const unitFiles = unitFilesFromCluster(
+    cluster,
+    {
+      encryptionKey: secrets.encryptionKey,
+      ...(options.allowCgroupV1 ? { allowCgroupV1: true } : {}),
+    },
+    fileCatalogue,
+  );
+  add(unitFiles, "unit");
   // The LB checks readiness (GET /readyz over TLS, the apiserver verified against the cluster CA as
   // `kubernetes`), so an apiserver that listens but cannot serve (cut off from etcd) gets no requests.
   const haproxy = haproxyFilesFromCluster(cluster, {
     healthCheck: "https-readyz",
     caCertificate: material.ca!.cert,
   });
-  for (const f of haproxy) services[f.host] = { haproxy: [f.path] };
-  add(haproxy, () => "loadbalancer");
-  const manifests = clusterManifests(cluster, secrets);
+  add(haproxy, "haproxy");
   add(
     manifests.map((m) => ({
       host: ADMIN_HOST,
@@ -133,14 +134,14 @@ export function renderArtifacts(
       contents: m.contents,
       ...(m.secret ? { secret: true } : {}),
     })),
-    (f) => manifests.find((m) => `${MANIFEST_DIR}/${m.file}` === f.path)!.phase,
+    "manifest",
   );
 
   const hostOrder = [...cluster.nodes.map((n) => n.name), ADMIN_HOST];
   files.sort(
     (a, b) =>
       hostOrder.indexOf(a.host) - hostOrder.indexOf(b.host) ||
-      PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase) ||
+      PHASE_NAMES.indexOf(a.phase) - PHASE_NAMES.indexOf(b.phase) ||
       (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
   );
   assertUniquePaths(files);

@@ -5,7 +5,7 @@ import {
   type MembershipStep,
 } from "@khw/pki";
 import type { Executor, HostTarget } from "@khw/remote-exec";
-import { type Cluster, loadCluster } from "@khw/spec";
+import { type Cluster, certPath, keyPath, loadCluster } from "@khw/spec";
 import { BINARY_PATHS } from "@khw/systemd-units";
 import { CliError } from "../errors";
 import type { Io } from "../io";
@@ -16,7 +16,7 @@ import { currentSeams, workdirPaths } from "../workdir";
 
 /** The running etcd's members, `name<TAB>peer URL` a line (read-only; nothing when etcd is not active). */
 export const ETCD_MEMBERS_SCRIPT = `systemctl is-active --quiet etcd || exit 0
-ETCDCTL_API=3 ${BINARY_PATHS.etcdctl} --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt --cert=/etc/etcd/etcd-server.crt --key=/etc/etcd/etcd-server.key --dial-timeout=3s --command-timeout=5s member list 2>/dev/null | awk -F', ' '{print "member\\t" $3 "\\t" $4}'`;
+ETCDCTL_API=3 ${BINARY_PATHS.etcdctl} --endpoints=https://127.0.0.1:2379 --cacert=${certPath("ca", "etcdPki")} --cert=${certPath("etcd-server", "etcdPki")} --key=${keyPath("etcd-server", "etcdPki")} --dial-timeout=3s --command-timeout=5s member list 2>/dev/null | awk -F', ' '{print "member\\t" $3 "\\t" $4}'`;
 
 export interface EtcdMemberSeen {
   name: string;

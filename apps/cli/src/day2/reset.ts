@@ -1,39 +1,44 @@
 import { createInterface } from "node:readline/promises";
 import { fanOut } from "@khw/remote-exec";
-import { binaryArtifacts, type Cluster, type ClusterNode } from "@khw/spec";
-import { PATHS } from "@khw/systemd-units";
+import {
+  binaryArtifacts,
+  binaryPath,
+  type Cluster,
+  type ClusterNode,
+  NODE_DIRS,
+  NODE_FILES,
+} from "@khw/spec";
 import type { Artifacts } from "../artifacts";
 import type { Io } from "../io";
-import { REMOTE_MANIFEST_DIR } from "../up/phases";
 import { describeError, type Hosts } from "./remote";
 import { componentsOf } from "./status";
 
 /** Directories khw's components fill at run time (data, state, caches): removed with the files. */
 const DATA_DIRS: Record<ClusterNode["role"], string[]> = {
-  controlplane: ["/var/lib/etcd", PATHS.etcdDir, "/var/lib/kubernetes", "/var/log/audit.log"],
+  controlplane: [NODE_DIRS.etcdData, NODE_DIRS.etcdPki, NODE_DIRS.kubernetes, NODE_FILES.auditLog],
   worker: [
-    "/var/lib/kubelet",
-    "/var/lib/kube-proxy",
-    "/var/lib/kubernetes",
-    "/var/lib/containerd",
-    "/etc/containerd",
-    PATHS.cniConfDir,
-    PATHS.cniBinDir,
-    "/run/containerd",
+    NODE_DIRS.kubelet,
+    NODE_DIRS.kubeProxy,
+    NODE_DIRS.kubernetes,
+    NODE_DIRS.containerdState,
+    NODE_DIRS.containerd,
+    NODE_DIRS.cniConf,
+    NODE_DIRS.cniBin,
+    NODE_DIRS.containerdRun,
     // host-local IPAM's record of handed-out pod addresses
-    "/var/lib/cni",
+    NODE_DIRS.cniState,
   ],
   loadbalancer: [],
 };
 
-const COMMON_DIRS = [REMOTE_MANIFEST_DIR.replace(/\/manifests$/, ""), "/var/cache/khw"];
+const COMMON_DIRS = [NODE_DIRS.khw, NODE_DIRS.khwCache];
 
 /**
  * On workers, after the kubelet stopped and while containerd still runs: kill and delete every
  * container of the k8s.io namespace through khw's own ctr (never by matching process names: other
  * machines' containers may share the PID namespace).
  */
-export const WORKER_CONTAINERS_SCRIPT = `ctr=/usr/local/bin/ctr
+export const WORKER_CONTAINERS_SCRIPT = `ctr=${binaryPath("ctr")}
 if [ -x "$ctr" ] && systemctl is-active --quiet containerd; then
   for t in $("$ctr" -n k8s.io tasks ls -q 2>/dev/null); do "$ctr" -n k8s.io tasks kill -a -s SIGKILL "$t" >/dev/null 2>&1; done
   sleep 1

@@ -10,7 +10,7 @@ import {
 } from "@khw/addons";
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
 import type { ExecResult, Executor, HostTarget } from "@khw/remote-exec";
-import type { Cluster, ClusterNode } from "@khw/spec";
+import { type Cluster, type ClusterNode, NODE_DIRS, NODE_FILES } from "@khw/spec";
 import { BINARY_PATHS, PKI_PATHS } from "@khw/systemd-units";
 import { applyHost } from "../up/phases";
 import { describeError, type Hosts } from "./remote";
@@ -44,7 +44,7 @@ const SMOKE_TEST_IDS = [
 export type SmokeTestId = (typeof SMOKE_TEST_IDS)[number];
 
 export const SMOKE_NAMESPACE = "khw-smoke";
-export const SMOKE_MANIFEST = "/var/lib/khw/smoke/smoke.yaml";
+export const SMOKE_MANIFEST = `${NODE_DIRS.khw}/smoke/smoke.yaml`;
 const KUBECTL = `${BINARY_PATHS.kubectl} --kubeconfig ${KUBECONFIG_PATHS.admin}`;
 const ETCDCTL = BINARY_PATHS.etcdctl;
 
@@ -209,7 +209,7 @@ async function encryptionTest(ctx: SmokeContext): Promise<Verdict> {
   }
   return fail(
     `etcd ${key} is not encrypted with aescbc key1 (starts with '${value.slice(0, 24)}')`,
-    "the apiserver needs --encryption-provider-config=/var/lib/kubernetes/encryption-config.yaml (kind EncryptionConfiguration, aescbc first)",
+    `the apiserver needs --encryption-provider-config=${NODE_FILES.encryptionConfig} (kind EncryptionConfiguration, aescbc first)`,
   );
 }
 

@@ -1,7 +1,7 @@
 import { checkExpiry, inspectCertificate } from "@khw/pki";
 import { fanOut } from "@khw/remote-exec";
-import type { Cluster, ClusterNode } from "@khw/spec";
-import { BINARY_PATHS, PATHS, SERVICE_CATALOGUE } from "@khw/systemd-units";
+import { type Cluster, type ClusterNode, NODE_DIRS } from "@khw/spec";
+import { SERVICE_CATALOGUE } from "@khw/systemd-units";
 import type { Artifacts } from "../artifacts";
 import { findOrphans } from "./node-orphans";
 import { describeError, type Hosts } from "./remote";
@@ -64,31 +64,24 @@ for p in "$@"; do
   printf 'end\\n'
 done`;
 
-const HAPROXY = "/usr/sbin/haproxy";
-
-const BINARY_OF: Record<string, string> = {
-  etcd: BINARY_PATHS.etcd,
-  "kube-apiserver": BINARY_PATHS.kubeApiserver,
-  "kube-controller-manager": BINARY_PATHS.kubeControllerManager,
-  "kube-scheduler": BINARY_PATHS.kubeScheduler,
-  containerd: BINARY_PATHS.containerd,
-  kubelet: BINARY_PATHS.kubelet,
-  "kube-proxy": BINARY_PATHS.kubeProxy,
-  haproxy: HAPROXY,
-};
+/** Each component's executable (the service catalogue's `runs`). */
+const BINARY_OF: Record<string, string> = Object.fromEntries(
+  SERVICE_CATALOGUE.flatMap((s) => (s.runs ? [[s.service, s.runs]] : [])),
+);
 
 /** Certificates a tls-bootstrap kubelet obtains itself (only the certificate blocks are read). */
 const BOOTSTRAP_KUBELET_CERTS = [
-  `${PATHS.kubeletCertDir}/kubelet-client-current.pem`,
+  `${NODE_DIRS.kubeletPki}/kubelet-client-current.pem`,
   // serverTLSBootstrap: the serving certificate the approved CSR gave (kubelet.crt, a self-signed one, is
   // written only without it)
-  `${PATHS.kubeletCertDir}/kubelet-server-current.pem`,
+  `${NODE_DIRS.kubeletPki}/kubelet-server-current.pem`,
 ];
 
 /** The components khw runs on a node (its own units, plus HAProxy on the load balancer), in start order. */
 export function componentsOf(node: ClusterNode): string[] {
-  if (node.role === "loadbalancer") return ["haproxy"];
-  return SERVICE_CATALOGUE.filter((s) => s.audience === node.role && s.kind === "unit").map((s) => s.service);
+  return SERVICE_CATALOGUE.filter((s) => s.audience === node.role && s.kind !== "systemd").map(
+    (s) => s.service,
+  );
 }
 
 function expectedVersion(cluster: Cluster, component: string): string | undefined {
@@ -196,7 +189,7 @@ export async function clusterStatus(
   const results = await fanOut(cluster.nodes, async (node) => {
     const comps = componentsOf(node);
     const certPaths = [...new Set(comps.flatMap((c) => certPathsOf(artifacts, node, c)))];
-    const args = [...comps.flatMap((c) => [c, BINARY_OF[c] ?? `/usr/local/bin/${c}`]), "--", ...certPaths];
+    const args = [...comps.flatMap((c) => [c, BINARY_OF[c] ?? `${NODE_DIRS.bin}/${c}`]), "--", ...certPaths];
     const r = await hosts.executor.shell(hosts.target(node), STATUS_SCRIPT, { sudo: true, args });
     return parseStatusOutput(cluster, node, artifacts, r.stdout, now, warnDays);
   });

@@ -14,14 +14,25 @@ import {
   type Kubeconfig,
   type KubeconfigDefinition,
   kubeconfigFor,
+  kubeconfigPath,
   kubeconfigTargets,
 } from "@khw/kubeconfig";
 import { ADMIN_PKI_DIR, CA_ID, type CertificateSpec, catalogueFromCluster } from "@khw/pki";
 import { shellQuote } from "@khw/remote-exec";
-import { ADMIN_HOST, artifactLocation, type BinaryArtifact, type Cluster, type ClusterNode } from "@khw/spec";
+import {
+  ADMIN_HOST,
+  artifactLocation,
+  type BinaryArtifact,
+  binaryPath,
+  type Cluster,
+  type ClusterNode,
+} from "@khw/spec";
 import { type ArtifactFile, type Artifacts, type Manifest, renderArtifacts } from "../artifacts";
 import { type PhaseContext, type PhaseName, phaseByName, phaseContext, type Step } from "../up/phases";
 import { workdirPaths } from "../workdir/workdir";
+
+/** kubectl as the cluster admin on the control plane that applies (the node layout). */
+const ADMIN_KUBECTL = `${binaryPath("kubectl")} --kubeconfig ${kubeconfigPath("admin")}`;
 
 /** Stand-ins for the secrets, swapped for shell variables wherever they show. */
 const PLACEHOLDER = {
@@ -385,7 +396,7 @@ function stepCommands(ctx: GuideContext, node: ClusterNode, phase: string, step:
       return [`# check: ${step.name} (repeat until it matches ${String(step.expect)})`, step.script];
     case "apply": {
       const body = manifestText(ctx, step.manifest);
-      const apply = "/usr/local/bin/kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig apply -f -";
+      const apply = `${ADMIN_KUBECTL} apply -f -`;
       return [
         `# ${step.manifest.file}: ${step.manifest.description}`,
         step.manifest.secret ? heredocExpanding(apply, body) : heredoc(apply, body),
@@ -397,8 +408,8 @@ function stepCommands(ctx: GuideContext, node: ClusterNode, phase: string, step:
       // khw approves a kubelet serving CSR only when its requestor, subject, usages and SANs are the node's own.
       return [
         "# check each pending kubelet-serving CSR: requestor system:node:<name>, SANs only that node's name and address",
-        "/usr/local/bin/kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving",
-        'CSR_NAME=csr-xxxxx # one that passed the check above\n/usr/local/bin/kubectl --kubeconfig /var/lib/kubernetes/admin.kubeconfig certificate approve "$CSR_NAME"',
+        `${ADMIN_KUBECTL} get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving`,
+        `CSR_NAME=csr-xxxxx # one that passed the check above\n${ADMIN_KUBECTL} certificate approve "$CSR_NAME"`,
       ];
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { artifactLocation, type BinaryArtifact, type Cluster } from "@khw/spec";
+import { artifactLocation, type BinaryArtifact, type Cluster, NODE_DIRS } from "@khw/spec";
 import { CliError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
 
@@ -170,7 +170,7 @@ export function remoteCachePath(artifact: BinaryArtifact): string {
  * both sides; a file replaced or touched by anyone else no longer matches, and is installed again.
  */
 export function installedRecordPath(artifact: BinaryArtifact): string {
-  return `/var/lib/khw/installed/${artifact.id}`;
+  return `${NODE_DIRS.khw}/installed/${artifact.id}`;
 }
 
 /** The record's text, for the destinations in "$@" (`sha` set): one line per file, "missing" if absent. */

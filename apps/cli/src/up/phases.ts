@@ -1,8 +1,21 @@
 import { FLANNEL_DAEMONSET, FLANNEL_NAMESPACE } from "@khw/addons";
-import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
+import { kubeconfigPath } from "@khw/kubeconfig";
 import { shellQuote } from "@khw/remote-exec";
-import { API_PORT, type BinaryArtifact, binaryArtifacts, type Cluster, type ClusterNode } from "@khw/spec";
-import { SERVICE_CATALOGUE } from "@khw/systemd-units";
+import {
+  API_PORT,
+  type BinaryArtifact,
+  binaryArtifacts,
+  binaryPath,
+  type Cluster,
+  type ClusterNode,
+  certPath,
+  keyPath,
+  NODE_DIRS,
+  NODE_FILES,
+  PHASE_NAMES,
+  type PhaseName,
+} from "@khw/spec";
+import { installsForPhase, servicesInPhase } from "@khw/systemd-units";
 import {
   type ArtifactFile,
   type Artifacts,
@@ -12,27 +25,12 @@ import {
 } from "../artifacts";
 import { type JournalCause, KUBELET_CAUSES } from "./journal-causes";
 
-/** The phases of `khw up`, in REFERENCE.md's bring-up order. */
-export const PHASE_NAMES = [
-  "preflight",
-  "pki",
-  "kubeconfigs",
-  "encryption",
-  "etcd",
-  "control-plane",
-  "loadbalancer",
-  "workers",
-  "admin",
-  "network",
-  "rbac",
-  "dns",
-  "smoke",
-] as const;
-export type PhaseName = (typeof PHASE_NAMES)[number];
+/** The phases of `khw up`, in REFERENCE.md's bring-up order (the one list, in @khw/spec). */
+export { PHASE_NAMES, type PhaseName };
 
 /** Where manifests are placed on the control plane that applies them. */
-export const REMOTE_MANIFEST_DIR = "/var/lib/khw/manifests";
-const ADMIN_KUBECONFIG = KUBECONFIG_PATHS.admin;
+export const REMOTE_MANIFEST_DIR = NODE_DIRS.manifests;
+const ADMIN_KUBECONFIG = kubeconfigPath("admin");
 
 /** One step on one host. Plain data; the runner (runner.ts) carries it out. */
 export type Step =
@@ -108,17 +106,16 @@ export interface PhaseContext {
 const uploads = (ctx: PhaseContext, phase: FilePhase, node: ClusterNode): Step[] =>
   filesForPhase(ctx.artifacts, phase, node.name).map((file) => ({ kind: "upload", file }));
 
-const installs = (ctx: PhaseContext, node: ClusterNode, ids: string[]): Step[] =>
-  ctx.binaries
-    .filter((a) => ids.includes(a.id) && a.roles.includes(node.role))
-    .map((artifact) => ({ kind: "install", artifact }));
+/** The release files of the phase's services (the service catalogue of @khw/systemd-units). */
+const installs = (ctx: PhaseContext, phase: PhaseName, node: ClusterNode): Step[] =>
+  installsForPhase(ctx.binaries, phase, node.role).map((artifact) => ({ kind: "install", artifact }));
 
-/** A node's own services of the catalogue (order = start order), enabled when they are khw's units. */
-const servicesOf = (names: string[]) =>
-  SERVICE_CATALOGUE.filter((s) => names.includes(s.service)).map((s) => ({
-    name: s.service,
-    enable: s.kind === "unit",
-  }));
+/** The phase's services of the catalogue on this node (order = start order). */
+const services = (phase: PhaseName, node: ClusterNode, extra: { noBlock?: boolean } = {}): Step => ({
+  kind: "services",
+  services: servicesInPhase(phase, node.role),
+  ...extra,
+});
 
 const withFiles = (phase: FilePhase) => (cluster: Cluster, artifacts: Artifacts) =>
   cluster.nodes.filter((n) => filesForPhase(artifacts, phase, n.name).length > 0);
@@ -128,15 +125,17 @@ export function applyHost(cluster: Cluster): ClusterNode {
   return cluster.controlPlanes[0]!;
 }
 
-const kubectl = `/usr/local/bin/kubectl --kubeconfig ${ADMIN_KUBECONFIG}`;
+const kubectl = `${binaryPath("kubectl")} --kubeconfig ${ADMIN_KUBECONFIG}`;
 
 const manifestSteps = (ctx: PhaseContext, phase: Manifest["phase"]): Step[] =>
   ctx.artifacts.manifests.filter((m) => m.phase === phase).map((manifest) => ({ kind: "apply", manifest }));
 
-/** The bring-up, as data. Adding a phase is adding an entry here (and its name above). */
-export const PHASES: readonly PhaseDefinition[] = [
-  {
-    name: "preflight",
+/**
+ * The bring-up, as data: one entry per name of the phase list (PHASE_NAMES of @khw/spec), a compile
+ * error when a phase has none. Adding a phase is adding its name there and its entry here.
+ */
+const PHASE_TABLE: { readonly [P in PhaseName]: Omit<PhaseDefinition, "name"> } = {
+  preflight: {
     description:
       "SSH and sudo, OS/arch, swap, clocks, kernel modules, free ports, node address on an interface, CIDR overlaps",
     needsApi: false,
@@ -144,16 +143,14 @@ export const PHASES: readonly PhaseDefinition[] = [
     hosts: (cluster) => cluster.nodes,
     steps: () => [{ kind: "facts" }],
   },
-  {
-    name: "pki",
+  pki: {
     description: "certificates and keys to every host (the CA key to control planes only)",
     needsApi: false,
     together: false,
     hosts: withFiles("pki"),
     steps: (ctx, node) => uploads(ctx, "pki", node),
   },
-  {
-    name: "kubeconfigs",
+  kubeconfigs: {
     description:
       "component kubeconfigs (controller-manager, scheduler, admin, kube-proxy, kubelet/bootstrap)",
     needsApi: false,
@@ -161,30 +158,28 @@ export const PHASES: readonly PhaseDefinition[] = [
     hosts: withFiles("kubeconfigs"),
     steps: (ctx, node) => uploads(ctx, "kubeconfigs", node),
   },
-  {
-    name: "encryption",
+  encryption: {
     description: "encryption-config.yaml (aescbc, secrets at rest) to the control planes",
     needsApi: false,
     together: false,
     hosts: withFiles("encryption"),
     steps: (ctx, node) => uploads(ctx, "encryption", node),
   },
-  {
-    name: "etcd",
+  etcd: {
     description: "etcd binaries and unit on every control plane, started together, then endpoint health",
     needsApi: false,
     together: true,
     hosts: (cluster) => cluster.controlPlanes,
     steps: (ctx, node) => [
-      ...installs(ctx, node, ["etcd"]),
+      ...installs(ctx, "etcd", node),
       ...uploads(ctx, "etcd", node),
-      { kind: "services", services: servicesOf(["etcd"]), noBlock: true },
+      services("etcd", node, { noBlock: true }),
       {
         kind: "wait",
         name: "etcd endpoint health",
         script:
-          "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt " +
-          "--cert=/etc/etcd/etcd-server.crt --key=/etc/etcd/etcd-server.key endpoint health 2>&1 || true",
+          `ETCDCTL_API=3 ${binaryPath("etcdctl")} --endpoints=https://127.0.0.1:2379 --cacert=${certPath("ca", "etcdPki")} ` +
+          `--cert=${certPath("etcd-server", "etcdPki")} --key=${keyPath("etcd-server", "etcdPki")} endpoint health 2>&1 || true`,
         expect: /is healthy/,
         attempts: 60,
         intervalMs: 2000,
@@ -192,8 +187,7 @@ export const PHASES: readonly PhaseDefinition[] = [
       },
     ],
   },
-  {
-    name: "control-plane",
+  "control-plane": {
     description:
       "kube-apiserver, controller-manager, scheduler (+ kubectl), one control plane at a time (each /readyz before the next)",
     needsApi: false,
@@ -201,12 +195,9 @@ export const PHASES: readonly PhaseDefinition[] = [
     maxParallel: 1,
     hosts: (cluster) => cluster.controlPlanes,
     steps: (ctx, node) => [
-      ...installs(ctx, node, ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]),
+      ...installs(ctx, "control-plane", node),
       ...uploads(ctx, "control-plane", node),
-      {
-        kind: "services",
-        services: servicesOf(["kube-apiserver", "kube-controller-manager", "kube-scheduler"]),
-      },
+      services("control-plane", node),
       {
         kind: "wait",
         name: "kube-apiserver /readyz",
@@ -218,8 +209,7 @@ export const PHASES: readonly PhaseDefinition[] = [
       },
     ],
   },
-  {
-    name: "loadbalancer",
+  loadbalancer: {
     description: "HAProxy in TCP mode on :6443 in front of the control planes",
     needsApi: false,
     together: false,
@@ -237,32 +227,22 @@ export const PHASES: readonly PhaseDefinition[] = [
       {
         kind: "run",
         name: "haproxy -c",
-        script: "haproxy -c -f /etc/haproxy/haproxy.cfg 2>&1",
+        script: `haproxy -c -f ${NODE_FILES.haproxyConfig} 2>&1`,
         probe: true,
       },
-      { kind: "services", services: [{ name: "haproxy", enable: true }] },
+      services("loadbalancer", node),
     ],
   },
-  {
-    name: "workers",
+  workers: {
     description:
       "kernel modules, sysctls, containerd + runc + CNI plugins, kubelet, kube-proxy on the workers",
     needsApi: false,
     together: false,
     hosts: (cluster) => cluster.workers,
     steps: (ctx, node) => [
-      ...installs(ctx, node, ["containerd", "runc", "cni-plugins", "kubelet", "kube-proxy"]),
+      ...installs(ctx, "workers", node),
       ...uploads(ctx, "workers", node),
-      {
-        kind: "services",
-        services: servicesOf([
-          "systemd-modules-load",
-          "systemd-sysctl",
-          "containerd",
-          "kubelet",
-          "kube-proxy",
-        ]),
-      },
+      services("workers", node),
       {
         kind: "run",
         name: "check sysctls",
@@ -273,15 +253,14 @@ export const PHASES: readonly PhaseDefinition[] = [
         fail: {
           message:
             "net.ipv4.ip_forward / net.bridge.bridge-nf-call-iptables are not 1 after `sysctl --system`",
-          hint: "another file in /etc/sysctl.d overrides /etc/sysctl.d/k8s.conf, or br_netfilter is not loaded",
+          hint: `another file in ${NODE_DIRS.sysctl} overrides ${NODE_FILES.sysctl}, or br_netfilter is not loaded`,
         },
       },
       ...imageImports(ctx.cluster),
       ...(ctx.cluster.spec.addons.podNetwork === "bridge-routes" ? podRoutes(ctx.cluster, node) : []),
     ],
   },
-  {
-    name: "admin",
+  admin: {
     description:
       "the admin kubeconfig (admin.kubeconfig beside cluster.yaml); the API answers through the endpoint",
     needsApi: true,
@@ -302,8 +281,7 @@ export const PHASES: readonly PhaseDefinition[] = [
       },
     ],
   },
-  {
-    name: "network",
+  network: {
     description:
       "the pod network (Weave Net with IPALLOC_RANGE = pod CIDR, Flannel with Network = pod CIDR, or bridge CNI + routes)",
     needsApi: true,
@@ -334,8 +312,7 @@ export const PHASES: readonly PhaseDefinition[] = [
         : []),
     ],
   },
-  {
-    name: "rbac",
+  rbac: {
     description:
       "apiserver→kubelet RBAC (bound to the kubelet-client cert's CN), TLS bootstrap token and bindings, serving CSR approval",
     needsApi: true,
@@ -348,8 +325,7 @@ export const PHASES: readonly PhaseDefinition[] = [
         : []),
     ],
   },
-  {
-    name: "dns",
+  dns: {
     description: "CoreDNS (Deployment, Service kube-dns at the DNS service IP)",
     needsApi: true,
     together: false,
@@ -368,8 +344,7 @@ export const PHASES: readonly PhaseDefinition[] = [
         : []),
     ],
   },
-  {
-    name: "smoke",
+  smoke: {
     description: "every node registered and Ready (the full smoke tests: `khw smoke`)",
     needsApi: true,
     together: false,
@@ -394,7 +369,10 @@ export const PHASES: readonly PhaseDefinition[] = [
       },
     ],
   },
-];
+};
+
+/** The phases in bring-up order. */
+export const PHASES: readonly PhaseDefinition[] = PHASE_NAMES.map((name) => ({ name, ...PHASE_TABLE[name] }));
 
 /** Waits until a kube-system workload reports all replicas ready (`n/n`, n > 0). */
 function rolloutWait(
@@ -415,6 +393,8 @@ function rolloutWait(
   };
 }
 
+const CTR = binaryPath("ctr");
+
 /**
  * binaries.images: image tarballs under the mirror, fetched and imported into containerd's k8s.io
  * namespace on each worker when the reference is missing (the kubelet retries a sandbox whose image is
@@ -428,11 +408,10 @@ export function imageImports(cluster: Cluster): Step[] {
     kind: "run" as const,
     name: `image ${img.ref}`,
     script:
-      'if /usr/local/bin/ctr -n k8s.io images ls -q | grep -qxF "$2"; then exit 0; fi; ' +
-      'f=$(mktemp) && curl -fsS --retry 3 -o "$f" "$1" && /usr/local/bin/ctr -n k8s.io images import "$f" >/dev/null; ' +
+      `if ${CTR} -n k8s.io images ls -q | grep -qxF "$2"; then exit 0; fi; ` +
+      `f=$(mktemp) && curl -fsS --retry 3 -o "$f" "$1" && ${CTR} -n k8s.io images import "$f" >/dev/null; ` +
       'rc=$?; rm -f "$f"; [ $rc -eq 0 ] && echo "changed image $2"; exit $rc',
-    dryRun:
-      '/usr/local/bin/ctr -n k8s.io images ls -q 2>/dev/null | grep -qxF "$2" || echo "changed image $2"',
+    dryRun: `${CTR} -n k8s.io images ls -q 2>/dev/null | grep -qxF "$2" || echo "changed image $2"`,
     args: [`${base}/${img.path.replace(/^\/+/, "")}`, img.ref],
   }));
 }
