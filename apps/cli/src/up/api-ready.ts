@@ -1,11 +1,11 @@
 import type { Executor, HostTarget } from "@khw/remote-exec";
-import type { ClusterNode } from "@khw/spec";
+import { binaryPath, type ClusterNode } from "@khw/spec";
 import { KUBECTL_AS_ADMIN } from "./steps/kubectl";
 import { lastLines } from "./up-error";
 
 /** Prints `missing-binaries` before the control-plane phase ran, else the apiserver's /readyz answer. */
 export const API_READY_SCRIPT =
-  'if [ ! -x /usr/local/bin/kubectl ] || [ ! -x /usr/local/bin/kube-apiserver ]; then echo "missing-binaries"; exit 0; fi\n' +
+  `if [ ! -x ${binaryPath("kubectl")} ] || [ ! -x ${binaryPath("kube-apiserver")} ]; then echo "missing-binaries"; exit 0; fi\n` +
   `${KUBECTL_AS_ADMIN.join(" ")} get --raw /readyz --request-timeout=5s 2>&1 || true`;
 
 /** Why a phase that needs the API cannot run on `node` now (undefined: the API is ready). */

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import type { BinaryArtifact } from "@khw/spec";
+import { servicesUsingBinary } from "@khw/systemd-units";
 import { type FetchedArtifact, installedCheckScript, installScript, remoteCachePath } from "../binaries";
 import type { Step } from "../phases";
 import { UpError } from "../up-error";
-import { servicesUsing } from "./services-using";
 import type { Observation, StepHandler } from "./types";
 
 type InstallStep = { kind: "install"; artifact: BinaryArtifact };
@@ -61,7 +61,9 @@ export const installStep: StepHandler<InstallStep, InstallObservation> = {
       `${host.where}: install ${a.id}: upload ${uploaded}; ${changed.join(", ") || "binaries unchanged"}`,
     );
     if (changed.length > 0)
-      ctx.owe(host.node.name, { restart: servicesUsing(ctx.artifacts, host.node.name, changed) });
+      ctx.owe(host.node.name, {
+        restart: servicesUsingBinary(ctx.artifacts.cluster, host.node.name, changed),
+      });
     return { changes: changed.length, ...(changed.length ? { detail: changed.join(", ") } : {}) };
   },
 };

@@ -1,4 +1,5 @@
-import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
+import { kubeconfigPath } from "@khw/kubeconfig";
+import { binaryPath } from "@khw/spec";
 
-/** kubectl on a control plane, as the cluster admin (the cluster-object phases run it there). */
-export const KUBECTL_AS_ADMIN = ["/usr/local/bin/kubectl", "--kubeconfig", KUBECONFIG_PATHS.admin] as const;
+/** kubectl on a control plane, as the cluster admin (the cluster-object phases run it there); paths from the node layout. */
+export const KUBECTL_AS_ADMIN = [binaryPath("kubectl"), "--kubeconfig", kubeconfigPath("admin")] as const;

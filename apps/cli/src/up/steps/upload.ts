@@ -1,3 +1,4 @@
+import { NODE_DIRS } from "@khw/spec";
 import { createTwoFilesPatch } from "diff";
 import type { ArtifactFile } from "../../artifacts";
 import type { Owed } from "../state";
@@ -13,7 +14,7 @@ export interface UploadObservation extends Observation {
 /** A unit file's change owes a daemon-reload too. */
 const owedBy = (f: ArtifactFile): Owed => ({
   restart: f.services,
-  ...(f.path.startsWith("/etc/systemd/system/") ? { daemonReload: true } : {}),
+  ...(f.path.startsWith(`${NODE_DIRS.units}/`) ? { daemonReload: true } : {}),
 });
 
 /** One generated file: uploaded atomically when it differs; a change owes restarts of its services. */
