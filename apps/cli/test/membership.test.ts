@@ -343,6 +343,26 @@ describe("removing a control plane: khw node remove master-3", () => {
     expectScriptsParse();
   });
 
+  it("a removal that fails at master-2's restart resumes there (khw up refuses meanwhile); member remove is not repeated", async () => {
+    hosts.failWhen = (op) => op.host === "master-2" && /systemctl restart kube-apiserver/.test(op.text);
+    const r = await khw(dir, ["node", "remove", "master-3", "--yes", "--update-spec"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[control-plane] master-2");
+    const record = JSON.parse(readFileSync(join(dir, ".khw/membership.json"), "utf8"));
+    expect(record).toMatchObject({ change: "remove", member: "master-3" });
+    expect(readFileSync(join(dir, "cluster.yaml"), "utf8")).toContain("master-3");
+    const up = await khw(dir, ["up"], env);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain("the removal of control plane master-3 is unfinished");
+    expect(up.stderr).toContain("khw node remove master-3 --yes (it resumes)");
+    const again = await khw(dir, ["node", "remove", "master-3", "--yes", "--update-spec"], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("resuming the removal of master-3: 5 step(s) done by an earlier run");
+    expect(commands().filter((o) => o.kind === "shell" && o.script === MEMBER_REMOVE_SCRIPT)).toHaveLength(1);
+    expect(existsSync(join(dir, ".khw/membership.json"))).toBe(false);
+    expect(readFileSync(join(dir, "cluster.yaml"), "utf8")).not.toContain("master-3");
+  });
+
   it("refuses to go below quorum (master-2 down) and to remove the last control plane; no host changed", async () => {
     hosts.recorder.respondFirst(
       (op) =>

@@ -160,7 +160,7 @@ export function controlPlaneMembershipPlan(
             kind: "reissue-certificates",
             certificates,
             pushTo,
-            reason: `${reason}: ${certificates.map((c) => `${c.id} (${c.reason})`).join("; ")}`,
+            reason,
           },
         ]
       : [];
