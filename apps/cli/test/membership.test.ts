@@ -249,6 +249,15 @@ describe("adding a control plane: master-3 in cluster.yaml, then khw up", () => 
     expect(existsSync(join(dir, ".khw/membership.json"))).toBe(false);
   });
 
+  it("--only/--skip with an addition pending is refused: it runs as a whole", async () => {
+    scriptEtcd(["master-1", "master-2"], addresses);
+    const from = hosts.recorder.ops.length;
+    const r = await khw(dir, ["up", "--only", "pki"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("an addition runs as a whole, never a part of it (--only/--skip)");
+    expect(hosts.changesSince(from)).toEqual([]);
+  });
+
   it("a control plane dropped from the spec is refused by khw up, with the command that removes it", async () => {
     writeSpec(two);
     scriptEtcd(["master-1", "master-2", "master-3"], addresses);

@@ -131,7 +131,11 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       : undefined;
   // Before any certificate is re-issued: control planes that differ from etcd's members (an addition is
   // carried out below, before the usual run; --dry-run prints its plan and stops).
-  const controlPlanes = await checkControlPlanes(io, opts.file, { dryRun: !!opts.dryRun, json: !!opts.json });
+  const controlPlanes = await checkControlPlanes(io, opts.file, {
+    dryRun: !!opts.dryRun,
+    json: !!opts.json,
+    partial: only !== undefined || skip !== undefined,
+  });
   if (controlPlanes.kind === "printed") return;
   const { loaded, workdir, artifacts } = await prepareArtifacts(io, opts.file, say);
   refuseDuringUpgrade(workdir.paths.state, loaded.cluster.spec.versions.kubernetes);

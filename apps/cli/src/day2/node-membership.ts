@@ -135,7 +135,7 @@ export type ControlPlaneCheck =
 export async function checkControlPlanes(
   io: Io,
   file: string | undefined,
-  o: { dryRun: boolean; json: boolean },
+  o: { dryRun: boolean; json: boolean; partial?: boolean },
 ): Promise<ControlPlaneCheck> {
   const loaded = loadSpecFile(io.cwd, file, { allowDefault: true });
   const paths = workdirPaths(loaded.baseDir);
@@ -180,6 +180,12 @@ export async function checkControlPlanes(
         : `put the control planes back as etcd has them (${running})`,
     );
   }
+  if (o.partial)
+    throw new CliError(
+      "CONTROL_PLANES_CHANGED",
+      `the spec adds control plane(s) ${drift.added.join(", ")}: an addition runs as a whole, never a part of it (--only/--skip)`,
+      "run `khw up` without --only/--skip (`khw up --dry-run` shows its steps)",
+    );
   if (o.dryRun) {
     const lines = describeDrift(drift);
     if (o.json)
