@@ -351,3 +351,101 @@ export function phaseTimes(timeline: KhwProcess["timeline"]): string {
   }
   return parts.join(", ");
 }
+
+export interface WebWorkload {
+  namespace: string;
+  /** The nginx image of the spec (`spec.addons.images.nginx`; deployWebWorkload reads it from cluster.yaml). */
+  image: string;
+  replicas: number;
+  /** `anti-affinity`: at most one replica per node (a drained node's replica waits, Pending). */
+  spread: "anti-affinity";
+  /** The PodDisruptionBudget's minAvailable. */
+  minAvailable: number;
+  /** A NodePort Service in front of the replicas. */
+  nodePort?: number;
+}
+
+/**
+ * The nginx Deployment the lifecycle scenarios keep serving while they change the cluster: a readiness
+ * probe on /, a PodDisruptionBudget, and (with `nodePort`) a NodePort Service; as one kubectl List.
+ */
+export function webWorkload(w: WebWorkload) {
+  const labels = { app: "web" };
+  return {
+    apiVersion: "v1",
+    kind: "List",
+    items: [
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: w.namespace } },
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "web", namespace: w.namespace },
+        spec: {
+          replicas: w.replicas,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              affinity: {
+                podAntiAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: [
+                    { labelSelector: { matchLabels: labels }, topologyKey: "kubernetes.io/hostname" },
+                  ],
+                },
+              },
+              containers: [
+                {
+                  name: "nginx",
+                  image: w.image,
+                  ports: [{ containerPort: 80, name: "http" }],
+                  readinessProbe: { httpGet: { path: "/", port: "http" }, periodSeconds: 2 },
+                },
+              ],
+            },
+          },
+        },
+      },
+      {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: { name: "web", namespace: w.namespace },
+        spec: { minAvailable: w.minAvailable, selector: { matchLabels: labels } },
+      },
+      ...(w.nodePort
+        ? [
+            {
+              apiVersion: "v1",
+              kind: "Service",
+              metadata: { name: "web", namespace: w.namespace },
+              spec: {
+                type: "NodePort",
+                selector: labels,
+                ports: [{ port: 80, targetPort: "http", nodePort: w.nodePort }],
+              },
+            },
+          ]
+        : []),
+    ],
+  };
+}
+
+/** cluster.yaml without one node's entry, edited as a user would: the lines of its list item deleted. */
+export function withoutNode(text: string, name: string): string {
+  const lines = text.split("\n");
+  const start = lines.indexOf(`  - name: ${name}`);
+  expect(start, `${name} in cluster.yaml`).toBeGreaterThan(0);
+  let end = start + 1;
+  while (end < lines.length && /^ {4}/.test(lines[end]!)) end++;
+  return [...lines.slice(0, start), ...lines.slice(end)].join("\n");
+}
+
+/** The web workload applied on the lab's cluster (the spec's nginx image), its rollout awaited (3 min). */
+export async function deployWebWorkload(lab: Lab, w: Omit<WebWorkload, "image">): Promise<void> {
+  const { spec } = parseClusterYaml(readFileSync(join(lab.workdir, "cluster.yaml"), "utf8"));
+  const manifest = join(lab.workdir, `web-${w.namespace}.json`);
+  writeFileSync(manifest, JSON.stringify(webWorkload({ ...w, image: spec.addons.images.nginx! })));
+  const apply = await lab.kubectl("apply", "-f", manifest);
+  expect(apply.code, apply.stderr).toBe(0);
+  const roll = await lab.kubectl("-n", w.namespace, "rollout", "status", "deployment/web", "--timeout=180s");
+  expect(roll.code, `${roll.stdout}${roll.stderr}`).toBe(0);
+}

@@ -18,6 +18,7 @@ import {
   startLab,
   stopLab,
   WORKER_UNITS,
+  withoutNode,
 } from "./_lab";
 import { recordStep, scenario, summaryTable } from "./_scenario";
 import { events, khw, onHost, until } from "./_support";
@@ -37,16 +38,6 @@ function specWithThreeWorkers(): string {
     { name: NEW, role: "worker", address: "192.168.56.23", kubelet: { credentials: "tls-bootstrap" } },
   );
   return renderClusterYaml({ ...spec, nodes } as typeof spec);
-}
-
-/** cluster.yaml without one node's entry, edited as a user would: the lines of its list item deleted. */
-function withoutNode(text: string, name: string): string {
-  const lines = text.split("\n");
-  const start = lines.indexOf(`  - name: ${name}`);
-  expect(start, `${name} in cluster.yaml`).toBeGreaterThan(0);
-  let end = start + 1;
-  while (end < lines.length && /^ {4}/.test(lines[end]!)) end++;
-  return [...lines.slice(0, start), ...lines.slice(end)].join("\n");
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed API objects
@@ -311,48 +302,6 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
         `[e2e] khw status after the removal: exit ${status.code}; not ok: ${notOk.join(", ") || "none"}`,
       );
       await lab.kubectl("delete", "namespace", NS, "--wait=false");
-    },
-  );
-
-  scenario(
-    SUITE,
-    "a control plane added to cluster.yaml: khw up refuses before touching anything, with the plan",
-    3,
-    async () => {
-      const before = await lab.unitStarts();
-      const pkiBefore = readFileSync(join(lab.workdir, "pki/kube-apiserver.crt"), "utf8");
-      const current = readFileSync(specFile, "utf8");
-      const lines = current.split("\n");
-      const at = lines.indexOf("  - name: worker-1");
-      const grown = [
-        ...lines.slice(0, at),
-        "  - name: master-3",
-        "    role: controlplane",
-        "    address: 198.18.0.13",
-        ...lines.slice(at),
-      ].join("\n");
-      writeFileSync(specFile, grown);
-      try {
-        const dry = await khw(lab.workdir, ["up", "--dry-run"]);
-        expect(dry.code).toBe(1);
-        expect(dry.stderr).toContain(
-          "adds control plane(s) master-3: khw up does not carry out control-plane membership changes yet",
-        );
-        const r = await khw(lab.workdir, ["up"]);
-        console.log(`[e2e] khw up with master-3 added:\n${r.stderr}`);
-        expect(r.code).toBe(1);
-        expect(r.stderr).toContain("etcdctl member add master-3 --peer-urls=https://198.18.0.13:2380");
-        expect(r.stderr).toContain("--initial-cluster-state=existing");
-        expect(r.stderr).toContain("SAN IP 198.18.0.13 (master-3) added");
-        // nothing re-issued locally, nothing restarted on the hosts
-        expect(readFileSync(join(lab.workdir, "pki/kube-apiserver.crt"), "utf8")).toBe(pkiBefore);
-        expect(restartsBetween(before, await lab.unitStarts()).ordered).toEqual([]);
-      } finally {
-        writeFileSync(specFile, current);
-      }
-      const up = await khw(lab.workdir, ["up"]);
-      expect(up.code, up.stderr).toBe(0);
-      expect(up.stdout).toContain("converged: no changes");
     },
   );
 });

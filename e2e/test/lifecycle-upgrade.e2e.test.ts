@@ -8,15 +8,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseClusterYaml } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect } from "vitest";
-import { type Lab, labSkipReason, startLab, stopLab } from "./_lab";
+import { deployWebWorkload, type Lab, labSkipReason, startLab, stopLab } from "./_lab";
 import { recordStep, scenario, summaryTable } from "./_scenario";
 import { httpsGet, khw, until } from "./_support";
+import { errorStats, probe, serveLoop } from "./_traffic";
 
 const SUITE = "upgrade";
 const FROM = "v1.34.3";
@@ -72,131 +72,6 @@ function khwProcess(cwd: string, argv: string[]) {
     },
   };
 }
-
-interface Probe {
-  at: number;
-  ok: boolean;
-  target: string;
-  detail: string;
-}
-
-/** GET http://addr:port/ with a 1 s budget: ok on 200. */
-function probe(addr: string, port: number): Promise<{ ok: boolean; detail: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: addr, port, path: "/", timeout: 1000 }, (res) => {
-      res.resume();
-      res.on("end", () => resolve({ ok: res.statusCode === 200, detail: `HTTP ${res.statusCode}` }));
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", (e) => resolve({ ok: false, detail: e.message }));
-    req.end();
-  });
-}
-
-/** Requests the NodePort on the workers in turn, 4 a second, until stopped; every answer recorded. */
-function serveLoop(targets: string[]) {
-  const probes: Probe[] = [];
-  let stopped = false;
-  const running = (async () => {
-    for (let i = 0; !stopped; i++) {
-      const target = targets[i % targets.length]!;
-      const at = performance.now();
-      const r = await probe(target, NODE_PORT);
-      probes.push({ at, ok: r.ok, target, detail: r.detail });
-      const wait = 250 - (performance.now() - at);
-      if (wait > 0) await new Promise((res) => setTimeout(res, wait));
-    }
-  })();
-  return {
-    probes,
-    async stop() {
-      stopped = true;
-      await running;
-    },
-  };
-}
-
-/** Failed requests and the longest run of consecutive failures (from its first failure to the next success). */
-function errorStats(probes: Probe[]) {
-  let longest = 0;
-  let streakStart: number | undefined;
-  const streaks: Array<{ from: number; seconds: number; details: string[] }> = [];
-  let details: string[] = [];
-  for (const p of probes) {
-    if (!p.ok) {
-      streakStart ??= p.at;
-      details.push(`${p.target}: ${p.detail}`);
-      continue;
-    }
-    if (streakStart !== undefined) {
-      const seconds = (p.at - streakStart) / 1000;
-      streaks.push({ from: streakStart, seconds, details });
-      longest = Math.max(longest, seconds);
-      streakStart = undefined;
-      details = [];
-    }
-  }
-  if (streakStart !== undefined) {
-    const seconds = (probes.at(-1)!.at - streakStart) / 1000 + 0.25;
-    streaks.push({ from: streakStart, seconds, details });
-    longest = Math.max(longest, seconds);
-  }
-  return { total: probes.length, failed: probes.filter((p) => !p.ok).length, longest, streaks };
-}
-
-const workload = (nginxImage: string) => ({
-  apiVersion: "v1",
-  kind: "List",
-  items: [
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } },
-    {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: "web", namespace: NAMESPACE },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: "web" } },
-        template: {
-          metadata: { labels: { app: "web" } },
-          spec: {
-            // One replica per worker: a drained worker's replica waits (Pending) until that worker is back.
-            affinity: {
-              podAntiAffinity: {
-                requiredDuringSchedulingIgnoredDuringExecution: [
-                  { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" },
-                ],
-              },
-            },
-            containers: [
-              {
-                name: "nginx",
-                image: nginxImage,
-                ports: [{ containerPort: 80, name: "http" }],
-                readinessProbe: { httpGet: { path: "/", port: "http" }, periodSeconds: 2 },
-              },
-            ],
-          },
-        },
-      },
-    },
-    {
-      apiVersion: "policy/v1",
-      kind: "PodDisruptionBudget",
-      metadata: { name: "web", namespace: NAMESPACE },
-      spec: { minAvailable: 1, selector: { matchLabels: { app: "web" } } },
-    },
-    {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name: "web", namespace: NAMESPACE },
-      spec: {
-        type: "NodePort",
-        selector: { app: "web" },
-        ports: [{ port: 80, targetPort: "http", nodePort: NODE_PORT }],
-      },
-    },
-  ],
-});
 
 /** Every Node's kubelet version, by name. */
 async function kubeletVersions(): Promise<Record<string, string>> {
@@ -280,20 +155,13 @@ describe.skipIf(unavailable !== undefined)("upgrade on a lab of real hosts", () 
     "2 nginx replicas, one per worker, a PDB of minAvailable 1, a NodePort answering",
     5,
     async () => {
-      const { spec } = parseClusterYaml(readFileSync(join(lab.workdir, "cluster.yaml"), "utf8"));
-      const manifest = join(lab.workdir, "web.json");
-      writeFileSync(manifest, JSON.stringify(workload(spec.addons.images.nginx!)));
-      const apply = await lab.kubectl("apply", "-f", manifest);
-      expect(apply.code, apply.stderr).toBe(0);
-      const roll = await lab.kubectl(
-        "-n",
-        NAMESPACE,
-        "rollout",
-        "status",
-        "deployment/web",
-        "--timeout=180s",
-      );
-      expect(roll.code, `${roll.stdout}${roll.stderr}`).toBe(0);
+      await deployWebWorkload(lab, {
+        namespace: NAMESPACE,
+        replicas: 2,
+        spread: "anti-affinity",
+        minAvailable: 1,
+        nodePort: NODE_PORT,
+      });
       const pods = await lab.kubectl(
         "-n",
         NAMESPACE,
@@ -316,7 +184,10 @@ describe.skipIf(unavailable !== undefined)("upgrade on a lab of real hosts", () 
     `khw upgrade apply --to ${TO} (Ctrl-C after the first control plane, run again) under a NodePort loop`,
     30,
     async () => {
-      const loop = serveLoop(lab.hosts.workers.map((w) => lab.hosts.addresses[w]!));
+      const loop = serveLoop(
+        lab.hosts.workers.map((w) => lab.hosts.addresses[w]!),
+        NODE_PORT,
+      );
       const t0 = performance.now();
       let first!: Awaited<ReturnType<typeof khwProcess>["done"]>;
       let second!: Awaited<ReturnType<typeof khwProcess>["done"]>;

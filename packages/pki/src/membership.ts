@@ -4,7 +4,7 @@ import { type CertificateSpec, catalogueFromCluster } from "./catalogue";
 /**
  * Adding or removing a control plane of a running cluster, as data: which certificates are re-issued
  * and why, the etcd membership change (`member add` before the new member starts with
- * `--initial-cluster-state=existing`; `member remove` after its apiserver stopped serving), every
+ * `--initial-cluster-state=existing`; `member remove` once its apiserver stopped serving), every
  * apiserver's `--etcd-servers`, HAProxy's backends, one host at a time with `/readyz` between. Pure:
  * the CLI carries the steps out; tests read them.
  */
@@ -22,7 +22,10 @@ export type MembershipStep =
   | {
       kind: "reissue-certificates";
       certificates: CertificateChange[];
-      /** The hosts the new files go to (no restart here: the steps below restart what must). */
+      /**
+       * The hosts the new files go to: re-issued here (on the admin machine), pushed by each host's own
+       * step below (no restart here: those steps restart what must).
+       */
       pushTo: string[];
       reason: string;
     }
@@ -35,11 +38,19 @@ export type MembershipStep =
       reason: string;
     }
   | { kind: "etcd-wait-healthy"; via: string; members: string[]; reason: string }
-  | { kind: "etcd-member-remove"; via: string; member: string; reason: string }
+  | { kind: "etcd-member-remove"; via: string; member: string; peerURL: string; reason: string }
+  /**
+   * A control plane that stays: its files (re-issued certificates, etcd unit, apiserver unit) pushed, its
+   * apiserver restarted and `/readyz` awaited, taken out of the load balancer's rotation meanwhile. etcd
+   * is not restarted: it reads its certificate at every TLS handshake and `--initial-cluster` only at its
+   * first start, so a restart would only cost quorum.
+   */
   | {
       kind: "restart-apiserver";
       host: string;
       etcdServers: string[];
+      /** The load balancer whose backend is set to maintenance while this apiserver restarts. */
+      loadBalancer?: string;
       wait: "/readyz";
       reason: string;
     }
@@ -149,10 +160,23 @@ export function controlPlaneMembershipPlan(
             kind: "reissue-certificates",
             certificates,
             pushTo,
-            reason: `${reason}: ${certificates.map((c) => `${c.id} (${c.reason})`).join("; ")}`,
+            reason,
           },
         ]
       : [];
+
+  /** The control planes that stay, one at a time, each out of the load balancer's rotation meanwhile. */
+  const restarts = (hosts: ClusterNode[], why: string) =>
+    hosts.map(
+      (n): MembershipStep => ({
+        kind: "restart-apiserver",
+        host: n.name,
+        etcdServers: after.etcd.clientURLs,
+        ...(lb ? { loadBalancer: lb.name } : {}),
+        wait: "/readyz",
+        reason: `${why}; one control plane at a time so the API stays up`,
+      }),
+    );
 
   if (added.length === 1) {
     const name = added[0]!;
@@ -206,15 +230,7 @@ export function controlPlaneMembershipPlan(
         members: names(after.controlPlanes),
         reason: "the apiservers are told about the new member only once it serves",
       },
-      ...before.controlPlanes.map(
-        (n): MembershipStep => ({
-          kind: "restart-apiserver",
-          host: n.name,
-          etcdServers: after.etcd.clientURLs,
-          wait: "/readyz",
-          reason: `--etcd-servers gains ${member.clientURL}; one control plane at a time so the API stays up`,
-        }),
-      ),
+      ...restarts(before.controlPlanes, `--etcd-servers gains ${member.clientURL}`),
       {
         kind: "start-control-plane",
         host: name,
@@ -267,16 +283,6 @@ export function controlPlaneMembershipPlan(
           },
         ]
       : []),
-    ...certStep(names(remaining), "a removed host's address is no longer trusted"),
-    ...remaining.map(
-      (n): MembershipStep => ({
-        kind: "restart-apiserver",
-        host: n.name,
-        etcdServers: after.etcd.clientURLs,
-        wait: "/readyz",
-        reason: `--etcd-servers loses ${removedMember.clientURL}; one control plane at a time so the API stays up`,
-      }),
-    ),
     {
       kind: "stop-control-plane",
       host: name,
@@ -287,8 +293,11 @@ export function controlPlaneMembershipPlan(
       kind: "etcd-member-remove",
       via: healthyLeft[0]!.name,
       member: name,
-      reason: `etcd shrinks to ${remaining.length} member(s) (quorum ${quorum(remaining.length)})`,
+      peerURL: removedMember.peerURL,
+      reason: `etcd shrinks to ${remaining.length} member(s) (quorum ${quorum(remaining.length)}) before anything else depends on it`,
     },
+    ...certStep(names(remaining), "a removed host's address is no longer trusted"),
+    ...restarts(remaining, `--etcd-servers loses ${removedMember.clientURL}`),
     { kind: "reset-host", host: name, reason: "etcd, the control plane and khw's files leave the host" },
   );
   if (remaining.length === 2)

@@ -70,22 +70,27 @@ describe("control-plane membership plan", () => {
     ]);
   });
 
-  it("removing master-3: HAProxy first, apiservers one by one, its control plane stopped before `member remove`, then reset", () => {
+  it("removing master-3: HAProxy first, its control plane stopped, `member remove`, then the apiservers one by one, then reset", () => {
     const plan = controlPlaneMembershipPlan(three, two);
     expect(plan.removed).toEqual(["master-3"]);
     expect(kinds(plan.steps)).toEqual([
       "loadbalancer-backends loadbalancer",
+      "stop-control-plane master-3",
+      "etcd-member-remove",
       "reissue-certificates",
       "restart-apiserver master-1",
       "restart-apiserver master-2",
-      "stop-control-plane master-3",
-      "etcd-member-remove",
       "reset-host master-3",
     ]);
     expect(plan.steps.find((s) => s.kind === "etcd-member-remove")).toMatchObject({
       via: "master-1",
       member: "master-3",
+      peerURL: "https://192.168.56.13:2380",
     });
+    for (const s of plan.steps.filter((x) => x.kind === "restart-apiserver")) {
+      expect(s.etcdServers).toEqual(two.etcd.clientURLs);
+      expect(s.loadBalancer).toBe("loadbalancer");
+    }
     for (const c of plan.certificates) expect(c.reason).toContain("SAN IP 192.168.56.13 (master-3) removed");
     expect(plan.warnings.join(" ")).toContain("2 etcd members tolerate no failure");
   });

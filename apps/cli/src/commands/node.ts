@@ -1,14 +1,8 @@
 import { readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { renderArtifacts } from "../artifacts";
-import { describeStep } from "../day2/node-membership";
-import {
-  checkRemovable,
-  controlPlaneRemovalPlan,
-  type NodeRemoveResult,
-  nodeRemovePlan,
-  removeNode,
-} from "../day2/node-remove";
+import { removeControlPlaneCommand } from "../day2/membership-remove";
+import { checkRemovable, type NodeRemoveResult, nodeRemovePlan, removeNode } from "../day2/node-remove";
 import { removeNodeFromSpecText } from "../day2/node-spec";
 import { loadDay2Spec, SPEC_OPTION, wholeNumber } from "../day2/options";
 import { openHosts } from "../day2/remote";
@@ -32,11 +26,13 @@ interface RemoveOptions {
 
 /** `khw node remove NAME`: take a worker out of the cluster and clean its host. */
 export function registerNode(program: Command, io: Io): void {
-  const node = program.command("node").description("Change the cluster's membership: remove a worker");
+  const node = program
+    .command("node")
+    .description("Change the cluster's membership: remove a worker or a control plane");
   node
     .command("remove")
     .description(
-      "Cordon and drain a worker (PodDisruptionBudgets respected), stop and clean its host as `khw reset` does, delete its Node; then drop it from cluster.yaml (--update-spec) or say to",
+      "Cordon and drain a worker (PodDisruptionBudgets respected), or take a control plane out of etcd and HAProxy (quorum kept, apiservers restarted one by one); stop and clean its host as `khw reset` does, delete its Node; then drop it from cluster.yaml (--update-spec) or say to",
     )
     .argument("<name>", "the node's name (as in cluster.yaml, or as registered: an orphaned node)")
     .option(...SPEC_OPTION)
@@ -63,18 +59,8 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
   if (opts.updateSpec && loaded.file === undefined) {
     throw new UsageError("--update-spec needs a cluster.yaml (the built-in default spec is in use)");
   }
-  if (opts.dryRun && cluster.controlPlanes.some((n) => n.name === name)) {
-    const cp = controlPlaneRemovalPlan(cluster, name);
-    if (opts.json) {
-      io.stdout(`${JSON.stringify({ dryRun: true, carriedOut: false, node: name, ...cp }, null, 2)}\n`);
-      return;
-    }
-    const say = (line: string) => io.stdout(`[node] ${line}\n`);
-    say(
-      `the removal of control plane ${name}, as khw plans it (not carried out yet: khw removes workers only)`,
-    );
-    for (const [i, s] of cp.steps.entries()) say(`${i + 1}. ${describeStep(s)} — ${s.reason}`);
-    for (const w of cp.warnings) io.stderr(`${c.yellow("warning:")} ${w}\n`);
+  if (cluster.controlPlanes.some((n) => n.name === name)) {
+    await removeControlPlaneCommand(io, loaded, name, opts);
     return;
   }
   const inSpec = checkRemovable(cluster, name, opts);

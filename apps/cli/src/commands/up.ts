@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type Executor, isRemoteExecError } from "@khw/remote-exec";
 import type { Command } from "commander";
-import { checkControlPlanes } from "../day2/node-membership";
+import { carryOutAddition, checkControlPlanes } from "../day2/node-membership";
 import { orphanMessage } from "../day2/node-orphans";
 import { CliError, UsageError } from "../errors";
 import { upExplainHook } from "../guide/up-hook";
@@ -129,8 +129,14 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
           say,
         })
       : undefined;
-  // Before any certificate is re-issued: control planes that differ from etcd's members are refused.
-  await checkControlPlanes(io, opts.file, !!opts.dryRun);
+  // Before any certificate is re-issued: control planes that differ from etcd's members (an addition is
+  // carried out below, before the usual run; --dry-run prints its plan and stops).
+  const controlPlanes = await checkControlPlanes(io, opts.file, {
+    dryRun: !!opts.dryRun,
+    json: !!opts.json,
+    partial: only !== undefined || skip !== undefined,
+  });
+  if (controlPlanes.kind === "printed") return;
   const { loaded, workdir, artifacts } = await prepareArtifacts(io, opts.file, say);
   refuseDuringUpgrade(workdir.paths.state, loaded.cluster.spec.versions.kubernetes);
   const seams = currentSeams();
@@ -226,6 +232,19 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
       unreachable = down.map((p) => p.host);
       executor = recorder;
     }
+    if (controlPlanes.kind === "add")
+      await carryOutAddition(controlPlanes, {
+        io,
+        loaded,
+        paths: workdir.paths,
+        artifacts,
+        executor: real,
+        targets,
+        emit,
+        log,
+        signal: controller.signal,
+        json: !!opts.json,
+      });
     result = await runUp({
       cluster: loaded.cluster,
       artifacts,

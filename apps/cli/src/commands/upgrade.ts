@@ -103,20 +103,38 @@ export function registerUpgrade(program: Command, io: Io): void {
     .option("-y, --yes", "do not ask (for scripts)", false)
     .option("--dry-run", "print the plan; change nothing", false)
     .option(
+      "--json",
+      "JSON lines on stdout: each step and host event as it happens, then the result (with --dry-run: the plan)",
+      false,
+    )
+    .option(
       "--drain-timeout <seconds>",
       "how long one worker's drain may wait (PodDisruptionBudgets)",
       wholeNumber("--drain-timeout"),
       300,
     )
     .action(
-      async (opts: { file?: string; to: string; yes: boolean; dryRun: boolean; drainTimeout: number }) => {
+      async (opts: {
+        file?: string;
+        to: string;
+        yes: boolean;
+        dryRun: boolean;
+        json: boolean;
+        drainTimeout: number;
+      }) => {
         const c = colors(io);
+        const line = (o: object) => io.stdout(`${JSON.stringify(o)}\n`);
         const loaded = loadDay2Spec(io, opts.file);
         const { plan, notes, unreachable } = await makePlan(io, loaded, {
           ...opts,
           json: false,
           offline: false,
         });
+        if (opts.json && (opts.dryRun || !plan.ok)) {
+          line({ type: "plan", dryRun: opts.dryRun, ...plan, notes });
+          if (!plan.ok) refuse(plan);
+          return;
+        }
         if (opts.dryRun || !plan.ok) {
           io.stdout(formatPlan(io, plan, notes));
           if (!plan.ok) refuse(plan);
@@ -130,7 +148,9 @@ export function registerUpgrade(program: Command, io: Io): void {
           );
         }
         if (plan.kind === "none") {
-          io.stdout(`${c.green("✓")} the spec says ${plan.to} already: nothing to upgrade\n`);
+          if (opts.json)
+            line({ type: "result", ok: true, from: plan.from, to: plan.to, ran: 0, upgraded: false });
+          else io.stdout(`${c.green("✓")} the spec says ${plan.to} already: nothing to upgrade\n`);
           return;
         }
         if (!opts.yes) {
@@ -141,7 +161,7 @@ export function registerUpgrade(program: Command, io: Io): void {
               "khw upgrade apply restarts every Kubernetes component and drains every worker, and needs a confirmation, but there is no terminal to ask on",
               "look at `khw upgrade plan --to ...`, then pass --yes",
             );
-          io.stdout(formatPlan(io, plan, notes));
+          (opts.json ? io.stderr : io.stdout)(formatPlan(io, plan, notes));
           if (!(await confirm(`upgrade ${plan.from} → ${plan.to} now?`))) {
             throw new CliError("ABORTED", "nothing was changed");
           }
@@ -154,7 +174,7 @@ export function registerUpgrade(program: Command, io: Io): void {
           appendFileSync(logFile, `${line.endsWith("\n") ? line : `${line}\n`}`, { mode: 0o600 });
           if ((io.verbosity ?? 0) >= 2) io.stderr(`${c.dim(`I ${line.replace(/\n$/, "")}`)}\n`);
         };
-        const view = plainProgress(io);
+        const view = opts.json ? (e: UpEvent) => line(e) : plainProgress(io);
         const emit = (e: UpEvent) => {
           log(`event ${JSON.stringify(e)}`);
           // The install/restart steps of each host; the phase banners are the upgrade's own lines.
@@ -188,15 +208,32 @@ export function registerUpgrade(program: Command, io: Io): void {
             env: io.env,
             cwd: io.cwd,
             signal: controller.signal,
-            say: (l) => io.stdout(`${l}\n`),
+            say: (l) => (opts.json ? line({ type: "progress", message: l }) : io.stdout(`${l}\n`)),
             log,
             emit,
             drainTimeoutSeconds: opts.drainTimeout,
             now: () => seams.now(),
             ...(seams.sleep ? { sleep: seams.sleep } : {}),
           });
+          const seconds = (performance.now() - t0) / 1000;
+          if (opts.json) {
+            line({
+              type: "result",
+              ok: true,
+              from: plan.from,
+              to: plan.to,
+              upgraded: true,
+              ran: r.ran,
+              skipped: r.skipped,
+              ...(r.snapshot ? { snapshot: { ...r.snapshot, file: relative(io.cwd, r.snapshot.file) } } : {}),
+              specUpdated: r.specUpdated,
+              seconds: Math.round(seconds),
+              log: relative(io.cwd, logFile),
+            });
+            return;
+          }
           io.stdout(
-            `${c.green("✓")} upgraded to ${plan.to} in ${((performance.now() - t0) / 1000).toFixed(0)} s (${r.ran} step(s)${r.skipped ? `, ${r.skipped} done by an earlier run` : ""})${r.specUpdated ? `; ${loaded.displayName} says versions.kubernetes: ${plan.to}` : ""} (log: ${relative(io.cwd, logFile)})\n`,
+            `${c.green("✓")} upgraded to ${plan.to} in ${seconds.toFixed(0)} s (${r.ran} step(s)${r.skipped ? `, ${r.skipped} done by an earlier run` : ""})${r.specUpdated ? `; ${loaded.displayName} says versions.kubernetes: ${plan.to}` : ""} (log: ${relative(io.cwd, logFile)})\n`,
           );
         } catch (e) {
           if (isRemoteExecError(e))

@@ -171,9 +171,9 @@ const IGNORE_ALL =
   "# etcd snapshots hold every Secret of the cluster: never commit them (written by khw)\n*\n";
 
 /**
- * `etcdctl snapshot save` on a healthy member (a follower when there is one: the leader keeps its time
- * for the cluster), `etcdutl snapshot status`, the file copied here, the host's copy removed, the local
- * file verified and written atomically with mode 0600.
+ * `etcdctl snapshot save` on a healthy member (`prefer` when it is healthy, else a follower when there is
+ * one: the leader keeps its time for the cluster), `etcdutl snapshot status`, the file copied here, the
+ * host's copy removed, the local file verified and written atomically with mode 0600.
  */
 export async function saveSnapshot(
   cluster: Cluster,
@@ -181,6 +181,7 @@ export async function saveSnapshot(
   baseDir: string,
   file: string | undefined,
   say: (line: string) => void,
+  options: { prefer?: string } = {},
 ): Promise<SavedSnapshot> {
   const now = currentSeams().now();
   const stamp = compactTimestamp(now);
@@ -193,7 +194,8 @@ export async function saveSnapshot(
     );
   const status = await etcdStatus(cluster, hosts);
   const healthy = status.members.filter((m) => m.healthy);
-  const source = healthy.find((m) => !m.isLeader) ?? healthy[0];
+  const source =
+    healthy.find((m) => m.name === options.prefer) ?? healthy.find((m) => !m.isLeader) ?? healthy[0];
   if (!source)
     throw new CliError(
       "ETCD_UNHEALTHY",

@@ -1,18 +1,22 @@
-import {
-  controlPlaneMembershipPlan,
-  isMembershipError,
-  type MembershipPlan,
-  type MembershipStep,
-} from "@khw/pki";
+import { controlPlaneMembershipPlan, isMembershipError, type MembershipPlan } from "@khw/pki";
 import type { Executor, HostTarget } from "@khw/remote-exec";
 import { type Cluster, certPath, keyPath, loadCluster } from "@khw/spec";
 import { BINARY_PATHS } from "@khw/systemd-units";
+import type { Artifacts } from "../artifacts";
 import { CliError } from "../errors";
 import type { Io } from "../io";
-import { loadSpecFile } from "../spec-file";
+import { type LoadedSpec, loadSpecFile } from "../spec-file";
+import { defaultCacheDir } from "../up/binaries";
+import type { EventSink } from "../up/events";
 import { hostTargets, sshExecutorForSpec } from "../up/executor";
 import { readState } from "../up/state";
-import { currentSeams, workdirPaths } from "../workdir";
+import { currentSeams, type WorkdirPaths, workdirPaths } from "../workdir";
+import {
+  carryOutMembership,
+  describeMembershipStep,
+  membershipStatePath,
+  readMembershipRecord,
+} from "./membership";
 
 /** The running etcd's members, `name<TAB>peer URL` a line (read-only; nothing when etcd is not active). */
 export const ETCD_MEMBERS_SCRIPT = `systemctl is-active --quiet etcd || exit 0
@@ -58,6 +62,8 @@ export interface MembershipDrift {
   plan?: MembershipPlan;
   /** Why there is no plan. */
   refusal?: string;
+  /** The cluster as etcd's members say it runs now (when it can be described). */
+  before?: Cluster;
 }
 
 /**
@@ -84,6 +90,7 @@ export function membershipDrift(cluster: Cluster, members: EtcdMemberSeen[]): Me
       ...spec,
       nodes: [...gone, ...spec.nodes.filter((n) => !added.includes(n.name))],
     }).cluster;
+    drift.before = before;
     drift.plan = controlPlaneMembershipPlan(before, cluster);
   } catch (e) {
     drift.refusal = isMembershipError(e)
@@ -93,32 +100,6 @@ export function membershipDrift(cluster: Cluster, members: EtcdMemberSeen[]): Me
   return drift;
 }
 
-/** One line per membership step. */
-export function describeStep(s: MembershipStep): string {
-  switch (s.kind) {
-    case "reissue-certificates":
-      return `re-issue ${s.certificates.map((c) => `${c.id} (${c.reason})`).join(", ")}; push to ${s.pushTo.join(", ")}`;
-    case "etcd-member-add":
-      return `${s.via}: etcdctl member add ${s.member} --peer-urls=${s.peerURL}`;
-    case "etcd-start-member":
-      return `${s.host}: start etcd with --initial-cluster=${s.initialCluster} --initial-cluster-state=existing`;
-    case "etcd-wait-healthy":
-      return `${s.via}: wait until ${s.members.join(", ")} are healthy`;
-    case "etcd-member-remove":
-      return `${s.via}: etcdctl member remove <id of ${s.member}>`;
-    case "restart-apiserver":
-      return `${s.host}: kube-apiserver --etcd-servers=${s.etcdServers.join(",")}, restart, wait ${s.wait}`;
-    case "start-control-plane":
-      return `${s.host}: start ${s.services.join(", ")}, wait ${s.wait}`;
-    case "stop-control-plane":
-      return `${s.host}: stop ${s.services.join(", ")}`;
-    case "loadbalancer-backends":
-      return `${s.host}: HAProxy backends ${s.backends.join(", ")}, reload`;
-    case "reset-host":
-      return `${s.host}: khw reset of this host`;
-  }
-}
-
 /** The lines that explain a drift: what differs, then the plan (or why there is none). */
 export function describeDrift(d: MembershipDrift): string[] {
   const what = [
@@ -126,25 +107,47 @@ export function describeDrift(d: MembershipDrift): string[] {
     ...(d.removed.length ? [`drops ${d.removed.join(", ")} (still etcd members)`] : []),
   ].join(" and ");
   return [
-    `the spec ${what}: khw up does not carry out control-plane membership changes yet (it would start a new member's etcd as a cluster of its own and restart every member at once)`,
+    `the spec ${what}`,
     ...(d.plan
       ? [
-          "the change as khw plans it:",
-          ...d.plan.steps.map((s, i) => `  ${i + 1}. ${describeStep(s)} — ${s.reason}`),
+          "the change as khw carries it out:",
+          ...d.plan.steps.map((s, i) => `  ${i + 1}. ${describeMembershipStep(s)} — ${s.reason}`),
           ...d.plan.warnings.map((w) => `  warning: ${w}`),
         ]
       : [`no plan: ${d.refusal}`]),
   ];
 }
 
+/** What `khw up` does about the control planes: nothing, carry out an addition, or (dry run) print it. */
+export type ControlPlaneCheck =
+  | { kind: "none" }
+  | { kind: "add"; plan: MembershipPlan; before: Cluster }
+  | { kind: "printed" };
+
 /**
  * For `khw up`, before anything is re-issued or pushed: on a cluster this directory brought up (etcd done
- * in .khw/state.json), the spec's control planes must be etcd's members. A drift is refused with the plan
- * of the change (--dry-run too). Nothing is said when etcd cannot be asked.
+ * in .khw/state.json), the spec's control planes against etcd's members. A control plane added to the
+ * spec is carried out by `khw up` (the plan is returned; --dry-run prints it and `khw up` stops there,
+ * since planning it would re-issue certificates in pki/); one dropped from the spec is refused with the
+ * way to remove it (`khw node remove`), as is any change while a removal is unfinished. Nothing is said
+ * when etcd cannot be asked.
  */
-export async function checkControlPlanes(io: Io, file: string | undefined, dryRun: boolean): Promise<void> {
+export async function checkControlPlanes(
+  io: Io,
+  file: string | undefined,
+  o: { dryRun: boolean; json: boolean; partial?: boolean },
+): Promise<ControlPlaneCheck> {
   const loaded = loadSpecFile(io.cwd, file, { allowDefault: true });
-  if (readState(workdirPaths(loaded.baseDir).state).phases["etcd"]?.status !== "done") return;
+  const paths = workdirPaths(loaded.baseDir);
+  if (readState(paths.state).phases["etcd"]?.status !== "done") return { kind: "none" };
+  const record = readMembershipRecord(membershipStatePath(paths));
+  if (record?.change === "remove") {
+    throw new CliError(
+      "MEMBERSHIP_IN_PROGRESS",
+      `the removal of control plane ${record.member} is unfinished (${record.done.length} step(s) done, recorded in .khw/membership.json)`,
+      `finish it first: khw node remove ${record.member} --yes (it resumes)`,
+    );
+  }
   const seam = currentSeams().executor;
   // the tests' executor is the run's too: used, not closed, here
   const executor = seam ? seam() : sshExecutorForSpec(loaded, undefined, { dryRun: true });
@@ -154,13 +157,101 @@ export async function checkControlPlanes(io: Io, file: string | undefined, dryRu
   } finally {
     if (!seam) await executor.close().catch(() => {});
   }
-  const drift = members && membershipDrift(loaded.cluster, members);
-  if (!drift) return;
-  const [first, ...rest] = describeDrift(drift);
-  // --dry-run too: planning the unsupported change would re-issue certificates in pki/ already.
-  throw new CliError(
-    "CONTROL_PLANES_CHANGED",
-    `${dryRun ? "dry run: " : ""}${first}\n${rest.join("\n")}`,
-    `put the control planes back as etcd has them (${members!.map((m) => m.name).join(", ")}); workers can be added and removed`,
+  let drift = members && membershipDrift(loaded.cluster, members);
+  // an addition that stopped after its member joined etcd: its remaining steps, from the record
+  if (
+    !drift &&
+    record?.change === "add" &&
+    loaded.cluster.controlPlanes.some((n) => n.name === record.member)
+  )
+    drift = membershipDrift(
+      loaded.cluster,
+      loaded.cluster.etcd.members.filter((m) => m.name !== record.member),
+    );
+  if (!drift) return { kind: "none" };
+  const running = members?.map((m) => m.name).join(", ") ?? "";
+  if (drift.removed.length || !drift.plan) {
+    const [first, ...rest] = describeDrift(drift);
+    throw new CliError(
+      "CONTROL_PLANES_CHANGED",
+      `${o.dryRun ? "dry run: " : ""}${first}: ${drift.removed.length ? "khw up adds control planes; it does not remove them" : "khw up cannot carry it out"}\n${rest.join("\n")}`,
+      drift.removed.length
+        ? `put ${drift.removed.join(", ")} back in the spec and run \`khw node remove ${drift.removed[0]} --yes --update-spec\` (quorum checked, etcd member remove, HAProxy, apiservers one by one, host reset)`
+        : `put the control planes back as etcd has them (${running})`,
+    );
+  }
+  if (o.partial)
+    throw new CliError(
+      "CONTROL_PLANES_CHANGED",
+      `the spec adds control plane(s) ${drift.added.join(", ")}: an addition runs as a whole, never a part of it (--only/--skip)`,
+      "run `khw up` without --only/--skip (`khw up --dry-run` shows its steps)",
+    );
+  if (o.dryRun) {
+    const lines = describeDrift(drift);
+    if (o.json)
+      io.stdout(
+        `${JSON.stringify({ type: "membership-plan", added: drift.added, steps: drift.plan.steps, warnings: drift.plan.warnings })}\n`,
+      );
+    else
+      io.stdout(
+        `dry run: ${lines.join("\n")}\nthen khw up converges the rest as usual (nothing was re-issued, pushed or restarted)\n`,
+      );
+    return { kind: "printed" };
+  }
+  return { kind: "add", plan: drift.plan, before: drift.before! };
+}
+
+export interface AdditionContext {
+  io: Io;
+  loaded: LoadedSpec;
+  paths: WorkdirPaths;
+  artifacts: Artifacts;
+  executor: Executor;
+  targets: ReadonlyMap<string, HostTarget>;
+  emit: EventSink;
+  log: (line: string) => void;
+  signal: AbortSignal;
+  json: boolean;
+}
+
+/**
+ * `khw up`'s hook: the control plane the spec adds, carried out before the usual run (which then finds
+ * it converged). The sub-runs' step events go to the usual view; the membership's own lines are
+ * `[membership] …` (with --json: `{"type":"membership","message":…}` lines).
+ */
+export async function carryOutAddition(
+  check: Extract<ControlPlaneCheck, { kind: "add" }>,
+  c: AdditionContext,
+): Promise<void> {
+  const seams = currentSeams();
+  const say = (line: string) =>
+    c.json
+      ? c.io.stdout(`${JSON.stringify({ type: "membership", message: line })}\n`)
+      : c.io.stdout(`[membership] ${line}\n`);
+  for (const w of check.plan.warnings) say(`warning: ${w}`);
+  const r = await carryOutMembership({
+    cluster: c.loaded.cluster,
+    before: check.before,
+    artifacts: c.artifacts,
+    paths: c.paths,
+    executor: c.executor,
+    targets: c.targets,
+    plan: check.plan,
+    signal: c.signal,
+    emit: (e) =>
+      ["step", "host-failed", "warning", "phase-not-run"].includes(e.type)
+        ? c.emit(e)
+        : c.log(`event ${JSON.stringify(e)}`),
+    log: c.log,
+    say,
+    cacheDir: defaultCacheDir(c.io.env),
+    baseDir: c.loaded.baseDir,
+    now: () => seams.now(),
+    ...(seams.sleep ? { sleep: seams.sleep } : {}),
+    rerun: "khw up",
+  });
+  for (const n of r.notes) say(`note: ${n}`);
+  say(
+    `control plane ${check.plan.added.join(", ")} added (${r.ran.length} step(s)${r.skipped.length ? `, ${r.skipped.length} done by an earlier run` : ""})`,
   );
 }

@@ -43,13 +43,6 @@ export function checkRemovable(
 ): ClusterNode | undefined {
   const node = cluster.nodes.find((n) => n.name === name);
   if (!node) return undefined;
-  if (node.role === "controlplane") {
-    throw new CliError(
-      "NODE_REMOVE_REFUSED",
-      `${name} is a control plane: khw node remove does not carry out a control plane's removal yet (etcd member remove, HAProxy backends, every apiserver's --etcd-servers)`,
-      `\`khw node remove ${name} --dry-run\` prints the plan, step by step; only workers are removed for now`,
-    );
-  }
   if (node.role === "loadbalancer") {
     throw new CliError(
       "NODE_REMOVE_REFUSED",
@@ -248,9 +241,14 @@ async function drainBlockers(
 
 /**
  * The plan of removing control plane `name` (@khw/pki's membership plan from the spec with and without
- * it), for `khw node remove NAME --dry-run`; its refusals (quorum, last control plane) as CLI errors.
+ * it; `healthy`: the etcd members known healthy, default all); its refusals (quorum, last control plane)
+ * as CLI errors.
  */
-export function controlPlaneRemovalPlan(cluster: Cluster, name: string): MembershipPlan {
+export function controlPlaneRemovalPlan(
+  cluster: Cluster,
+  name: string,
+  options: { healthy?: readonly string[] } = {},
+): MembershipPlan {
   const spec = cluster.spec;
   let after: Cluster;
   try {
@@ -263,7 +261,7 @@ export function controlPlaneRemovalPlan(cluster: Cluster, name: string): Members
     );
   }
   try {
-    return controlPlaneMembershipPlan(cluster, after);
+    return controlPlaneMembershipPlan(cluster, after, options);
   } catch (e) {
     if (isMembershipError(e))
       throw new CliError("NODE_REMOVE_REFUSED", e.message.replace(/ \(fix: .*\)$/, ""), e.hint);

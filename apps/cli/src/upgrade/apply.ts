@@ -1,13 +1,12 @@
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
 import type { ClusterNode } from "@khw/spec";
 import { clusterAtVersion, type UpgradePlan, type UpgradeStep } from "@khw/systemd-units";
 import { renderArtifacts } from "../artifacts";
+import { BACKUPS_DIR, saveSnapshot } from "../day2/etcd";
 import type { Hosts } from "../day2/remote";
 import { CliError } from "../errors";
-import { writeFileAtomic } from "../fs-atomic";
 import type { LoadedSpec } from "../spec-file";
 import { defaultCacheDir } from "../up/binaries";
 import type { EventSink } from "../up/events";
@@ -47,14 +46,6 @@ export interface ApplyUpgradeResult {
 }
 
 const KUBECTL = ["/usr/local/bin/kubectl", "--kubeconfig", KUBECONFIG_PATHS.admin];
-
-/** Saves a snapshot on a member, prints its status as JSON; the data come as positional arguments. */
-export const SNAPSHOT_SCRIPT = `set -e
-umask 077
-mkdir -p "$(dirname "$1")"
-/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.crt \\
-  --cert=/etc/etcd/etcd-server.crt --key=/etc/etcd/etcd-server.key snapshot save "$1" >/dev/null
-/usr/local/bin/etcdutl snapshot status "$1" -w json`;
 
 /**
  * Carries out an upgrade plan step by step: the etcd snapshot, each control plane (khw up's
@@ -242,8 +233,9 @@ export async function applyUpgrade(o: ApplyUpgradeOptions): Promise<ApplyUpgrade
 }
 
 /**
- * `etcdctl snapshot save` on a member over SSH, copied to `backups/` beside cluster.yaml (0600, a
- * .gitignore keeps the directory out of git), the copy on the host removed. Returns file, sha256, revision.
+ * The snapshot before the upgrade: `khw etcd snapshot save`'s own (saveSnapshot: from the plan's member
+ * when it is healthy, verified, 0600 in `backups/` kept out of git, the host's copy removed), named after
+ * the target version. Returns file, sha256, revision.
  */
 async function snapshot(
   o: ApplyUpgradeOptions,
@@ -251,28 +243,13 @@ async function snapshot(
   plan: UpgradePlan,
 ): Promise<{ file: string; sha256: string; revision?: number }> {
   const stamp = o.now().toISOString().replace(/[:.]/g, "-");
-  const name = `etcd-before-${plan.to}-${stamp}.db`;
-  const remote = `/var/lib/khw/backups/${name}`;
-  const target = o.hosts.target(member);
-  const r = await o.hosts.executor.shell(target, SNAPSHOT_SCRIPT, { sudo: true, args: [remote] });
-  o.log(`[upgrade] ${member.name}: snapshot ${remote}\n${r.stdout}${r.stderr}`);
-  let revision: number | undefined;
-  try {
-    revision = (JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { revision?: number }).revision;
-  } catch {
-    revision = undefined;
-  }
-  const data = await o.hosts.executor.download(target, remote, { sudo: true });
-  await o.hosts.executor.exec(target, ["rm", "-f", remote], { sudo: true });
-  const dir = join(o.loaded.baseDir, "backups");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const ignore = join(dir, ".gitignore");
-  if (!existsSync(ignore)) writeFileSync(ignore, "# etcd snapshots hold every Secret of the cluster\n*\n");
-  const file = join(dir, name);
-  writeFileAtomic(file, data, 0o600);
-  return {
-    file,
-    sha256: createHash("sha256").update(data).digest("hex"),
-    ...(revision !== undefined ? { revision } : {}),
-  };
+  const saved = await saveSnapshot(
+    o.loaded.cluster,
+    o.hosts,
+    o.loaded.baseDir,
+    join(BACKUPS_DIR, `etcd-before-${plan.to}-${stamp}.db`),
+    (line) => o.log(`[upgrade] ${line}`),
+    { prefer: member.name },
+  );
+  return { file: saved.file, sha256: saved.sha256, revision: saved.status.revision };
 }
