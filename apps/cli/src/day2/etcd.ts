@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { type ExecResult, fanOut } from "@khw/remote-exec";
-import type { Cluster, ClusterNode } from "@khw/spec";
+import { type Cluster, type ClusterNode, NODE_DIRS } from "@khw/spec";
 import {
   BINARY_PATHS,
   type EtcdClusterStatus,
@@ -205,7 +205,7 @@ export async function saveSnapshot(
   const node = cluster.nodes.find((n) => n.name === source.name) as ClusterNode;
   const t = hosts.target(node);
   const ex = hosts.executor;
-  const remote = `/var/lib/khw/etcd-snapshot-${stamp}.db`;
+  const remote = `${NODE_DIRS.khw}/etcd-snapshot-${stamp}.db`;
   say(`${source.name}: etcdctl snapshot save ${remote} (${source.isLeader ? "the leader" : "a follower"})`);
   let bytes: Buffer;
   let st: SnapshotStatus;

@@ -1,6 +1,5 @@
 import { rmSync } from "node:fs";
 import { join, relative } from "node:path";
-import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
 import type { ClusterNode } from "@khw/spec";
 import { clusterAtVersion, type UpgradePlan, type UpgradeStep } from "@khw/systemd-units";
 import { renderArtifacts } from "../artifacts";
@@ -12,6 +11,7 @@ import { defaultCacheDir } from "../up/binaries";
 import type { EventSink } from "../up/events";
 import { applyHost, type PhaseName, phaseByName } from "../up/phases";
 import { runUp, UpError } from "../up/runner";
+import { KUBECTL_AS_ADMIN } from "../up/steps/kubectl";
 import { readWorkdir } from "../workdir";
 import { stepKey, stepLabel } from "./format";
 import { updateSpecVersion } from "./spec-version";
@@ -45,8 +45,6 @@ export interface ApplyUpgradeResult {
   specUpdated: boolean;
 }
 
-const KUBECTL = ["/usr/local/bin/kubectl", "--kubeconfig", KUBECONFIG_PATHS.admin];
-
 /**
  * Carries out an upgrade plan step by step: the etcd snapshot, each control plane (khw up's
  * control-plane phase for that host alone: the new binaries fetched and checksum-verified as `khw up`
@@ -73,7 +71,7 @@ export async function applyUpgrade(o: ApplyUpgradeOptions): Promise<ApplyUpgrade
     );
 
   const kubectl = async (args: string[], where: ClusterNode = api) => {
-    const r = await hosts.executor.exec(hosts.target(where), [...KUBECTL, ...args], {
+    const r = await hosts.executor.exec(hosts.target(where), [...KUBECTL_AS_ADMIN, ...args], {
       sudo: true,
       check: false,
     });
