@@ -1,7 +1,7 @@
 // What `khw --version` and `khw validate` load (the modules, as the CLI runs from its sources): start-up is
 // the modules loaded, so the heavy libraries load only for the commands that use them.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultClusterSpecInput, renderClusterYaml } from "@khw/spec";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -14,6 +14,18 @@ afterEach(() => cleanup());
 
 const dev = join(__dirname, "../../../scripts/khw-dev.mjs");
 const recorder = join(__dirname, "support/record-modules.mjs");
+
+/** Runs khw from its sources with extra environment variables; returns its exit code. */
+function run(args: string[], env: Record<string, string>): number | null {
+  const r = spawnSync(process.execPath, [dev, ...args], {
+    cwd: dir,
+    env: { ...envWithoutForceColor(), NO_COLOR: "1", INIT_CWD: dir, ...env },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  return r.status;
+}
 
 /** Runs khw from its sources and returns the exit code and the third-party packages it loaded. */
 function packagesLoaded(args: string[]): { code: number | null; packages: Set<string> } {
@@ -58,5 +70,28 @@ describe("start-up: the libraries each command loads", () => {
     const invalid = packagesLoaded(["validate"]);
     expect(invalid.code).toBe(3);
     expect(invalid.packages).toContain("zod");
+  });
+});
+
+describe("start-up: the compile cache", () => {
+  const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
+  const hasCompileCache = major > 22 || (major === 22 && minor >= 1);
+
+  it(`is kept under khw's cache root, or where NODE_COMPILE_CACHE says (Node ${process.versions.node}: ${hasCompileCache ? "has" : "has no"} module.enableCompileCache)`, () => {
+    writeFileSync(join(dir, "cluster.yaml"), renderClusterYaml(defaultClusterSpecInput()));
+    const entries = (d: string) => (existsSync(d) ? readdirSync(d, { recursive: true }).length : 0);
+    expect(run(["validate"], { XDG_CACHE_HOME: join(dir, "xdg") })).toBe(0);
+    expect(
+      run(["validate"], { XDG_CACHE_HOME: join(dir, "xdg2"), NODE_COMPILE_CACHE: join(dir, "ncc") }),
+    ).toBe(0);
+    if (hasCompileCache) {
+      expect(entries(join(dir, "xdg/khw/node-compile-cache"))).toBeGreaterThan(1);
+      expect(entries(join(dir, "ncc"))).toBeGreaterThan(1);
+      expect(existsSync(join(dir, "xdg2"))).toBe(false);
+    } else {
+      // Node 20: nothing to enable, nothing written.
+      expect(existsSync(join(dir, "xdg"))).toBe(false);
+      expect(existsSync(join(dir, "ncc"))).toBe(false);
+    }
   });
 });
