@@ -106,11 +106,21 @@ function duplicateKeys(doc: Document.Parsed): YAMLParseError[] {
  */
 export const MAX_YAML_TOKENS = 100_000;
 
-/** Whether `text` lexes into more than MAX_YAML_TOKENS tokens (stops counting there). */
-function tooManyTokens(text: string): boolean {
+/**
+ * The document's tokens (what `new Parser(onNewLine).parse(text)` yields), lexed once; undefined past
+ * MAX_YAML_TOKENS lexemes, where it stops: the work stays bounded by the limit whatever the text.
+ */
+function parseTokens(text: string, lc: LineCounter): CST.Token[] | undefined {
+  const parser = new Parser(lc.addNewLine);
+  lc.addNewLine(0); // as Parser.parse does before the first lexeme
+  const tokens: CST.Token[] = [];
   let n = 0;
-  for (const _ of new Lexer().lex(text)) if (++n > MAX_YAML_TOKENS) return true;
-  return false;
+  for (const lexeme of new Lexer().lex(text)) {
+    if (++n > MAX_YAML_TOKENS) return undefined;
+    for (const token of parser.next(lexeme)) tokens.push(token);
+  }
+  for (const token of parser.end()) tokens.push(token);
+  return tokens;
 }
 
 /** Deeper than any cluster spec (a node's kubelet extraConfig included), far below the parser's limits. */
@@ -181,9 +191,14 @@ export function parseYamlValue(
   text: string,
   options: ParseOptions = {},
 ): { value: unknown; doc: Document.Parsed; lc: LineCounter } {
-  // Bound the work before any of it: the parser and composer cost grows with the tokens, and so does
-  // the number of errors a malformed file yields.
-  if (tooManyTokens(text)) {
+  // Bound the work: the parser and composer cost grows with the tokens, and so does the number of
+  // errors a malformed file yields. Parse to tokens first (the parser keeps its own stack) and refuse a
+  // document nested past MAX_DEPTH before the composer recurses into it: at a few thousand levels it
+  // exhausts the call stack, and where that happens inside V8's regular-expression compiler the whole
+  // process aborts.
+  const lc = new LineCounter();
+  const tokens = parseTokens(text, lc);
+  if (!tokens) {
     throw new SpecError(
       [
         {
@@ -197,11 +212,6 @@ export function parseYamlValue(
       options.file,
     );
   }
-  const lc = new LineCounter();
-  // Parse to tokens first (the parser keeps its own stack) and refuse a document nested past MAX_DEPTH
-  // before the composer recurses into it: at a few thousand levels it exhausts the call stack, and where
-  // that happens inside V8's regular-expression compiler the whole process aborts.
-  const tokens = [...new Parser(lc.addNewLine).parse(text)];
   if (nestingDepth(tokens) > MAX_DEPTH) {
     throw new SpecError(
       [
