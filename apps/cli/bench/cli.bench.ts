@@ -1,7 +1,7 @@
-// pnpm --filter @khw/cli bench [--runs N] [--rsa-runs N] [--node PATH]...   (part of `pnpm bench`)
+// pnpm --filter @khw/cli bench [--runs N] [--rsa-runs N] [--node PATH]... [--bin PATH]   (part of `pnpm bench`)
 //
 // Whole processes, as users run them (the built CLI, dist/bin.js), interleaved run by run, medians
-// of wall and CPU (user + system, from /usr/bin/time) and their ratios:
+// of wall and CPU (user + system, the kernel's accounting through wait4) and their ratios:
 // 1. start-up: `khw --version` and `khw validate` against `node -e 0` of the same Node;
 // 2. `khw gen` of the default cluster with ECDSA P-256 keys (PKI + every kubeconfig, unit and
 //    config written) against the guide's OpenSSL command sequence and cfssl for the same
@@ -46,17 +46,34 @@ interface Sample {
   cpu: number;
 }
 
+/**
+ * Times one process: wall from fork to exit, CPU (user + system of it and its children) from the kernel's
+ * accounting (wait4's rusage), to the microsecond; /usr/bin/time rounds to 10 ms, as long as Node 22's
+ * whole start-up. Python's os.wait4 is the portable way to read that rusage; its own start-up is before
+ * the clock.
+ */
+const TIMER = `import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+sys.stderr.write("\\n%.6f %.6f\\n" % (wall, ru.ru_utime + ru.ru_stime))
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+
 function timeOnce(job: Job): Sample {
   job.prepare?.();
-  const r = spawnSync("/usr/bin/time", ["-f", "%e %U %S", ...job.argv], {
+  const r = spawnSync("python3", ["-c", TIMER, ...job.argv], {
     cwd: job.cwd,
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1" },
   });
   if (r.status !== 0) throw new Error(`${job.name} failed (${r.status}):\n${r.stderr}`);
-  const last = r.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
+  const [wall, cpu] = r.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
   job.check?.();
-  return { wall: last[0]!, cpu: last[1]! + last[2]! };
+  return { wall: wall!, cpu: cpu! };
 }
 
 const median = (xs: number[]) => {
@@ -87,7 +104,9 @@ function table(rows: string[][]): string {
 
 function main(): void {
   // The bench times what users install: the built CLI (rebuilt when it or a package it bundles changed).
-  const bin = builtCli();
+  const binArg = args.indexOf("--bin");
+  // --bin PATH: another build of the CLI (e.g. of the base branch, for a before/after), as it is.
+  const bin = binArg >= 0 ? args[binArg + 1]! : builtCli();
   const [loadAtStart] = loadavg();
   const nodes = NODES.map((path) => ({
     path,
@@ -163,7 +182,7 @@ function main(): void {
     const rsa = genJobs("rsa", specInput);
     const rsaGens = interleaved(rsa.jobs, RSA_RUNS);
 
-    const fmt = (x: number) => x.toFixed(3);
+    const fmt = (x: number) => x.toFixed(4);
     const row = (name: string, s: Sample[], base: Sample[] | undefined, baseName: string) => [
       name,
       fmt(median(s.map((x) => x.wall))),
@@ -196,7 +215,7 @@ function main(): void {
     ];
     const [l1] = loadavg();
     console.log(
-      `\n## khw CLI: start-up and \`khw gen\` (${RUNS} interleaved runs, ${nodes.map((n) => n.label).join(", ")}, ${cpus().length} CPUs, load ${loadAtStart!.toFixed(1)} at the start, ${l1!.toFixed(1)} at the end)\n`,
+      `\n## khw CLI: start-up and \`khw gen\` (${bin}, ${RUNS} interleaved runs, ${nodes.map((n) => n.label).join(", ")}, ${cpus().length} CPUs, load ${loadAtStart!.toFixed(1)} at the start, ${l1!.toFixed(1)} at the end)\n`,
     );
     console.log(table(rows));
     console.log(`\n${ec.catalogue.length} certificates, ECDSA P-256, the default cluster (${RUNS} runs):\n`);
