@@ -1,6 +1,6 @@
 // `@khw/spec/quick`: the quick path for a spec that is valid, without zod (zod and the schema it builds
 // are most of what `khw validate` spent starting up). The schema check is ajv's standalone code compiled
-// at build time from the same JSON Schema zod generates (_quick-check.generated.ts); the defaults come
+// at build time from the same JSON Schema zod generates (_quick-check.generated.js); the defaults come
 // from that schema; the semantic checks are the ones parseClusterYaml runs. Anything else (a problem of
 // any kind) returns undefined: parseClusterYaml then tells every problem, with zod's messages.
 import { schema, validate } from "./_quick-check.generated";
