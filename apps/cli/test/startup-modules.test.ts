@@ -94,4 +94,11 @@ describe("start-up: the compile cache", () => {
       expect(existsSync(join(dir, "ncc"))).toBe(false);
     }
   });
+
+  it("an unusable cache root leaves the cache off and khw working: a file, a path under /proc (where Node's recursive mkdir never returns)", () => {
+    writeFileSync(join(dir, "cluster.yaml"), renderClusterYaml(defaultClusterSpecInput()));
+    writeFileSync(join(dir, "a-file"), "");
+    for (const root of [join(dir, "a-file"), "/proc", "/proc/no-such-dir"])
+      expect(run(["validate"], { XDG_CACHE_HOME: root }), root).toBe(0);
+  });
 });
