@@ -1,4 +1,5 @@
 import { copyFileSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { defineConfig } from "tsup";
 import { khwTsupConfig } from "../../tsup.shared";
@@ -27,6 +28,17 @@ export default defineConfig({
     js: "import { createRequire as __khwCreateRequire } from 'node:module'; const require = __khwCreateRequire(import.meta.url);",
   },
   esbuildPlugins: [
+    {
+      // yaml's ES module build (what its package.json maps every non-Node bundler to) instead of its
+      // CommonJS one: no module wrappers evaluated at start-up, and what khw does not use left out.
+      // It differs only in !!binary of YAML 1.1 (khw reads the core schema) and in warning through
+      // console.warn instead of process.emitWarning.
+      name: "yaml-esm",
+      setup(build) {
+        const dir = dirname(createRequire(import.meta.url).resolve("yaml/package.json"));
+        build.onResolve({ filter: /^yaml$/ }, () => ({ path: join(dir, "browser/index.js") }));
+      },
+    },
     {
       // node-forge's index loads all of it (TLS, PKCS#7/#12, SSH, Ed25519, …: 550 KB, ~40 ms of every
       // `khw gen`); @khw/pki uses its ASN.1, utilities and X.509 encoder only. Its own modules register

@@ -1,3 +1,4 @@
 import { khwTsupConfig } from "../../tsup.shared";
 
-export default khwTsupConfig();
+// `@khw/spec/quick`: the quick path of a valid spec, which loads no zod (khw validate's start-up).
+export default khwTsupConfig(["src/index.ts", "src/quick.ts"]);

@@ -1,13 +1,15 @@
-// pnpm --filter @khw/cli bench [--runs N]   (part of `pnpm bench`)
+// pnpm --filter @khw/cli bench [--runs N] [--rsa-runs N] [--node PATH]... [--bin PATH]   (part of `pnpm bench`)
 //
 // Whole processes, as users run them (the built CLI, dist/bin.js), interleaved run by run, medians
-// of wall and CPU (user + system, from /usr/bin/time) and their ratios:
-// 1. start-up: `khw --version` and `khw validate` against `node -e 0`;
+// of wall and CPU (user + system, the kernel's accounting through wait4) and their ratios:
+// 1. start-up: `khw --version` and `khw validate` against `node -e 0` of the same Node;
 // 2. `khw gen` of the default cluster with ECDSA P-256 keys (PKI + every kubeconfig, unit and
 //    config written) against the guide's OpenSSL command sequence and cfssl for the same
 //    certificates. Every output is checked with `openssl verify` before it counts.
 // 3. The same with the default spec as it is (RSA-2048 keys): the bar of ≤ 0.6× the OpenSSL
-//    sequence (`--rsa-runs N`, default 5: each OpenSSL run takes seconds).
+//    sequence (`--rsa-runs N`, default 5: each OpenSSL run takes seconds; 0 leaves it out).
+// Each with the Node running the bench and every other Node given (`--node PATH`, repeatable, or
+// KHW_BENCH_NODES="PATH PATH"): users run Node 22 and 24, whose start-up differs from Node 20's.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -22,6 +24,12 @@ const runsArg = args.indexOf("--runs");
 const RUNS = runsArg >= 0 ? Number(args[runsArg + 1]) : 11;
 const rsaRunsArg = args.indexOf("--rsa-runs");
 const RSA_RUNS = rsaRunsArg >= 0 ? Number(args[rsaRunsArg + 1]) : 5;
+/** The Node binaries to time the CLI with: this one first, then every `--node PATH` and KHW_BENCH_NODES. */
+const NODES = [
+  process.execPath,
+  ...args.flatMap((a, i) => (a === "--node" && args[i + 1] ? [args[i + 1]!] : [])),
+  ...(process.env["KHW_BENCH_NODES"] ?? "").split(/\s+/).filter(Boolean),
+].filter((n, i, all) => all.indexOf(n) === i);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Job {
@@ -38,17 +46,34 @@ interface Sample {
   cpu: number;
 }
 
+/**
+ * Times one process: wall from fork to exit, CPU (user + system of it and its children) from the kernel's
+ * accounting (wait4's rusage), to the microsecond; /usr/bin/time rounds to 10 ms, as long as Node 22's
+ * whole start-up. Python's os.wait4 is the portable way to read that rusage; its own start-up is before
+ * the clock.
+ */
+const TIMER = `import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+sys.stderr.write("\\n%.6f %.6f\\n" % (wall, ru.ru_utime + ru.ru_stime))
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+
 function timeOnce(job: Job): Sample {
   job.prepare?.();
-  const r = spawnSync("/usr/bin/time", ["-f", "%e %U %S", ...job.argv], {
+  const r = spawnSync("python3", ["-c", TIMER, ...job.argv], {
     cwd: job.cwd,
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1" },
   });
   if (r.status !== 0) throw new Error(`${job.name} failed (${r.status}):\n${r.stderr}`);
-  const last = r.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
+  const [wall, cpu] = r.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
   job.check?.();
-  return { wall: last[0]!, cpu: last[1]! + last[2]! };
+  return { wall: wall!, cpu: cpu! };
 }
 
 const median = (xs: number[]) => {
@@ -60,6 +85,7 @@ const median = (xs: number[]) => {
 /** Runs the jobs in turn, run by run (A B C A B C …), after one warm-up each. */
 function interleaved(jobs: Job[], runs: number): Map<string, Sample[]> {
   const out = new Map<string, Sample[]>(jobs.map((j) => [j.name, []]));
+  if (runs <= 0) return out;
   for (const j of jobs) timeOnce(j);
   for (let r = 0; r < runs; r++) for (const j of jobs) out.get(j.name)!.push(timeOnce(j));
   return out;
@@ -78,7 +104,18 @@ function table(rows: string[][]): string {
 
 function main(): void {
   // The bench times what users install: the built CLI (rebuilt when it or a package it bundles changed).
-  const bin = builtCli();
+  const binArg = args.indexOf("--bin");
+  // --bin PATH: another build of the CLI (e.g. of the base branch, for a before/after), as it is.
+  const bin = binArg >= 0 ? args[binArg + 1]! : builtCli();
+  const [loadAtStart] = loadavg();
+  const nodes = NODES.map((path) => ({
+    path,
+    label: `Node ${execFileSync(path, ["-p", "process.versions.node"], { encoding: "utf8" }).trim()}`,
+  }));
+  if (nodes.length === 1)
+    log(
+      "only the Node running the bench: give others with --node PATH or KHW_BENCH_NODES (users run 22 and 24)",
+    );
   const scratch = mkdtempSync(join(tmpdir(), "khw-cli-bench-"));
   try {
     const hasCfssl = spawnSync("sh", ["-c", "command -v cfssl && command -v cfssljson"]).status === 0;
@@ -112,27 +149,30 @@ function main(): void {
         };
       };
       const jobs: Job[] = [
-        {
-          name: "khw gen",
-          argv: [process.execPath, bin, "gen"],
+        ...nodes.map((n) => ({
+          name: `khw gen ${n.label}`,
+          argv: [n.path, bin, "gen"],
           cwd: gen,
           prepare: () => {
             for (const d of ["pki", "out", ".khw"]) rmSync(join(gen, d), { recursive: true, force: true });
           },
           check: () => verifyAll(join(gen, "pki"), catalogue, "khw"),
-        },
+        })),
         byHand("openssl", opensslSequence),
         ...(hasCfssl ? [byHand("cfssl", cfsslSequence)] : []),
       ];
       return { jobs, catalogue };
     };
-    const node = process.execPath;
     const startup = interleaved(
-      [
-        { name: "node -e 0", argv: [node, "-e", "0"], cwd: scratch },
-        { name: "khw --version", argv: [node, bin, "--version"], cwd: scratch },
-        { name: "khw validate", argv: [node, bin, "validate", "-f", validateYaml], cwd: scratch },
-      ],
+      nodes.flatMap((n) => [
+        { name: `node -e 0 ${n.label}`, argv: [n.path, "-e", "0"], cwd: scratch },
+        { name: `khw --version ${n.label}`, argv: [n.path, bin, "--version"], cwd: scratch },
+        {
+          name: `khw validate ${n.label}`,
+          argv: [n.path, bin, "validate", "-f", validateYaml],
+          cwd: scratch,
+        },
+      ]),
       RUNS,
     );
     if (!hasCfssl)
@@ -142,42 +182,50 @@ function main(): void {
     const rsa = genJobs("rsa", specInput);
     const rsaGens = interleaved(rsa.jobs, RSA_RUNS);
 
-    const fmt = (x: number) => x.toFixed(3);
+    const fmt = (x: number) => x.toFixed(4);
     const row = (name: string, s: Sample[], base: Sample[] | undefined, baseName: string) => [
       name,
       fmt(median(s.map((x) => x.wall))),
       fmt(median(s.map((x) => x.cpu))),
       base ? `${ratio(s, base, "wall").toFixed(2)}× / ${ratio(s, base, "cpu").toFixed(2)}× ${baseName}` : "–",
     ];
-    const n0 = startup.get("node -e 0")!;
     const rows = [
       ["command (whole process)", "wall s (median)", "cpu s (median)", "ratio wall / cpu"],
-      row("node -e 0", n0, undefined, ""),
-      row("khw --version", startup.get("khw --version")!, n0, "node -e 0"),
-      row("khw validate", startup.get("khw validate")!, n0, "node -e 0"),
+      ...nodes.flatMap((n) => {
+        const n0 = startup.get(`node -e 0 ${n.label}`)!;
+        return [
+          row(`node -e 0 (${n.label})`, n0, undefined, ""),
+          row(`khw --version (${n.label})`, startup.get(`khw --version ${n.label}`)!, n0, "node -e 0"),
+          row(`khw validate (${n.label})`, startup.get(`khw validate ${n.label}`)!, n0, "node -e 0"),
+        ];
+      }),
     ];
-    const genRows = (g: Map<string, Sample[]>, label: string) => {
-      const khwGen = g.get("khw gen")!;
-      return [
-        ["command (whole process)", "wall s (median)", "cpu s (median)", "ratio wall / cpu"],
-        row(`khw gen (${label})`, khwGen, undefined, ""),
-        row("openssl sequence", g.get("openssl")!, undefined, ""),
-        ...(hasCfssl ? [row("cfssl", g.get("cfssl")!, undefined, "")] : []),
-        row("khw gen vs openssl", khwGen, g.get("openssl")!, "openssl"),
-        ...(hasCfssl ? [row("khw gen vs cfssl", khwGen, g.get("cfssl")!, "cfssl")] : []),
-      ];
-    };
+    const genRows = (g: Map<string, Sample[]>, label: string) => [
+      ["command (whole process)", "wall s (median)", "cpu s (median)", "ratio wall / cpu"],
+      row("openssl sequence", g.get("openssl")!, undefined, ""),
+      ...(hasCfssl ? [row("cfssl", g.get("cfssl")!, undefined, "")] : []),
+      ...nodes.flatMap((n) => {
+        const khwGen = g.get(`khw gen ${n.label}`)!;
+        return [
+          row(`khw gen (${label}, ${n.label})`, khwGen, undefined, ""),
+          row(`  vs openssl`, khwGen, g.get("openssl")!, "openssl"),
+          ...(hasCfssl ? [row(`  vs cfssl`, khwGen, g.get("cfssl")!, "cfssl")] : []),
+        ];
+      }),
+    ];
     const [l1] = loadavg();
     console.log(
-      `\n## khw CLI: start-up and \`khw gen\` (${RUNS} interleaved runs, Node ${process.version}, ${cpus().length} CPUs, load ${l1!.toFixed(1)})\n`,
+      `\n## khw CLI: start-up and \`khw gen\` (${bin}, ${RUNS} interleaved runs, ${nodes.map((n) => n.label).join(", ")}, ${cpus().length} CPUs, load ${loadAtStart!.toFixed(1)} at the start, ${l1!.toFixed(1)} at the end)\n`,
     );
     console.log(table(rows));
     console.log(`\n${ec.catalogue.length} certificates, ECDSA P-256, the default cluster (${RUNS} runs):\n`);
     console.log(table(genRows(gens, "ECDSA P-256")));
-    console.log(
-      `\n${rsa.catalogue.length} certificates, RSA-2048, the default spec as it is (${RSA_RUNS} runs; cluster.yaml written out):\n`,
-    );
-    console.log(table(genRows(rsaGens, "RSA-2048")));
+    if (RSA_RUNS > 0) {
+      console.log(
+        `\n${rsa.catalogue.length} certificates, RSA-2048, the default spec as it is (${RSA_RUNS} runs; cluster.yaml written out):\n`,
+      );
+      console.log(table(genRows(rsaGens, "RSA-2048")));
+    }
     console.log(
       "\nBars: khw --version ≤ 80 ms wall; khw validate ≤ 1.5× node -e 0; khw gen (ECDSA) ≤ 1.0× openssl and ≤ 1.0× cfssl; khw gen (RSA) ≤ 0.6× openssl. On a busy machine quote the CPU ratios.",
     );

@@ -1,3 +1,4 @@
+import { DNS_LABEL } from "./_dns";
 import {
   canonicalCidr,
   contains,
@@ -14,7 +15,6 @@ import {
 import { quoteValue } from "./_show";
 import { SpecError, type SpecIssue } from "./errors";
 import type { ClusterSpec, KubeletCredentials, NodeSpec, Role } from "./schema";
-import { DNS_LABEL } from "./schema";
 import {
   isSupportedContainerd,
   isSupportedKubernetes,

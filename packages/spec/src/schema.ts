@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { DNS_LABEL } from "./_dns";
 
-/** RFC 1123 label, as Kubernetes requires for node names. */
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export { DNS_LABEL } from "./_dns";
+
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 const dnsLabel = z

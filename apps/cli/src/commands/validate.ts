@@ -2,15 +2,16 @@ import {
   type Cluster,
   escapeControl,
   formatIssues,
+  type LoadedCluster,
   MAX_PRINTED_ISSUES,
-  SpecError,
+  quickParseClusterYaml,
   type SpecIssue,
-} from "@khw/spec";
+} from "@khw/spec/quick";
 import type { Command } from "commander";
 import { CliError, EXIT, UsageError } from "../errors";
 import { colors, type Io } from "../io";
 import { loadYamlStringify } from "../output";
-import { loadSpecFile } from "../spec-file";
+import { locateSpecFile, readSpecText } from "../spec-read";
 
 /** One paragraph that says what the spec describes. */
 export function topologySummary(cluster: Cluster): string {
@@ -61,6 +62,23 @@ function result(file: string, issues: readonly SpecIssue[], cluster?: Cluster): 
   };
 }
 
+/**
+ * Reads and checks the spec. A valid spec takes the quick path (@khw/spec/quick: no zod to load, the most
+ * of khw validate's start-up); any problem loads @khw/spec, whose parseClusterYaml throws the SpecError
+ * with every problem, as every other command reports it.
+ */
+async function loadForValidate(
+  cwd: string,
+  file: string | undefined,
+): Promise<LoadedCluster & { displayName: string }> {
+  const { path, displayName } = locateSpecFile(cwd, file, { allowDefault: false });
+  const text = readSpecText(path, displayName);
+  const loaded =
+    quickParseClusterYaml(text, { file: displayName }) ??
+    (await import("@khw/spec")).parseClusterYaml(text, { file: displayName });
+  return { ...loaded, displayName };
+}
+
 interface ValidateOptions {
   file?: string;
   json: boolean;
@@ -100,7 +118,7 @@ export function registerValidate(program: Command, io: Io): void {
       }
       const format = opts.json ? "json" : opts.output;
       if (format === undefined) {
-        const loaded = loadSpecFile(io.cwd, file, { allowDefault: false });
+        const loaded = await loadForValidate(io.cwd, file);
         const c = colors(io);
         if (loaded.warnings.length)
           io.stderr(`${c.yellow(formatIssues(loaded.warnings, loaded.displayName))}\n`);
@@ -118,7 +136,7 @@ export function registerValidate(program: Command, io: Io): void {
             stringify(d, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" });
       let doc: ValidationResult;
       try {
-        const loaded = loadSpecFile(io.cwd, file, { allowDefault: false });
+        const loaded = await loadForValidate(io.cwd, file);
         doc = result(loaded.displayName, loaded.warnings, loaded.cluster);
       } catch (e) {
         if (e instanceof CliError && e.message) {
@@ -133,6 +151,8 @@ export function registerValidate(program: Command, io: Io): void {
           io.stdout(render(format, result(file ?? "cluster.yaml", [issue])));
           throw new CliError(e.code, "", undefined, e.exitCode);
         }
+        // An invalid spec came through parseClusterYaml: @khw/spec is loaded by then.
+        const { SpecError } = await import("@khw/spec");
         if (!(e instanceof SpecError)) throw e;
         doc = result(e.file ?? file ?? "cluster.yaml", e.issues);
       }
