@@ -1,5 +1,4 @@
-// IPv4 as 32-bit integers (BigInt), from dotted quads the DOTTED pattern has already checked. Plain
-// arithmetic: the ip-address package this used cost `khw validate` 45 KB of code to load at every start.
+import { Address4 } from "ip-address";
 
 /** An IPv4 network: first and last address as integers, prefix length. */
 export interface Ipv4Net {
@@ -11,9 +10,8 @@ export interface Ipv4Net {
 
 const DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-/** A dotted quad: four decimal octets 0–255 without leading zeros. */
 export function isIpv4(text: string): boolean {
-  return DOTTED.test(text);
+  return DOTTED.test(text) && Address4.isValid(text);
 }
 
 /** Parses "a.b.c.d/n"; undefined when malformed. */
@@ -22,26 +20,21 @@ export function parseCidr(text: string): Ipv4Net | undefined {
   if (rest.length > 0 || addr === undefined || bits === undefined || !/^\d{1,2}$/.test(bits))
     return undefined;
   if (!isIpv4(addr) || Number(bits) > 32) return undefined;
-  const prefix = Number(bits);
-  const hostBits = (1n << BigInt(32 - prefix)) - 1n;
-  const start = ipToBigInt(addr) & ~hostBits;
-  return { cidr: text, start, end: start | hostBits, prefix };
+  const a = new Address4(text);
+  return { cidr: text, start: a.startAddress().bigInt(), end: a.endAddress().bigInt(), prefix: a.subnetMask };
 }
 
 /** The canonical network address of a CIDR ("10.96.0.5/16" → "10.96.0.0/16"). */
 export function canonicalCidr(net: Ipv4Net): string {
-  return `${bigIntToIp(net.start)}/${net.prefix}`;
+  return `${Address4.fromBigInt(net.start).correctForm()}/${net.prefix}`;
 }
 
-/** "10.96.0.1" → 174063617n. Throws for anything but a dotted quad. */
 export function ipToBigInt(ip: string): bigint {
-  if (!isIpv4(ip)) throw new Error(`'${ip}' is not an IPv4 address`);
-  return ip.split(".").reduce((n, octet) => (n << 8n) | BigInt(octet), 0n);
+  return new Address4(ip).bigInt();
 }
 
-/** 174063617n → "10.96.0.1". */
 export function bigIntToIp(n: bigint): string {
-  return [24n, 16n, 8n, 0n].map((shift) => String((n >> shift) & 255n)).join(".");
+  return Address4.fromBigInt(n).correctForm();
 }
 
 export function overlaps(a: Ipv4Net, b: Ipv4Net): boolean {
