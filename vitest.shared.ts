@@ -11,7 +11,7 @@ const root = dirname(fileURLToPath(import.meta.url));
  */
 function sourceAliases(): { find: RegExp; replacement: string }[] {
   const aliases: { find: RegExp; replacement: string }[] = [];
-  for (const dir of ["packages", "apps"]) {
+  for (const dir of ["packages", "apps", "internal"]) {
     for (const name of readdirSync(join(root, dir))) {
       const src = join(root, dir, name, "src");
       if (!existsSync(join(src, "index.ts"))) continue;
