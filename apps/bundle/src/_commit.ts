@@ -39,7 +39,6 @@ export async function lockBundle(
 ): Promise<() => Promise<void>> {
   const lock = `${dir}.lock`;
   const release = await acquirePidLock(lock, {
-    purpose: "bundle",
     pollMs,
     onWait: (holder) =>
       log(`[bundle] waiting for process ${holder.pid}, which is preparing the same bundle (${lock})`),

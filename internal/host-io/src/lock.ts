@@ -37,7 +37,7 @@ export function readLockHolder(path: string): LockHolder | undefined {
 
 /**
  * Takes an exclusive lock file across processes: created with O_EXCL and holding the owner's pid
- * (JSON `{pid, purpose}`). A lock whose process is gone is taken over. Resolves to the release
+ * (JSON `{pid, purpose}` when a purpose is given). A lock whose process is gone is taken over. Resolves to the release
  * function (which removes the file only while this process still owns it), or undefined when
  * `timeoutMs` passed first.
  */
@@ -52,9 +52,13 @@ export async function acquirePidLock(
   for (;;) {
     try {
       const fd = openSync(path, "wx", 0o644);
-      const holder: LockHolder = { pid: process.pid };
-      if (options.purpose !== undefined) holder.purpose = options.purpose;
-      writeSync(fd, JSON.stringify(holder));
+      // with a purpose: JSON `{pid, purpose}`; without: the bare pid (the older format, still read everywhere)
+      writeSync(
+        fd,
+        options.purpose === undefined
+          ? `${process.pid}\n`
+          : JSON.stringify({ pid: process.pid, purpose: options.purpose }),
+      );
       closeSync(fd);
       let released = false;
       return () => {

@@ -1,11 +1,18 @@
-// The cluster fixtures are shared with @khw/kubeconfig's tests.
-export {
+// The cluster fixtures: the kit's default, and its unusual spec on loopback addresses (the shape
+// @khw/kubeconfig's golden files use too).
+import {
   defaultCluster,
-  SPECS,
+  loopbackUnusualSpec,
   singleMasterCluster,
-  UNUSUAL_SPEC,
-  unusualCluster,
-} from "../../kubeconfig/test/_fixtures";
+  loopbackUnusualCluster as unusualCluster,
+} from "@khw/test-kit/fixtures";
+
+export { defaultCluster, singleMasterCluster, unusualCluster };
+
+export const UNUSUAL_SPEC = loopbackUnusualSpec();
+
+export const SPECS = { default: defaultCluster, unusual: unusualCluster } as const;
+
 /** A fixed aescbc key for golden files (32 bytes). */
 export const KEY = Buffer.from("khw-golden-encryption-key-32-byt").toString("base64");
 
