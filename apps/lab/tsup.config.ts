@@ -3,6 +3,6 @@ import { khwTsupConfig } from "../../tsup.shared";
 
 // @khw/host-io is private: bundled in; its third-party modules are this package's dependencies.
 export default defineConfig({
-  ...khwTsupConfig(["src/index.ts", "src/test-support.ts"]),
+  ...khwTsupConfig(),
   noExternal: ["@khw/host-io"],
 });

@@ -4,7 +4,7 @@ import { Agent, request } from "node:https";
 import { promisify } from "node:util";
 import { pinnedBinaries } from "@khw/bundle";
 import { main } from "@khw/cli";
-import { labExec } from "@khw/lab/test-support";
+import { labExec } from "@khw/lab";
 
 const pexec = promisify(execFile);
 
