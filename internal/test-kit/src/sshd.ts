@@ -6,16 +6,14 @@
 // Requires root, /usr/sbin/sshd (openssh-server), ssh-keygen, ip (iproute2), unshare (util-linux);
 // the sudo tests need sudo.
 
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-
-const execFileP = promisify(execFile);
+import { failureMessage, run as hostRun } from "@khw/host-io";
 
 export const SSHD = "/usr/sbin/sshd";
 
@@ -48,27 +46,11 @@ process.once("exit", () => {
 });
 export const CLEAN_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
+/** Runs a program with a clean environment (stdin from `input`); its stdout, or an Error naming it. */
 export async function run(cmd: string, args: string[], input?: string): Promise<string> {
-  if (input === undefined) {
-    const { stdout } = await execFileP(cmd, args, { env: CLEAN_ENV, maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
-  }
-  return await new Promise<string>((resolve, reject) => {
-    const child = spawn(cmd, args, { env: CLEAN_ENV, stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      err += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}): ${err}`)),
-    );
-    child.stdin.end(input);
-  });
+  const r = await hostRun(cmd, args, { env: CLEAN_ENV, input });
+  if (r.code !== 0) throw new Error(failureMessage(cmd, args, r));
+  return r.stdout;
 }
 
 export async function makeTempDir(prefix = "khw-sshd-"): Promise<string> {

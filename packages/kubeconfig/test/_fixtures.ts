@@ -1,21 +1,10 @@
 import { join } from "node:path";
-import {
-  defaultCluster,
-  loopbackUnusualSpec,
-  singleMasterCluster,
-  loopbackUnusualCluster as unusualCluster,
-} from "@khw/test-kit/fixtures";
 import { goldenChecker } from "@khw/test-kit/golden";
 
-export { defaultCluster, singleMasterCluster, unusualCluster };
+export * from "@khw/test-kit/loopback-fixtures";
 
 /** This package's golden files (test/golden). */
 export const expectGolden = goldenChecker(join(import.meta.dirname, "golden"));
-
-/** The kit's unusual spec on loopback addresses, as these golden files were written for. */
-export const UNUSUAL_SPEC = loopbackUnusualSpec();
-
-export const SPECS = { default: defaultCluster, unusual: unusualCluster } as const;
 
 /** PEM-shaped fixed texts: golden files must not change with every run. */
 export const FAKE = {

@@ -1,17 +1,5 @@
-// The cluster fixtures: the kit's default, and its unusual spec on loopback addresses (the shape
-// @khw/kubeconfig's golden files use too).
-import {
-  defaultCluster,
-  loopbackUnusualSpec,
-  singleMasterCluster,
-  loopbackUnusualCluster as unusualCluster,
-} from "@khw/test-kit/fixtures";
-
-export { defaultCluster, singleMasterCluster, unusualCluster };
-
-export const UNUSUAL_SPEC = loopbackUnusualSpec();
-
-export const SPECS = { default: defaultCluster, unusual: unusualCluster } as const;
+// The kit's fixture set shared with @khw/kubeconfig's golden tests, plus what only these tests need.
+export * from "@khw/test-kit/loopback-fixtures";
 
 /** A fixed aescbc key for golden files (32 bytes). */
 export const KEY = Buffer.from("khw-golden-encryption-key-32-byt").toString("base64");
