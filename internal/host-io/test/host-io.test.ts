@@ -3,22 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  acquirePidLock,
-  commitPartial,
-  failureMessage,
-  khwCacheRoot,
-  parseReleaseVersion,
-  processAlive,
-  readLockHolder,
-  run,
-  sha256,
-  shellJoin,
-  shellQuote,
-  startPartial,
-  writeFileAtomic,
-  writeFileAtomicSync,
-} from "../src/index";
+import * as io from "../src/index";
 
 const tmp = mkdtempSync(join(tmpdir(), "khw-host-io-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -30,19 +15,19 @@ function deadPid(): number {
 
 describe("khwCacheRoot", () => {
   it("honours XDG_CACHE_HOME, else $HOME/.cache", () => {
-    expect(khwCacheRoot({ XDG_CACHE_HOME: "/x/cache", HOME: "/home/a" })).toBe("/x/cache/khw");
-    expect(khwCacheRoot({ XDG_CACHE_HOME: "", HOME: "/home/a" })).toBe("/home/a/.cache/khw");
-    expect(khwCacheRoot({ HOME: "/home/b" })).toBe("/home/b/.cache/khw");
+    expect(io.khwCacheRoot({ XDG_CACHE_HOME: "/x/cache", HOME: "/home/a" })).toBe("/x/cache/khw");
+    expect(io.khwCacheRoot({ XDG_CACHE_HOME: "", HOME: "/home/a" })).toBe("/home/a/.cache/khw");
+    expect(io.khwCacheRoot({ HOME: "/home/b" })).toBe("/home/b/.cache/khw");
   });
 });
 
 describe("writeFileAtomic", () => {
   it("creates parents, applies the mode, replaces the file and leaves no temp file", async () => {
     const file = join(tmp, "a", "b", "key.pem");
-    await writeFileAtomic(file, "one", 0o600);
+    await io.writeFileAtomic(file, "one", 0o600);
     expect(readFileSync(file, "utf8")).toBe("one");
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    writeFileAtomicSync(file, Buffer.from("two"), 0o640);
+    io.writeFileAtomicSync(file, Buffer.from("two"), 0o640);
     expect(readFileSync(file, "utf8")).toBe("two");
     expect(statSync(file).mode & 0o777).toBe(0o640);
     expect(readdirSync(join(tmp, "a", "b"))).toEqual(["key.pem"]);
@@ -52,20 +37,20 @@ describe("writeFileAtomic", () => {
 describe("acquirePidLock", () => {
   it("is exclusive, names its holder, and is taken over when the holder died", async () => {
     const lock = join(tmp, "locks", "x.lock");
-    const release = await acquirePidLock(lock, { purpose: "test" });
-    expect(readLockHolder(lock)).toEqual({ pid: process.pid, purpose: "test" });
+    const release = await io.acquirePidLock(lock, { purpose: "test" });
+    expect(io.readLockHolder(lock)).toEqual({ pid: process.pid, purpose: "test" });
     const waited: number[] = [];
     // held by this (live) process: a second taker waits, then times out
     expect(
-      await acquirePidLock(lock, { timeoutMs: 300, pollMs: 50, onWait: (h) => waited.push(h.pid) }),
+      await io.acquirePidLock(lock, { timeoutMs: 300, pollMs: 50, onWait: (h) => waited.push(h.pid) }),
     ).toBe(undefined);
     expect(waited).toEqual([process.pid]);
     release?.();
     expect(existsSync(lock)).toBe(false);
     // a lock file left by a dead process (bare pid: the old format) is taken over
     writeFileSync(lock, `${deadPid()}\n`);
-    const again = await acquirePidLock(lock, { timeoutMs: 2000 });
-    expect(readLockHolder(lock)?.pid).toBe(process.pid);
+    const again = await io.acquirePidLock(lock, { timeoutMs: 2000 });
+    expect(io.readLockHolder(lock)?.pid).toBe(process.pid);
     again?.();
   });
 
@@ -78,7 +63,7 @@ describe("acquirePidLock", () => {
       await new Promise((r) => setTimeout(r, 300));
       release();
     `;
-    const release = await acquirePidLock(lock);
+    const release = await io.acquirePidLock(lock);
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -97,24 +82,24 @@ describe("acquirePidLock", () => {
 
 describe("processes", () => {
   it("processAlive: this process, pid 1 (EPERM or not), a dead pid, nonsense", () => {
-    expect(processAlive(process.pid)).toBe(true);
-    expect(processAlive(deadPid())).toBe(false);
-    expect(processAlive(0)).toBe(false);
-    expect(processAlive(-5)).toBe(false);
+    expect(io.processAlive(process.pid)).toBe(true);
+    expect(io.processAlive(deadPid())).toBe(false);
+    expect(io.processAlive(0)).toBe(false);
+    expect(io.processAlive(-5)).toBe(false);
   });
 
   it("run: collects output, feeds stdin, streams lines, reports the exit code and a message", async () => {
     const lines: string[] = [];
-    const r = await run("sh", ["-c", "cat; echo err1 >&2; echo err2 >&2; exit 3"], {
+    const r = await io.run("sh", ["-c", "cat; echo err1 >&2; echo err2 >&2; exit 3"], {
       input: "in\n",
       onLine: (l) => lines.push(l),
     });
     expect(r).toMatchObject({ code: 3, signal: null, stdout: "in\n", stderr: "err1\nerr2\n" });
     expect(lines).toEqual(["err1", "err2"]);
-    expect(failureMessage("sh", ["-c", "x"], r)).toBe('"sh -c x" failed (exit 3):\nerr1\nerr2');
-    const killed = await run("sleep", ["10"], { timeoutMs: 100 });
+    expect(io.failureMessage("sh", ["-c", "x"], r)).toBe('"sh -c x" failed (exit 3):\nerr1\nerr2');
+    const killed = await io.run("sleep", ["10"], { timeoutMs: 100 });
     expect(killed.signal).toBe("SIGKILL");
-    await expect(run("/nonexistent/program", [])).rejects.toThrow(/ENOENT/);
+    await expect(io.run("/nonexistent/program", [])).rejects.toThrow(/ENOENT/);
   });
 });
 
@@ -124,11 +109,11 @@ describe("startPartial / commitPartial", () => {
     const stale = `${dir}.partial-${deadPid()}`;
     execFileSync("mkdir", ["-p", stale, dir]);
     writeFileSync(join(dir, "old"), "");
-    const partial = await startPartial(dir);
+    const partial = await io.startPartial(dir);
     expect(partial).toBe(`${dir}.partial-${process.pid}`);
     expect(existsSync(stale)).toBe(false);
     writeFileSync(join(partial, "new"), "");
-    await commitPartial(partial, dir);
+    await io.commitPartial(partial, dir);
     expect(readdirSync(dir)).toEqual(["new"]);
     expect(readdirSync(join(tmp, "cache"))).toEqual(["bundle"]);
   });
@@ -137,20 +122,20 @@ describe("startPartial / commitPartial", () => {
 describe("shellQuote", () => {
   it("round-trips every awkward word through a real POSIX shell", () => {
     const words = ["plain", "", "a b", "it's", "$HOME", "`id`", "*", "new\nline", "--x=1", "é"];
-    const out = execFileSync("sh", ["-c", `printf '%s\\0' ${shellJoin(words)}`]);
+    const out = execFileSync("sh", ["-c", `printf '%s\\0' ${io.shellJoin(words)}`]);
     expect(out.toString("utf8").split("\0").slice(0, -1)).toEqual(words);
-    expect(shellQuote("a/b.c:d@e")).toBe("a/b.c:d@e");
-    expect(() => shellQuote("a\0b")).toThrow(/NUL/);
+    expect(io.shellQuote("a/b.c:d@e")).toBe("a/b.c:d@e");
+    expect(() => io.shellQuote("a\0b")).toThrow(/NUL/);
   });
 });
 
 describe("parseReleaseVersion", () => {
   it("reads releases and pre-releases alike (v1.35.0-rc.1 is a version), refuses the rest", () => {
-    expect(parseReleaseVersion("v1.34.4")).toEqual({ major: 1, minor: 34, patch: 4, pre: "" });
-    expect(parseReleaseVersion("v1.35.0-rc.1")).toEqual({ major: 1, minor: 35, patch: 0, pre: "-rc.1" });
-    expect(parseReleaseVersion("2.1.4")).toEqual({ major: 2, minor: 1, patch: 4, pre: "" });
+    expect(io.parseReleaseVersion("v1.34.4")).toEqual({ major: 1, minor: 34, patch: 4, pre: "" });
+    expect(io.parseReleaseVersion("v1.35.0-rc.1")).toEqual({ major: 1, minor: 35, patch: 0, pre: "-rc.1" });
+    expect(io.parseReleaseVersion("2.1.4")).toEqual({ major: 2, minor: 1, patch: 4, pre: "" });
     for (const bad of ["v1.34", "1.34.x", "v1.34.4+build", " v1.34.4", "latest", "v01.2.3"])
-      expect(parseReleaseVersion(bad)).toBe(undefined);
+      expect(io.parseReleaseVersion(bad)).toBe(undefined);
   });
 });
 
@@ -158,6 +143,6 @@ describe("sha256", () => {
   it("matches sha256sum", () => {
     const file = join(tmp, "h");
     writeFileSync(file, "abc");
-    expect(sha256("abc")).toBe(execFileSync("sha256sum", [file], { encoding: "utf8" }).split(" ")[0]);
+    expect(io.sha256("abc")).toBe(execFileSync("sha256sum", [file], { encoding: "utf8" }).split(" ")[0]);
   });
 });
