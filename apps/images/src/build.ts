@@ -1,14 +1,6 @@
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { failureMessage, run as hostRun, sha256File } from "@khw/host-io";
+import { commitPartial, failureMessage, run as hostRun, sha256File, startPartial } from "@khw/host-io";
 import { defaultCacheRoot, defaultImagesCacheDir, imagesCacheKey } from "./cache";
 import { type DebPackage, DOC_PATHS, extractDebs, resolveDebs, treeContent } from "./debian";
 import { type ImageSpec, imageArchive } from "./image";
@@ -175,8 +167,8 @@ async function buildInto(
   log: (l: string) => void,
   deb: { debs: DebPackage[]; debDir: string },
 ): Promise<CacheManifest> {
-  const work = `${dir}.build-${process.pid}`;
-  rmSync(work, { recursive: true, force: true });
+  // assembled in <dir>.partial-<pid> (dead runs' partials removed), committed by a rename
+  const work = await startPartial(dir);
   const src = join(work, "src");
   const bin = join(work, "bin");
   mkdirSync(src, { recursive: true });
@@ -324,8 +316,7 @@ async function buildInto(
   writeFileSync(join(work, IMAGES_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   rmSync(src, { recursive: true, force: true });
   rmSync(bin, { recursive: true, force: true });
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(work, dir);
+  await commitPartial(work, dir);
   return manifest;
 }
 
