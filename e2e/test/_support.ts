@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
-import { pinnedBinaries } from "@khw/bundle";
 import { main } from "@khw/cli";
 import { run } from "@khw/host-io";
 import { labExec } from "@khw/lab";
+import { pinnedBinaries } from "@khw/test-kit/pinned";
 
 export interface Run {
   code: number;

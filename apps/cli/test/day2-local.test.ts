@@ -4,9 +4,9 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { defaultClusterSpecInput, loadCluster } from "@khw/spec";
 import { kubectlLoadsTls } from "@khw/test-kit/kubectl";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import { Resvg } from "@resvg/resvg-js";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";

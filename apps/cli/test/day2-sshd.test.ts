@@ -7,8 +7,8 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { type HostTarget, SshExecutor } from "@khw/remote-exec";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import {
   createSandboxLab,
   type SandboxLab,

@@ -12,9 +12,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { type Cluster, loadCluster } from "@khw/spec";
 import { servingCsrObject, servingCsrPem } from "@khw/test-kit/csr";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import type { CertificateSigningRequest } from "kubernetes-types/certificates/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

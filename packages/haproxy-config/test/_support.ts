@@ -3,10 +3,10 @@ import { writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { catalogueFromCluster, issuePki } from "@khw/pki";
 import type { Cluster } from "@khw/spec";
 import { goldenFile } from "@khw/test-kit/golden";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import { apiBackendHealth } from "../src/index";
 
 export { defaultCluster, unusualCluster } from "@khw/test-kit/fixtures";

@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { bundleLayout, PINNED_VERSIONS } from "@khw/bundle";
 import { tarBuffer } from "@khw/host-io";
 import { describe, expect, it } from "vitest";
-import { bundleLayout } from "./layout";
-import { PINNED_VERSIONS, pinnedBinaries, prerequisiteSkip } from "./pinned";
+import { pinnedBinaries, prerequisiteSkip } from "../src/pinned";
 
 describe("pinnedBinaries", () => {
   it("resolves the bundle under XDG_CACHE_HOME, extracts etcd from its tarball, and names what is missing", async () => {
