@@ -11,11 +11,13 @@ const root = dirname(fileURLToPath(import.meta.url));
  */
 function sourceAliases(): { find: RegExp; replacement: string }[] {
   const aliases: { find: RegExp; replacement: string }[] = [];
-  for (const dir of ["packages", "apps"]) {
+  for (const dir of ["packages", "apps", "internal"]) {
     for (const name of readdirSync(join(root, dir))) {
       const src = join(root, dir, name, "src");
-      if (!existsSync(join(src, "index.ts"))) continue;
-      aliases.push({ find: new RegExp(`^@khw/${name}$`), replacement: join(src, "index.ts") });
+      if (!existsSync(src)) continue;
+      if (existsSync(join(src, "index.ts"))) {
+        aliases.push({ find: new RegExp(`^@khw/${name}$`), replacement: join(src, "index.ts") });
+      }
       aliases.push({ find: new RegExp(`^@khw/${name}/(.+)$`), replacement: `${src}/$1.ts` });
     }
   }

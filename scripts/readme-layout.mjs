@@ -70,22 +70,32 @@ function impureLibraries() {
 }
 const IMPURE = impureLibraries();
 
+// internal/* packages are private; those that are not a test kit are bundled into the packages that use them
+// (listed as devDependencies, so no published package depends on them): "uses" shows them as bundled.
+const BUNDLED = "internal (bundled in)";
 const kind = (p) =>
-  p.dir.startsWith("packages/")
-    ? IMPURE.has(p.dir)
-      ? "library (talks to hosts)"
-      : "library (pure)"
-    : p.private
-      ? "tests (private)"
-      : p.bin.length > 0
-        ? "CLI"
-        : "app (touches the world)";
+  p.dir.startsWith("internal/") && !/test/.test(p.dir)
+    ? BUNDLED
+    : p.dir.startsWith("packages/")
+      ? IMPURE.has(p.dir)
+        ? "library (talks to hosts)"
+        : "library (pure)"
+      : p.private
+        ? "tests (private)"
+        : p.bin.length > 0
+          ? "CLI"
+          : "app (touches the world)";
 
 function renderLayout(pkgs = packages()) {
   const short = (name) => name.replace(/^@khw\//, "");
   const rows = pkgs.map((p) => {
     const name = p.bin.length > 0 ? `\`${p.name}\` (\`${p.bin.join("`, `")}\`)` : `\`${p.name}\``;
-    const uses = [...p.deps.map(short), ...p.devDeps.map((d) => `${short(d)} (tests)`)].join(", ") || "—";
+    const bundled = (d) => pkgs.some((q) => q.name === d && kind(q) === BUNDLED);
+    const uses =
+      [
+        ...p.deps.map(short),
+        ...p.devDeps.map((d) => `${short(d)} (${bundled(d) ? "bundled" : "tests"})`),
+      ].join(", ") || "—";
     return `| \`${p.dir}\` | ${name} | ${kind(p)} | ${p.description.replace(/\|/g, "\\|")} | ${uses} |`;
   });
   const id = (name) => short(name).replace(/[^a-z0-9]/g, "_");
@@ -97,6 +107,7 @@ function renderLayout(pkgs = packages()) {
       "library (talks to hosts)",
       "app (touches the world)",
       "CLI",
+      BUNDLED,
       "tests (private)",
     ].flatMap((k) => {
       const members = pkgs.filter((p) => kind(p) === k);
@@ -108,7 +119,13 @@ function renderLayout(pkgs = packages()) {
       ];
     }),
     ...pkgs.flatMap((p) => p.deps.map((d) => `  ${id(p.name)} --> ${id(d)}`)),
-    ...pkgs.flatMap((p) => p.devDeps.map((d) => `  ${id(p.name)} -.-> ${id(d)}`)),
+    ...pkgs.flatMap((p) =>
+      p.devDeps.map((d) =>
+        pkgs.some((q) => q.name === d && kind(q) === BUNDLED)
+          ? `  ${id(p.name)} --> ${id(d)}`
+          : `  ${id(p.name)} -.-> ${id(d)}`,
+      ),
+    ),
     "```",
   ];
   return [

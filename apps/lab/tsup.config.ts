@@ -1,3 +1,8 @@
+import { defineConfig } from "tsup";
 import { khwTsupConfig } from "../../tsup.shared";
 
-export default khwTsupConfig(["src/index.ts", "src/test-support.ts"]);
+// @khw/host-io is private: bundled in; its third-party modules are this package's dependencies.
+export default defineConfig({
+  ...khwTsupConfig(),
+  noExternal: ["@khw/host-io"],
+});

@@ -1,8 +1,8 @@
 // Helpers for the serving-CSR e2e: certificate requests made by the real openssl CLI, submitted to the
 // lab's apiserver with a node's own credentials (so the API records that node as the requestor).
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { servingCsrObject, servingCsrPem } from "@khw/test-kit/csr";
 import { local } from "./_support";
 
 /** A kubeconfig that authenticates as a node with its client certificate (as its kubelet does). */
@@ -43,39 +43,7 @@ export async function submitServingCsr(
   node: string,
   sans: string[],
 ): Promise<void> {
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-new",
-      "-nodes",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-keyout",
-      key,
-      "-subj",
-      `/O=system:nodes/CN=system:node:${node}`,
-      "-addext",
-      `subjectAltName=${sans.join(",")}`,
-      "-out",
-      csr,
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  const object = {
-    apiVersion: "certificates.k8s.io/v1",
-    kind: "CertificateSigningRequest",
-    metadata: { name },
-    spec: {
-      request: Buffer.from(readFileSync(csr, "utf8")).toString("base64"),
-      signerName: "kubernetes.io/kubelet-serving",
-      usages: ["digital signature", "server auth"],
-    },
-  };
+  const object = servingCsrObject(name, servingCsrPem(node, sans, join(dir, `${name}.key`)));
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(object));
   const r = await local("kubectl", ["--kubeconfig", kubeconfig, "create", "-f", file]);

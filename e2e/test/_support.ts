@@ -1,12 +1,9 @@
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
-import { promisify } from "node:util";
-import { pinnedBinaries } from "@khw/bundle";
 import { main } from "@khw/cli";
-import { labExec } from "@khw/lab/test-support";
-
-const pexec = promisify(execFile);
+import { run } from "@khw/host-io";
+import { labExec } from "@khw/lab";
+import { pinnedBinaries } from "@khw/test-kit/pinned";
 
 export interface Run {
   code: number;
@@ -55,17 +52,10 @@ function resolvePinned(cmd: string): string {
 /** A local command with its exit code; `kubectl` and `etcdctl` run the bundle's pinned binaries. */
 export async function local(cmd: string, args: string[], env: Record<string, string> = {}) {
   const file = resolvePinned(cmd);
-  try {
-    const { stdout, stderr } = await pexec(file, args, { env: { ...process.env, ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return {
-      code: typeof err.code === "number" ? err.code : 1,
-      stdout: err.stdout ?? "",
-      stderr: err.stderr ?? "",
-    };
-  }
+  const r = await run(file, args, { env: { ...process.env, ...env }, timeoutMs: 60_000 }).catch(
+    (e: Error) => ({ code: 1, stdout: "", stderr: e.message }),
+  );
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** GET https://host:port/path, trusting `caFile`; resolves with status and body, rejects on TLS or socket errors. */

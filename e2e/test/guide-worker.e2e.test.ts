@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBundle } from "@khw/bundle";
 import { type Block, buildGuide, en, type Guide, sshCommand } from "@khw/cli";
-import { labDown } from "@khw/lab";
-import { acquireLabLock, findLeftovers, labUnavailableReason } from "@khw/lab/test-support";
+import { acquireLabLock, findLeftovers, labDown } from "@khw/lab";
 import { type Cluster, type ClusterNode, parseClusterYaml } from "@khw/spec";
+import { labUnavailableReason } from "@khw/test-kit/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { khw, local, onHost, until } from "./_support";
 

@@ -2,10 +2,10 @@ import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readTar } from "@khw/host-io";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FAKE_VERSIONS, writeFakeBundle } from "../test/fake-bundle";
 import { writeFakeGoProxy } from "../test/fake-go-proxy";
-import { readTarGz } from "./_tar";
 import { buildBundle, kubernetesLdflags } from "./build";
 import { defaultCacheRoot } from "./cache";
 import { BundleError } from "./errors";
@@ -138,7 +138,7 @@ describe("buildBundle with the real Go against a fake module proxy", () => {
           "etcdutl version: 3.9.1",
         ]);
         // the tarball holds the directory and the three binaries, owned by root
-        const tar = readTarGz(await readFile(join(built.dir, layout.etcd.tarball)));
+        const tar = await readTar(join(built.dir, layout.etcd.tarball), { gzip: true });
         expect(tar.map((e) => e.path)).toEqual([
           `${layout.etcd.topDir}/`,
           ...layout.etcd.members.map((m) => m.path),

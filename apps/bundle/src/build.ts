@@ -1,10 +1,16 @@
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { cachedBundle, commitPartial, lockBundle, materialize, startPartial } from "./_commit";
-import { sha256, sha256File, writeFileAtomic } from "./_fs";
+import {
+  commitPartial,
+  sha256File,
+  startPartial,
+  type TarInput,
+  writeFileAtomic,
+  writeTar,
+} from "@khw/host-io";
+import { cachedBundle, lockBundle, materialize } from "./_commit";
 import { run } from "./_run";
-import { createTarGz, type TarEntry } from "./_tar";
 import { bundleCacheDir, defaultBundlesDir, defaultCacheRoot } from "./cache";
 import { BundleError } from "./errors";
 import { kubernetesBuildModule, parseGoMod } from "./go-mod";
@@ -189,9 +195,7 @@ async function buildEtcd(tool: GoTool, layout: BundleLayout, work: string, parti
   if (server.go) lines.push(`go ${server.go}`, "");
   lines.push("require (", ...Object.values(ETCD_PACKAGES).map((p) => `\t${p} ${ev}`), ")", "");
   await writeFile(join(dir, "go.mod"), lines.join("\n"));
-  const entries: TarEntry[] = [
-    { path: `${layout.etcd.topDir}/`, mode: 0o755, data: Buffer.alloc(0), type: "dir" },
-  ];
+  const entries: TarInput[] = [{ path: `${layout.etcd.topDir}/`, mode: 0o755, type: "dir" }];
   for (const member of layout.etcd.members) {
     tool.log(`[bundle] building ${member.name} ${ev}`);
     const file = join(out, member.name);
@@ -200,12 +204,13 @@ async function buildEtcd(tool: GoTool, layout: BundleLayout, work: string, parti
       ["build", "-trimpath", "-ldflags", etcdLdflags(ev), "-o", file, ETCD_PACKAGES[member.name]],
       dir,
     );
-    entries.push({ path: member.path, mode: 0o755, data: await readFile(file), type: "file" });
+    entries.push({ path: member.path, mode: 0o755, type: "file", file, size: (await stat(file)).size });
   }
-  const tarball = createTarGz(entries, Math.floor(time.getTime() / 1000));
-  await mkdir(dirname(join(partial, layout.etcd.tarball)), { recursive: true });
-  await writeFile(join(partial, layout.etcd.tarball), tarball);
-  await writeFile(join(partial, layout.etcd.sha256sums), `${sha256(tarball)}  ${layout.etcd.tarballName}\n`);
+  const tarball = await writeTar(join(partial, layout.etcd.tarball), entries, {
+    gzip: true,
+    mtime: Math.floor(time.getTime() / 1000),
+  });
+  await writeFile(join(partial, layout.etcd.sha256sums), `${tarball.sha256}  ${layout.etcd.tarballName}\n`);
 }
 
 /** The environment of the Go tool: module mode, no cgo, the target platform, the bundle's own caches. */

@@ -1,5 +1,5 @@
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { khwCacheRoot } from "@khw/host-io";
 import { type BundleVersions, bundleCacheKey } from "./layout";
 
 /**
@@ -7,9 +7,7 @@ import { type BundleVersions, bundleCacheKey } from "./layout";
  * the Go module and build caches of `buildBundle` in `<root>/go/mod` and `<root>/go/build`.
  */
 export function defaultCacheRoot(env: Record<string, string | undefined> = process.env): string {
-  const xdg = env["XDG_CACHE_HOME"];
-  const base = xdg !== undefined && xdg !== "" ? xdg : join(env["HOME"] || homedir(), ".cache");
-  return join(base, "khw");
+  return khwCacheRoot(env);
 }
 
 /** The directory holding the bundles, one per version set: `<cache root>/bundles`. */

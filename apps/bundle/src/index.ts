@@ -40,7 +40,7 @@ export const bundleCommandHandlers = {
   fetch: fetchBundle,
   verify: verifyBundle,
 } as const;
-export { PINNED_VERSIONS, type PinnedBinaries, pinnedBinaries, prerequisiteSkip } from "./pinned";
+export { PINNED_VERSIONS } from "./pinned";
 export type { BuildRuntimeOptions, RuntimeFile, RuntimeVersions } from "./runtime";
 export {
   buildRuntime,

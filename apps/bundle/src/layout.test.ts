@@ -1,6 +1,7 @@
+import { parseVersion } from "@khw/systemd-units";
 import { describe, expect, it } from "vitest";
 import { BundleError } from "./errors";
-import { bundleCacheKey, bundleLayout, bundlePaths, bundleUrl } from "./layout";
+import { bundleCacheKey, bundleLayout, bundlePaths, bundleUrl, parseKubernetesVersion } from "./layout";
 
 const pinned = { kubernetesVersion: "v1.34.4", etcdVersion: "v3.6.16" };
 
@@ -72,5 +73,20 @@ describe("bundleLayout", () => {
 
   it("refuses other architectures", () => {
     expect(() => bundleLayout({ ...pinned, arch: "arm64" as "amd64" })).toThrow(/architecture "arm64"/);
+  });
+});
+
+describe("versions are read the same way everywhere (semver)", () => {
+  it("a pre-release such as v1.35.0-rc.1 is a version to @khw/bundle and to @khw/systemd-units alike", () => {
+    for (const tag of ["v1.34.4", "v1.35.0-rc.1", "v1.36.0-alpha.0", "v1.33.10"]) {
+      const bundle = parseKubernetesVersion(tag);
+      const units = parseVersion(tag);
+      expect([units.major, units.minor, units.patch], tag).toEqual([1, bundle.minor, bundle.patch]);
+    }
+    expect(parseKubernetesVersion("v1.35.0-rc.1").pre).toBe("-rc.1");
+    for (const bad of ["v1.35", "v1.35.0+build.1", "v1.35.x"]) {
+      expect(() => parseKubernetesVersion(bad), bad).toThrow(/not of the form/);
+      expect(() => parseVersion(bad), bad).toThrow(/is not a version/);
+    }
   });
 });

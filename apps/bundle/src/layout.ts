@@ -1,3 +1,4 @@
+import { parseReleaseVersion } from "@khw/host-io";
 import { BundleError } from "./errors";
 
 /** The Kubernetes binaries of a bundle, in the order the official release lists them. */
@@ -62,41 +63,46 @@ export interface BundleLayout {
   files: string[];
 }
 
-const KUBERNETES_VERSION = /^v1\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?$/;
-const ETCD_VERSION = /^v3\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?$/;
+/** A release tag (`v<major>.MINOR.PATCH`, pre-releases too) of the given major, parsed by semver. */
+function releaseTag(
+  version: string,
+  major: number,
+): { minor: number; patch: number; pre: string } | undefined {
+  const v = version.startsWith("v") ? parseReleaseVersion(version) : undefined;
+  return v?.major === major ? { minor: v.minor, patch: v.patch, pre: v.pre } : undefined;
+}
 
 /** Checks a Kubernetes version (`v1.34.4`) and returns its parts. */
 export function parseKubernetesVersion(version: string): { minor: number; patch: number; pre: string } {
-  const m = KUBERNETES_VERSION.exec(version);
-  if (!m) {
+  const v = releaseTag(version, 1);
+  if (!v) {
     throw new BundleError(
       "BAD_VERSION",
       `Kubernetes version "${version}" is not of the form v1.MINOR.PATCH`,
       'Give the release tag, with the leading "v", e.g. "v1.34.4".',
     );
   }
-  return { minor: Number(m[1]), patch: Number(m[2]), pre: m[3] ?? "" };
+  return v;
 }
 
 /** Checks an etcd version (`v3.6.16`). */
 export function parseEtcdVersion(version: string): { minor: number; patch: number; pre: string } {
-  const m = ETCD_VERSION.exec(version);
-  if (!m) {
+  const v = releaseTag(version, 3);
+  if (!v) {
     throw new BundleError(
       "BAD_VERSION",
       `etcd version "${version}" is not of the form v3.MINOR.PATCH`,
       'Give the release tag, with the leading "v", e.g. "v3.6.16" (etcd v3.5 or newer).',
     );
   }
-  const minor = Number(m[1]);
-  if (minor < 5) {
+  if (v.minor < 5) {
     throw new BundleError(
       "BAD_VERSION",
       `etcd version "${version}" is older than v3.5`,
       "Kubernetes 1.34 needs etcd v3.5 or newer; pick e.g. v3.6.16.",
     );
   }
-  return { minor, patch: Number(m[2]), pre: m[3] ?? "" };
+  return v;
 }
 
 function checkArch(arch: string): BundleArch {

@@ -1,10 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { sha256, tarBuffer } from "@khw/host-io";
 import { binaryArtifacts, defaultClusterSpecInput, loadCluster } from "@khw/spec";
 import { describe, expect, it } from "vitest";
-import { sha256 } from "./_fs";
-import { createTarGz } from "./_tar";
 import { CNI_PLUGINS, runtimeLayout, runtimeMissing, runtimePresent } from "./runtime";
 
 const versions = { containerdVersion: "2.1.4", runcVersion: "1.3.3", cniPluginsVersion: "1.8.0" };
@@ -37,19 +36,20 @@ describe("the runtime's place in the bundle", () => {
         writeFileSync(join(dir, f.checksumPath), `${sha256(data)}  x\n`);
       };
       const cniArchive = (plugins: readonly string[]) =>
-        createTarGz(
+        tarBuffer(
           plugins.map((p) => ({ path: `./${p}`, mode: 0o755, data: Buffer.from(p), type: "file" as const })),
+          { gzip: true },
         );
       put(layout.containerd, "containerd");
       put(layout.runc, "runc");
-      put(layout.cni, cniArchive(CNI_PLUGINS));
+      put(layout.cni, await cniArchive(CNI_PLUGINS));
       expect(await runtimePresent(dir, versions)).toBe(true);
       writeFileSync(join(dir, layout.runc.path), "tampered");
       expect(await runtimePresent(dir, versions)).toBe(false);
       expect(await runtimeMissing(dir, versions)).toEqual(["runc"]);
       put(layout.runc, "runc");
       // a bundle built before flannel was listed: only the CNI archive is rebuilt
-      put(layout.cni, cniArchive(CNI_PLUGINS.filter((p) => p !== "flannel")));
+      put(layout.cni, await cniArchive(CNI_PLUGINS.filter((p) => p !== "flannel")));
       expect(await runtimeMissing(dir, versions)).toEqual(["cni"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { exists, sha256, sha256File, writeFileAtomic } from "./_fs";
+import { readTar, sha256File, type TarInput, writeFileAtomic, writeTar } from "@khw/host-io";
+import { exists } from "./_fs";
 import { run } from "./_run";
-import { createTarGz, readTarGz } from "./_tar";
 import { BundleError } from "./errors";
 
 /**
@@ -84,7 +84,7 @@ async function componentPresent(dir: string, c: RuntimeComponent, f: RuntimeFile
   if (want !== (await sha256File(join(dir, f.path)))) return false;
   if (c !== "cni") return true;
   try {
-    const names = new Set(readTarGz(await readFile(join(dir, f.path))).map((e) => e.path));
+    const names = new Set((await readTar(join(dir, f.path), { gzip: true, data: false })).map((e) => e.path));
     return CNI_PLUGINS.every((p) => names.has(`./${p}`));
   } catch {
     return false;
@@ -150,8 +150,16 @@ export async function buildRuntime(o: BuildRuntimeOptions): Promise<boolean> {
     const out = join(work, "out");
     await mkdir(join(out, "cni"), { recursive: true });
     const layout = runtimeLayout(o);
-    const file = async (name: string) => ({ data: await readFile(join(out, name)), mode: 0o755 });
-    const written: Array<readonly [RuntimeFile, Buffer, number]> = [];
+    const file = async (name: string) => ({
+      file: join(out, name),
+      size: (await stat(join(out, name))).size,
+      mode: 0o755,
+    });
+    const archive = async (name: string, entries: TarInput[]) => {
+      await writeTar(join(work, name), entries, { gzip: true });
+      return join(work, name);
+    };
+    const written: Array<readonly [RuntimeFile, string, number]> = [];
     if (missing.includes("containerd")) {
       log("[runtime] building containerd, containerd-shim-runc-v2, ctr");
       await goRun(
@@ -168,8 +176,8 @@ export async function buildRuntime(o: BuildRuntimeOptions): Promise<boolean> {
         ],
         { CGO_ENABLED: "0" },
       );
-      const containerdTar = createTarGz([
-        { path: "bin/", mode: 0o755, data: Buffer.alloc(0), type: "dir" },
+      const containerdTar = await archive("containerd.tar.gz", [
+        { path: "bin/", mode: 0o755, type: "dir" },
         ...(await Promise.all(
           ["containerd", "containerd-shim-runc-v2", "ctr"].map(async (n) => ({
             path: `bin/${n}`,
@@ -211,7 +219,8 @@ export async function buildRuntime(o: BuildRuntimeOptions): Promise<boolean> {
         GOBIN: join(out, "cni"),
       });
       log(`[runtime] CNI plugins built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      const cniTar = createTarGz(
+      const cniTar = await archive(
+        "cni.tar.gz",
         await Promise.all(
           CNI_PLUGINS.map(async (n) => ({
             path: `./${n}`,
@@ -238,12 +247,19 @@ export async function buildRuntime(o: BuildRuntimeOptions): Promise<boolean> {
         ],
         { CGO_ENABLED: "1" },
       );
-      written.push([layout.runc, await readFile(join(out, "runc")), 0o755]);
+      written.push([layout.runc, join(out, "runc"), 0o755]);
     }
-    for (const [f, data, mode] of written) {
-      await mkdir(dirname(join(o.dir, f.path)), { recursive: true });
-      await writeFileAtomic(join(o.dir, f.path), data, mode);
-      await writeFileAtomic(join(o.dir, f.checksumPath), `${sha256(data)}  ${basename(f.path)}\n`);
+    for (const [f, built, mode] of written) {
+      const target = join(o.dir, f.path);
+      await mkdir(dirname(target), { recursive: true });
+      const tmp = `${target}.tmp-${process.pid}`;
+      await copyFile(built, tmp);
+      await chmod(tmp, mode);
+      await rename(tmp, target);
+      await writeFileAtomic(
+        join(o.dir, f.checksumPath),
+        `${await sha256File(target)}  ${basename(f.path)}\n`,
+      );
     }
     log(`[runtime] ${missing.join(", ")} added to the bundle`);
     return true;

@@ -57,7 +57,7 @@ describe("verifyBundle", () => {
     const bin = layout.kubernetes[0]!;
     const body = "#!/bin/sh\necho 'Kubernetes v1.99.6'\n";
     await writeFile(join(dir, bin.path), body);
-    const { sha256 } = await import("./_fs");
+    const { sha256 } = await import("@khw/host-io");
     await writeFile(join(dir, bin.sha256Path), sha256(body));
     await rm(join(dir, MANIFEST_FILE));
     const check = await verifyBundle(dir, FAKE_VERSIONS);
@@ -75,12 +75,14 @@ describe("verifyBundle", () => {
   });
 
   it("finds an etcd tarball without etcdutl", async () => {
-    const { createTarGz } = await import("./_tar");
-    const { sha256 } = await import("./_fs");
-    const tar = createTarGz([
-      { path: layout.etcd.members[0]!.path, mode: 0o755, data: Buffer.from("x"), type: "file" },
-      { path: layout.etcd.members[1]!.path, mode: 0o755, data: Buffer.from("x"), type: "file" },
-    ]);
+    const { sha256, tarBuffer } = await import("@khw/host-io");
+    const tar = await tarBuffer(
+      [
+        { path: layout.etcd.members[0]!.path, mode: 0o755, data: Buffer.from("x"), type: "file" },
+        { path: layout.etcd.members[1]!.path, mode: 0o755, data: Buffer.from("x"), type: "file" },
+      ],
+      { gzip: true },
+    );
     await writeFile(join(dir, layout.etcd.tarball), tar);
     await writeFile(join(dir, layout.etcd.sha256sums), `${sha256(tar)}  ${layout.etcd.tarballName}\n`);
     const check = await verifyBundle(dir, FAKE_VERSIONS, { runBinaries: false });

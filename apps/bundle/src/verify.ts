@@ -1,9 +1,9 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exists, sha256, sha256File } from "./_fs";
+import { readTar, sha256File } from "@khw/host-io";
+import { exists } from "./_fs";
 import { run } from "./_run";
-import { readTarGz } from "./_tar";
 import type { BundleErrorCode } from "./errors";
 import { type BundleLayout, type BundleVersions, bundleLayout } from "./layout";
 import { MANIFEST_FILE, parseManifest, parseSha256File, parseSha256Sums } from "./manifest";
@@ -117,11 +117,11 @@ export async function verifyBundle(
     }
   }
 
-  let tarball: Buffer | undefined;
+  let tarball: string | undefined;
   const tarPath = join(dir, layout.etcd.tarball);
   if (await exists(tarPath)) {
-    tarball = await readFile(tarPath);
-    const actual = sha256(tarball);
+    tarball = tarPath;
+    const actual = await sha256File(tarPath);
     digests.set(layout.etcd.tarball, actual);
     const sums = parseSha256Sums(await readFile(join(dir, layout.etcd.sha256sums), "utf8").catch(() => ""));
     const expected = sums.get(layout.etcd.tarballName);
@@ -146,7 +146,7 @@ export async function verifyBundle(
   if (tarball !== undefined) {
     try {
       etcdFiles = new Map(
-        readTarGz(tarball)
+        (await readTar(tarball, { gzip: true }))
           .filter((e) => e.type === "file")
           .map((e) => [e.path.replace(/^\.\//, ""), e.data]),
       );

@@ -1,7 +1,6 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { sha256 } from "../src/_fs";
-import { createTarGz, type TarEntry } from "../src/_tar";
+import { sha256, type TarInput, writeTar } from "@khw/host-io";
 import { type BundleVersions, bundleLayout } from "../src/layout";
 import { createManifest, MANIFEST_FILE, renderManifest } from "../src/manifest";
 
@@ -42,9 +41,7 @@ export async function writeFakeBundle(
     digests[bin.path] = sha256(body);
     await writeFile(join(dir, bin.sha256Path), sha256(body));
   }
-  const entries: TarEntry[] = [
-    { path: `${layout.etcd.topDir}/`, mode: 0o755, data: Buffer.alloc(0), type: "dir" },
-  ];
+  const entries: TarInput[] = [{ path: `${layout.etcd.topDir}/`, mode: 0o755, type: "dir" }];
   for (const m of layout.etcd.members) {
     entries.push({
       path: m.path,
@@ -53,14 +50,12 @@ export async function writeFakeBundle(
       type: "file",
     });
   }
-  const tarball = createTarGz(entries);
-  await mkdir(dirname(join(dir, layout.etcd.tarball)), { recursive: true });
-  await writeFile(join(dir, layout.etcd.tarball), tarball);
-  digests[layout.etcd.tarball] = sha256(tarball);
+  const tarball = await writeTar(join(dir, layout.etcd.tarball), entries, { gzip: true });
+  digests[layout.etcd.tarball] = tarball.sha256;
   const other = `etcd-${versions.etcdVersion}-linux-arm64.tar.gz`;
   await writeFile(
     join(dir, layout.etcd.sha256sums),
-    `${sha256("other")}  ${other}\n${sha256(tarball)}  ${layout.etcd.tarballName}\n`,
+    `${sha256("other")}  ${other}\n${tarball.sha256}  ${layout.etcd.tarballName}\n`,
   );
   if (options.manifest !== false) {
     await writeFile(

@@ -4,8 +4,9 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { defaultClusterSpecInput, loadCluster } from "@khw/spec";
+import { kubectlLoadsTls } from "@khw/test-kit/kubectl";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import { Resvg } from "@resvg/resvg-js";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -277,20 +278,7 @@ describe("khw kubeconfig", () => {
     const cert = Buffer.from(v.users[0]!.user["client-certificate-data"]!, "base64").toString();
     expect(cert).toBe(readFileSync(join(work.dir, "pki", "admin.crt"), "utf8"));
     // kubectl loads the certificate and key (a bad PEM or a mismatched key fails before connecting)
-    const probe = spawnSync(
-      KUBECTL!,
-      [
-        "--kubeconfig",
-        file,
-        "--server",
-        "https://127.0.0.1:1",
-        "get",
-        "--raw",
-        "/version",
-        "--request-timeout=2s",
-      ],
-      { env: { PATH: process.env["PATH"], HOME: home }, encoding: "utf8" },
-    );
+    const probe = kubectlLoadsTls(KUBECTL!, file, { PATH: process.env["PATH"], HOME: home });
     expect(probe.status).not.toBe(0);
     expect(probe.stderr).toMatch(/refused/);
   });

@@ -7,15 +7,20 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { type HostTarget, SshExecutor } from "@khw/remote-exec";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
+import {
+  createSandboxLab,
+  type SandboxLab,
+  type SandboxSshd,
+  startSandboxSshd,
+} from "@khw/test-kit/sandbox-sshd";
+import { generateKey } from "@khw/test-kit/sshd";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKey } from "../../../packages/remote-exec/test/sshd";
 import { renderArtifacts } from "../src/artifacts";
 import { loadSpecFile } from "../src/spec-file";
 import { readWorkdir, resetSeamsForTests, setSeamsForTests } from "../src/workdir";
 import { cachedKeys } from "./day2-helpers";
-import { createSandboxLab, type SandboxLab, type SandboxSshd, startSandboxSshd } from "./golden/sandbox-sshd";
 import { khw, tempDir } from "./helpers";
 
 const FAKE_SYSTEMCTL = `#!/bin/sh

@@ -1,19 +1,24 @@
 // `khw up` against real OpenSSH servers in network namespaces: preflight's real checks, real SFTP
 // uploads (atomic, idempotent), --dry-run diffs, and the binary install script with real tar/cmp/install.
-// The hosts' /etc, /var, /opt, /usr/local are private overlays (see golden/sandbox-sshd.ts); no systemd.
+// The hosts' /etc, /var, /opt, /usr/local are private overlays (see @khw/test-kit/sandbox-sshd); no systemd.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fingerprintSha256, type HostTarget, SshExecutor } from "@khw/remote-exec";
 import { binaryArtifacts, loadCluster, parseClusterYaml } from "@khw/spec";
+import {
+  createSandboxLab,
+  type SandboxLab,
+  type SandboxSshd,
+  startSandboxSshd,
+} from "@khw/test-kit/sandbox-sshd";
+import { generateKey, startCutProxy, startDropServer } from "@khw/test-kit/sshd";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKey, startCutProxy, startDropServer } from "../../../packages/remote-exec/test/sshd";
 import { installedCheckScript, installScript, remoteCachePath } from "../src/up/binaries";
 import { resetSeamsForTests } from "../src/workdir";
 import { makeFakeBundle } from "./golden/fake-hosts";
 import { useFixedSeams } from "./golden/fixtures";
-import { createSandboxLab, type SandboxLab, type SandboxSshd, startSandboxSshd } from "./golden/sandbox-sshd";
 import { khw, tempDir } from "./helpers";
 
 let lab: SandboxLab;

@@ -1,7 +1,7 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultClusterSpecInput, loadCluster, parseClusterYaml, renderClusterYaml } from "@khw/spec";
+import { servingCsrObject, servingCsrPem } from "@khw/test-kit/csr";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ETCD_MEMBERS_SCRIPT } from "../src/day2/node-membership";
 import { LIST_NODES_SCRIPT } from "../src/day2/node-orphans";
@@ -20,36 +20,11 @@ function servingCsr(
   sans: string[],
   over: { username?: string; approved?: boolean } = {},
 ): object {
-  const pem = execFileSync(
-    "openssl",
-    [
-      "req",
-      "-new",
-      "-nodes",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-keyout",
-      "/dev/null",
-      "-subj",
-      `/O=system:nodes/CN=system:node:${node}`,
-      "-addext",
-      `subjectAltName=${sans.join(",")}`,
-    ],
-    { stdio: ["ignore", "pipe", "ignore"] },
-  ).toString();
   return {
-    apiVersion: "certificates.k8s.io/v1",
-    kind: "CertificateSigningRequest",
-    metadata: { name },
-    spec: {
-      request: Buffer.from(pem).toString("base64"),
-      signerName: "kubernetes.io/kubelet-serving",
-      usages: ["digital signature", "server auth"],
+    ...servingCsrObject(name, servingCsrPem(node, sans), {
       username: over.username ?? `system:node:${node}`,
       groups: ["system:nodes", "system:authenticated"],
-    },
+    }),
     ...(over.approved ? { status: { conditions: [{ type: "Approved", status: "True" }] } } : {}),
   };
 }

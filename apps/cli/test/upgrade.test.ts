@@ -17,9 +17,9 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import type { CommandOp } from "@khw/remote-exec";
 import { defaultClusterSpecInput, loadCluster, parseClusterYaml, renderClusterYaml } from "@khw/spec";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SAVE_SCRIPT } from "../src/day2/etcd";
 import { VERSIONS_SCRIPT } from "../src/upgrade/observe";

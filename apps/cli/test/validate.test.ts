@@ -10,9 +10,9 @@ import {
   loadCluster,
   RESERVED_NODE_NAMES,
 } from "@khw/spec";
+import { BAD_SPECS } from "@khw/test-kit/bad-specs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { BAD_SPECS } from "../../../packages/spec/test/bad-specs";
 import { MAX_SPEC_BYTES } from "../src/spec-file";
 import { envWithoutForceColor, khw, tempDir } from "./helpers";
 

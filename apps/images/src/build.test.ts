@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readTar } from "@khw/host-io";
 import { describe, expect, it } from "vitest";
-import { readTar } from "./_tar";
 import { buildLabImages, IMAGES_MANIFEST } from "./build";
 
 /**
@@ -41,27 +41,31 @@ describe.skipIf(reason !== undefined)(`buildLabImages${reason ? ` (skipped: ${re
         "registry.k8s.io/coredns/coredns:v1.11.3",
         "khw.lab/flannel:v0.28.10",
       ]);
-      const entry = (file: string) => {
-        const outer = readTar(readFileSync(join(out, file)));
+      const entry = async (file: string) => {
+        const outer = await readTar(join(out, file));
         const manifest = JSON.parse(outer.find((e) => e.path === "manifest.json")?.data?.toString() ?? "[]");
         const config = JSON.parse(outer.find((e) => e.path === manifest[0].Config)?.data?.toString() ?? "{}");
-        const layer = readTar(outer.find((e) => e.path === manifest[0].Layers[0])?.data ?? Buffer.alloc(0));
+        const layer = await readTar(
+          outer.find((e) => e.path === manifest[0].Layers[0])?.data ?? Buffer.alloc(0),
+        );
         return { tags: manifest[0].RepoTags, config: config.config, files: layer.map((f) => f.path) };
       };
-      expect(entry("pause_3.10.tar")).toMatchObject({ config: { Entrypoint: ["/pause"] } });
-      expect(entry("pause_3.10.tar").files).toContain("pause");
-      expect(entry("nginx_1.22.1.tar")).toMatchObject({
+      expect(await entry("pause_3.10.tar")).toMatchObject({ config: { Entrypoint: ["/pause"] } });
+      expect((await entry("pause_3.10.tar")).files).toContain("pause");
+      expect(await entry("nginx_1.22.1.tar")).toMatchObject({
         tags: ["khw.lab/nginx:1.22.1"],
         config: { Entrypoint: ["nginx", "-g", "daemon off;"] },
       });
-      expect(entry("nginx_1.22.1.tar").files).toEqual(
+      expect((await entry("nginx_1.22.1.tar")).files).toEqual(
         expect.arrayContaining(["usr/sbin/nginx", "etc/nginx/nginx.conf", "etc/nginx/sites-enabled/default"]),
       );
-      expect(entry("busybox_1.35.0.tar").files).toEqual(
+      expect((await entry("busybox_1.35.0.tar")).files).toEqual(
         expect.arrayContaining(["bin/busybox", "bin/sh", "usr/bin/wget", "usr/bin/nslookup"]),
       );
-      expect(entry("coredns_coredns_v1.11.3.tar")).toMatchObject({ config: { Entrypoint: ["/coredns"] } });
-      const flannel = entry("flannel_v0.28.10.tar");
+      expect(await entry("coredns_coredns_v1.11.3.tar")).toMatchObject({
+        config: { Entrypoint: ["/coredns"] },
+      });
+      const flannel = await entry("flannel_v0.28.10.tar");
       expect(flannel.config.Entrypoint).toEqual(["/opt/bin/flanneld"]);
       expect(flannel.files).toEqual(
         expect.arrayContaining([

@@ -1,15 +1,6 @@
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { commitPartial, failureMessage, run as hostRun, sha256File, startPartial } from "@khw/host-io";
 import { defaultCacheRoot, defaultImagesCacheDir, imagesCacheKey } from "./cache";
 import { type DebPackage, DOC_PATHS, extractDebs, resolveDebs, treeContent } from "./debian";
 import { type ImageSpec, imageArchive } from "./image";
@@ -68,29 +59,18 @@ export class ImagesBuildError extends Error {
   }
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; hint: string }) {
-  return new Promise<string>((res, rej) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => {
-      out += c;
-    });
-    child.stderr.setEncoding("utf8").on("data", (c: string) => {
-      err = (err + c).slice(-20_000);
-    });
-    child.on("error", (e) => rej(new ImagesBuildError(`${cmd} could not start: ${e.message}`, opts.hint)));
-    child.on("close", (code) => {
-      if (code === 0) res(out);
-      else {
-        const tail = err.trim().split("\n").slice(-8).join("\n");
-        rej(new ImagesBuildError(`${cmd} ${args.join(" ")} failed (exit ${code}):\n${tail}`, opts.hint));
-      }
-    });
+/** Runs a program; its stdout, or an ImagesBuildError naming it with its last stderr lines. */
+async function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; hint: string },
+) {
+  const r = await hostRun(cmd, args, opts).catch((e: Error) => {
+    throw new ImagesBuildError(`${cmd} could not start: ${e.message}`, opts.hint);
   });
+  if (r.code !== 0) throw new ImagesBuildError(failureMessage(cmd, args, r, 8), opts.hint);
+  return r.stdout;
 }
-
-const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 interface CacheManifest {
   versions: LabImageVersions;
@@ -98,13 +78,13 @@ interface CacheManifest {
   images: Array<LabImage & { sha256: string; configDigest: string }>;
 }
 
-function readCache(dir: string, wanted: LabImage[]): CacheManifest | undefined {
+async function readCache(dir: string, wanted: LabImage[]): Promise<CacheManifest | undefined> {
   try {
     const m = JSON.parse(readFileSync(join(dir, IMAGES_MANIFEST), "utf8")) as CacheManifest;
     for (const w of wanted) {
       const e = m.images.find((i) => i.name === w.name && i.ref === w.ref && i.file === w.file);
       if (!e || !existsSync(join(dir, e.file))) return undefined;
-      if (sha256(readFileSync(join(dir, e.file))) !== e.sha256) return undefined;
+      if ((await sha256File(join(dir, e.file))) !== e.sha256) return undefined;
     }
     return m;
   } catch {
@@ -149,9 +129,9 @@ export async function buildLabImages(options: BuildLabImagesOptions): Promise<Bu
   );
   const outDir = resolve(options.outDir);
   if (options.cachedOnly) {
-    return { images: [], cached: readCache(dir, wanted) !== undefined, cacheDir: dir, seconds: 0 };
+    return { images: [], cached: (await readCache(dir, wanted)) !== undefined, cacheDir: dir, seconds: 0 };
   }
-  let manifest = readCache(dir, wanted);
+  let manifest = await readCache(dir, wanted);
   const cached = manifest !== undefined;
   if (manifest) log(`[images] cached in ${dir}`);
   else {
@@ -187,8 +167,8 @@ async function buildInto(
   log: (l: string) => void,
   deb: { debs: DebPackage[]; debDir: string },
 ): Promise<CacheManifest> {
-  const work = `${dir}.build-${process.pid}`;
-  rmSync(work, { recursive: true, force: true });
+  // assembled in <dir>.partial-<pid> (dead runs' partials removed), committed by a rename
+  const work = await startPartial(dir);
   const src = join(work, "src");
   const bin = join(work, "bin");
   mkdirSync(src, { recursive: true });
@@ -329,16 +309,14 @@ async function buildInto(
   for (const w of wanted) {
     const spec = specs[w.name];
     if (!spec) throw new ImagesBuildError(`no recipe for image ${w.name}`, "this is a bug in @khw/images");
-    const a = imageArchive({ ...spec, ref: w.ref });
-    writeFileSync(join(work, w.file), a.tarball);
-    manifest.images.push({ ...w, sha256: sha256(a.tarball), configDigest: a.configDigest });
-    log(`[images] ${w.ref} → ${w.file} (${(a.tarball.length / 1e6).toFixed(1)} MB)`);
+    const a = await imageArchive({ ...spec, ref: w.ref }, join(work, w.file));
+    manifest.images.push({ ...w, sha256: a.sha256, configDigest: a.configDigest });
+    log(`[images] ${w.ref} → ${w.file} (${(a.size / 1e6).toFixed(1)} MB)`);
   }
   writeFileSync(join(work, IMAGES_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   rmSync(src, { recursive: true, force: true });
   rmSync(bin, { recursive: true, force: true });
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(work, dir);
+  await commitPartial(work, dir);
   return manifest;
 }
 

@@ -138,14 +138,16 @@ describe.skipIf(skipReason !== undefined)(
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it("imports a docker-archive written by imageArchive under its reference and config digest", () => {
+    it("imports a docker-archive written by imageArchive under its reference and config digest", async () => {
       const ref = "registry.k8s.io/khw-test/tiny:1.0";
-      const a = imageArchive({
-        ref,
-        files: [{ path: "/hello", data: Buffer.from("#!/bin/sh\necho hello\n") }],
-        entrypoint: ["/hello"],
-      });
-      writeFileSync(join(dir, "tiny.tar"), a.tarball);
+      const a = await imageArchive(
+        {
+          ref,
+          files: [{ path: "/hello", data: Buffer.from("#!/bin/sh\necho hello\n") }],
+          entrypoint: ["/hello"],
+        },
+        join(dir, "tiny.tar"),
+      );
       ctr("images", "import", "--no-unpack", join(dir, "tiny.tar"));
       expect(ctr("images", "ls", "-q").split("\n")).toContain(ref);
       const content = ctr("content", "ls", "-q");

@@ -1,10 +1,13 @@
-import { createHash } from "node:crypto";
-import { describe, expect, it } from "vitest";
-import { createTar, readTar } from "./_tar";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readTar, sha256 as sha, sha256File } from "@khw/host-io";
+import { afterAll, describe, expect, it } from "vitest";
 import { imageArchive } from "./image";
 import { labImages } from "./images";
 
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const tmp = mkdtempSync(join(tmpdir(), "khw-images-test-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("imageArchive", () => {
   const spec = {
@@ -15,9 +18,10 @@ describe("imageArchive", () => {
     user: "65535:65535",
   };
 
-  it("writes a docker-archive: manifest.json naming the config and layer by digest, tagged with the ref", () => {
-    const a = imageArchive(spec);
-    const entries = readTar(a.tarball);
+  it("writes a docker-archive: manifest.json naming the config and layer by digest, tagged with the ref", async () => {
+    const a = await imageArchive(spec, join(tmp, "pause.tar"));
+    expect(a.sha256).toBe(await sha256File(a.file));
+    const entries = await readTar(a.file);
     const byPath = new Map(entries.map((e) => [e.path, e]));
     const manifest = JSON.parse(byPath.get("manifest.json")?.data?.toString() ?? "null");
     expect(manifest).toHaveLength(1);
@@ -35,36 +39,26 @@ describe("imageArchive", () => {
       config: { Entrypoint: ["/pause"], User: "65535:65535" },
     });
     expect(cfg.rootfs).toEqual({ type: "layers", diff_ids: [`sha256:${sha(layer)}`] });
-    const files = readTar(layer);
+    const files = await readTar(layer);
     expect(files.map((f) => f.path)).toEqual(["bin/", "etc/", "tmp/", "pause", "bin/sleep"]);
     expect(files.find((f) => f.path === "pause")).toMatchObject({ mode: 0o755, type: "file" });
     expect(files.find((f) => f.path === "bin/sleep")).toMatchObject({ type: "symlink", linkname: "toolbox" });
     expect(files.find((f) => f.path === "tmp/")?.mode).toBe(0o1777);
   });
 
-  it("is deterministic", () => {
-    expect(sha(imageArchive(spec).tarball)).toBe(sha(imageArchive(spec).tarball));
+  it("is deterministic", async () => {
+    const a = await imageArchive(spec, join(tmp, "a.tar"));
+    const b = await imageArchive(spec, join(tmp, "b.tar"));
+    expect(a.sha256).toBe(b.sha256);
   });
 
-  it("refuses references without registry or tag", () => {
-    expect(() => imageArchive({ ...spec, ref: "pause" })).toThrow(/fully qualified/);
-    expect(() => imageArchive({ ...spec, ref: "registry.k8s.io/pause" })).toThrow(/fully qualified/);
-  });
-});
-
-describe("tar", () => {
-  it("round-trips files, dirs, symlinks and long paths in 512-byte blocks", () => {
-    const long = `${"d".repeat(90)}/${"e".repeat(60)}/file`;
-    const tar = createTar([
-      { path: "a/", mode: 0o755, type: "dir" },
-      { path: "a/b", mode: 0o644, type: "file", data: Buffer.from("x".repeat(700)) },
-      { path: "a/l", mode: 0o777, type: "symlink", linkname: "b" },
-      { path: long, mode: 0o600, type: "file", data: Buffer.from("y") },
-    ]);
-    expect(tar.length % 512).toBe(0);
-    const back = readTar(tar);
-    expect(back.map((e) => e.path)).toEqual(["a/", "a/b", "a/l", long]);
-    expect(back[1]?.data?.toString()).toBe("x".repeat(700));
+  it("refuses references without registry or tag", async () => {
+    await expect(imageArchive({ ...spec, ref: "pause" }, join(tmp, "x.tar"))).rejects.toThrow(
+      /fully qualified/,
+    );
+    await expect(imageArchive({ ...spec, ref: "registry.k8s.io/pause" }, join(tmp, "x.tar"))).rejects.toThrow(
+      /fully qualified/,
+    );
   });
 });
 

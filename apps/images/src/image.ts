@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { createTar, type TarEntry } from "./_tar";
+import { sha256, type TarInput, tarBuffer, writeTar } from "@khw/host-io";
 
 /** What goes into a single-layer linux/amd64 image. */
 export interface ImageSpec {
@@ -18,10 +17,8 @@ export interface ImageSpec {
   workingDir?: string;
 }
 
-const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
-
 /** The layer tar of an image: its files under their parent directories, plus /etc and /tmp (mount points). */
-export function imageLayer(spec: Pick<ImageSpec, "files" | "symlinks" | "dirs">): Buffer {
+export function imageLayer(spec: Pick<ImageSpec, "files" | "symlinks" | "dirs">): Promise<Buffer> {
   const dirs = new Set<string>(["etc/", "tmp/"]);
   const rel = (p: string) => p.replace(/^\/+/, "");
   const addParents = (p: string) => {
@@ -35,14 +32,14 @@ export function imageLayer(spec: Pick<ImageSpec, "files" | "symlinks" | "dirs">)
     addParents(`${d.path}/x`);
     modes.set(`${rel(d.path)}/`, d.mode);
   }
-  const entries: TarEntry[] = [...dirs]
+  const entries: TarInput[] = [...dirs]
     .sort()
     .map((d) => ({ path: d, mode: modes.get(d) ?? 0o755, type: "dir" as const }));
   for (const f of spec.files)
     entries.push({ path: rel(f.path), mode: f.mode ?? 0o755, type: "file", data: f.data });
   for (const l of spec.symlinks ?? [])
     entries.push({ path: rel(l.path), mode: 0o777, type: "symlink", linkname: l.target });
-  return createTar(entries);
+  return tarBuffer(entries);
 }
 
 /** The image config (OCI image config / Docker v2 config JSON). */
@@ -66,22 +63,26 @@ export function imageConfig(spec: ImageSpec, layer: Buffer): Record<string, unkn
 }
 
 export interface ImageArchive {
-  /** The docker-archive tarball (`ctr -n k8s.io images import` and `docker load` accept it). */
-  tarball: Buffer;
+  /** Where the docker-archive tarball was written (`ctr -n k8s.io images import` and `docker load` accept it). */
+  file: string;
+  /** SHA-256 (hex) and size of the tarball. */
+  sha256: string;
+  size: number;
   /** `sha256:…` of the config JSON: the image ID containerd shows. */
   configDigest: string;
   layerDigest: string;
 }
 
 /**
- * A single-layer image as a docker-archive tarball: `manifest.json` (RepoTags = the reference), the config
- * JSON named by its digest, and the uncompressed layer, all written deterministically (same input, same bytes).
+ * Writes a single-layer image as a docker-archive tarball to `file` (streamed, through a temporary name):
+ * `manifest.json` (RepoTags = the reference), the config JSON named by its digest, and the uncompressed
+ * layer, all written deterministically (same input, same bytes).
  */
-export function imageArchive(spec: ImageSpec): ImageArchive {
+export async function imageArchive(spec: ImageSpec, file: string): Promise<ImageArchive> {
   if (!/^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+:[\w.-]+$/.test(spec.ref)) {
     throw new Error(`image reference must be fully qualified with a tag: ${spec.ref}`);
   }
-  const layer = imageLayer(spec);
+  const layer = await imageLayer(spec);
   const layerHex = sha256(layer);
   const configJson = Buffer.from(JSON.stringify(imageConfig(spec, layer)));
   const configHex = sha256(configJson);
@@ -91,12 +92,18 @@ export function imageArchive(spec: ImageSpec): ImageArchive {
       [spec.ref.slice(spec.ref.lastIndexOf(":") + 1)]: layerHex,
     },
   };
-  const tarball = createTar([
+  const tarball = await writeTar(file, [
     { path: `${layerHex}/`, mode: 0o755, type: "dir" },
     { path: `${layerHex}/layer.tar`, mode: 0o644, type: "file", data: layer },
     { path: `${configHex}.json`, mode: 0o644, type: "file", data: configJson },
     { path: "manifest.json", mode: 0o644, type: "file", data: Buffer.from(JSON.stringify(manifest)) },
     { path: "repositories", mode: 0o644, type: "file", data: Buffer.from(JSON.stringify(repositories)) },
   ]);
-  return { tarball, configDigest: `sha256:${configHex}`, layerDigest: `sha256:${layerHex}` };
+  return {
+    file,
+    sha256: tarball.sha256,
+    size: tarball.size,
+    configDigest: `sha256:${configHex}`,
+    layerDigest: `sha256:${layerHex}`,
+  };
 }

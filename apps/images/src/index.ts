@@ -2,7 +2,6 @@
  * @khw/images: the lab's container images built offline from source (no registry) as docker-archive tarballs
  * that `ctr -n k8s.io images import` accepts, tagged with the references khw's manifests and containerd use.
  */
-export { createTar, readTar, type TarEntry } from "./_tar";
 export {
   type BuildLabImagesOptions,
   type BuildLabImagesResult,

@@ -5,14 +5,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  acquireLabLock,
-  ensureBaseImage,
-  labDown,
-  labStatus,
-  labUnavailableReason,
-  labUp,
-} from "../src/index";
+import { labUnavailableReason } from "@khw/test-kit/lab";
+import { acquireLabLock, ensureBaseImage, labDown, labStatus, labUp } from "../src/index";
 
 const reason = labUnavailableReason();
 if (reason) {

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync } from "node:fs";
-import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
+import { khwCacheRoot } from "@khw/host-io";
 
 /** Finds an executable in PATH plus the sbin directories (root's tools live there). */
 export function findExecutable(name: string): string | undefined {
@@ -19,8 +19,7 @@ export function findExecutable(name: string): string | undefined {
 }
 
 export function defaultCacheDir(): string {
-  const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && xdg.length > 0 ? xdg : join(homedir(), ".cache"), "khw", "lab");
+  return join(khwCacheRoot(), "lab");
 }
 
 /** Where labs announce themselves so `labDown({ labName })` works from anywhere (tmpfs: gone after reboot, like the lab). */

@@ -2,14 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./_exec";
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { processAlive as isAlive } from "@khw/host-io";
 
 export function cmdline(pid: number): string[] {
   try {

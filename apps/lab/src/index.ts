@@ -47,7 +47,6 @@ export { type LabHostStatus, type LabStatus, type LabStatusOptions, labStatus } 
 export { type LabUpOptions, type LabUpResult, labUp } from "./lab-up";
 export { assertPrerequisites, missingPrerequisites, type Prerequisite } from "./preflight";
 export { DEFAULT_LAB_NAME, type LabState, labStateDir, readLabState } from "./state";
-export { labUnavailableReason } from "./test-support";
 export {
   DEFAULT_LAB_TOPOLOGY,
   LAB_GATEWAY,

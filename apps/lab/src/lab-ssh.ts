@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { shellQuote as quoteWord } from "@khw/host-io";
 import { run } from "./_exec";
 import { findExecutable } from "./_paths";
 import { LabError } from "./errors";
@@ -40,7 +41,7 @@ export function resolveLabHost(target: LabTarget): { state: LabState; host: LabH
 
 /** Quotes one argument for the remote POSIX shell. */
 export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./=:@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+  return quoteWord(arg);
 }
 
 /** The `ssh` argv (without the program) that reaches a lab host with the lab key and strict host-key checking. */

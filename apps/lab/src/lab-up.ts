@@ -7,12 +7,12 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
+import { writeFileAtomicSync as writeFileAtomic } from "@khw/host-io";
 import { run, runOk, sleep } from "./_exec";
 import { FORWARD_SCRIPT } from "./_forward-script";
 import { MIRROR_SCRIPT } from "./_mirror-script";
@@ -373,12 +373,6 @@ async function step<T>(name: string, fn: () => Promise<T>, host?: string): Promi
       cause: err,
     });
   }
-}
-
-function writeFileAtomic(file: string, text: string, mode = 0o644): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, file);
 }
 
 /** Fresh overlay (lower = base, upper = the host's own dir), then the host's own files written through it. */

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { writeFileAtomicSync } from "@khw/host-io";
 import { RUN_DIR } from "./_paths";
 import type { LabRole } from "./topology";
 
@@ -49,19 +50,13 @@ function runFile(labName: string): string {
   return join(RUN_DIR, `${labName}.json`);
 }
 
-function writeAtomic(file: string, text: string, mode = 0o644): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, file);
-}
-
 /** Records the state in the lab dir and in /run/khw-lab/<name>.json (so a lab can be found by name). */
 export function writeLabState(state: LabState): void {
   mkdirSync(state.stateDir, { recursive: true });
   mkdirSync(RUN_DIR, { recursive: true });
   const text = `${JSON.stringify(state, null, 2)}\n`;
-  writeAtomic(join(state.stateDir, "state.json"), text);
-  writeAtomic(runFile(state.labName), text);
+  writeFileAtomicSync(join(state.stateDir, "state.json"), text);
+  writeFileAtomicSync(runFile(state.labName), text);
 }
 
 function readJson(file: string): LabState | undefined {

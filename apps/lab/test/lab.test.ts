@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseClusterYaml } from "@khw/spec";
+import { labUnavailableReason } from "@khw/test-kit/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ipv4Addresses } from "../src/_system";
 import {
@@ -21,7 +22,6 @@ import {
   labStartHost,
   labStatus,
   labStopHost,
-  labUnavailableReason,
   labUp,
   readLabState,
 } from "../src/index";

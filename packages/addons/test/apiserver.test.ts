@@ -9,16 +9,16 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { type Cluster, loadCluster } from "@khw/spec";
+import { servingCsrObject, servingCsrPem } from "@khw/test-kit/csr";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import type { CertificateSigningRequest } from "kubernetes-types/certificates/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addonFilesFromCluster,
-  base64,
   bootstrapTokenExpiration,
   bootstrapTokenSecret,
   formatBootstrapToken,
@@ -63,49 +63,39 @@ async function startApiserver(cluster: Cluster): Promise<Api> {
     throw new Error("openssl could not make the service-account key");
   const adminToken = randomBytes(16).toString("hex");
   writeFileSync(join(dir, "tokens.csv"), `${adminToken},admin,admin,system:masters\n`);
-  const etcdLog = { text: "" };
-  procs.start(
-    pinned.etcd,
-    [
-      "--data-dir",
-      join(dir, "etcd"),
-      "--listen-client-urls",
-      `http://127.0.0.1:${etcdPort}`,
-      "--advertise-client-urls",
-      `http://127.0.0.1:${etcdPort}`,
-      "--listen-peer-urls",
-      `http://127.0.0.1:${peerPort}`,
-      "--initial-advertise-peer-urls",
-      `http://127.0.0.1:${peerPort}`,
-      "--initial-cluster",
-      `default=http://127.0.0.1:${peerPort}`,
-    ],
-    etcdLog,
-  );
-  const apiLog = { text: "" };
+  const etcd = await procs.start(pinned.etcd, [
+    "--data-dir",
+    join(dir, "etcd"),
+    "--listen-client-urls",
+    `http://127.0.0.1:${etcdPort}`,
+    "--advertise-client-urls",
+    `http://127.0.0.1:${etcdPort}`,
+    "--listen-peer-urls",
+    `http://127.0.0.1:${peerPort}`,
+    "--initial-advertise-peer-urls",
+    `http://127.0.0.1:${peerPort}`,
+    "--initial-cluster",
+    `default=http://127.0.0.1:${peerPort}`,
+  ]);
   const server = `https://127.0.0.1:${apiPort}`;
-  procs.start(
-    apiserverBin,
-    [
-      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      `--secure-port=${apiPort}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
-      `--cert-dir=${join(dir, "certs")}`,
-      `--token-auth-file=${join(dir, "tokens.csv")}`,
-      // As the generated kube-apiserver unit runs it (REFERENCE.md), minus what needs the PKI:
-      "--authorization-mode=Node,RBAC",
-      "--enable-bootstrap-token-auth=true",
-      "--enable-admission-plugins=NodeRestriction,ServiceAccount",
-      "--allow-privileged=true",
-      `--service-cluster-ip-range=${cluster.network.serviceCIDR}`,
-      `--service-node-port-range=${cluster.network.nodePortRange}`,
-      `--service-account-issuer=${server}`,
-      `--service-account-key-file=${join(dir, "sa.pub")}`,
-      `--service-account-signing-key-file=${join(dir, "sa.key")}`,
-    ],
-    apiLog,
-  );
+  const apiserver = await procs.start(apiserverBin, [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    `--secure-port=${apiPort}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--cert-dir=${join(dir, "certs")}`,
+    `--token-auth-file=${join(dir, "tokens.csv")}`,
+    // As the generated kube-apiserver unit runs it (REFERENCE.md), minus what needs the PKI:
+    "--authorization-mode=Node,RBAC",
+    "--enable-bootstrap-token-auth=true",
+    "--enable-admission-plugins=NodeRestriction,ServiceAccount",
+    "--allow-privileged=true",
+    `--service-cluster-ip-range=${cluster.network.serviceCIDR}`,
+    `--service-node-port-range=${cluster.network.nodePortRange}`,
+    `--service-account-issuer=${server}`,
+    `--service-account-key-file=${join(dir, "sa.pub")}`,
+    `--service-account-signing-key-file=${join(dir, "sa.key")}`,
+  ]);
   const kubectl: Api["kubectl"] = (args, as) => {
     const r = spawnSync(
       kubectlBin,
@@ -124,7 +114,7 @@ async function startApiserver(cluster: Cluster): Promise<Api> {
       const r = kubectl(["get", "--raw", "/readyz"]);
       return {
         done: r.out.trim() === "ok",
-        seen: `${r.out}${r.err}\n--- apiserver log ---\n${apiLog.text.slice(-2000)}\n--- etcd log ---\n${etcdLog.text.slice(-1000)}`,
+        seen: `${r.out}${r.err}\n--- apiserver log ---\n${procs.output(apiserver).slice(-2000)}\n--- etcd log ---\n${procs.output(etcd).slice(-1000)}`,
       };
     },
     90_000,
@@ -290,36 +280,7 @@ describe.skipIf(missing.length > 0).each(cases)(
       const worker = cluster.workers[cluster.workers.length - 1]!;
       const user = `system:node:${worker.name}`;
       const submit = (name: string, san: string) => {
-        const key = join(api.dir, `${name}.key`);
-        const csrFile = join(api.dir, `${name}.csr`);
-        const gen = spawnSync("openssl", [
-          "req",
-          "-new",
-          "-nodes",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:P-256",
-          "-keyout",
-          key,
-          "-subj",
-          `/O=system:nodes/CN=${user}`,
-          "-addext",
-          `subjectAltName=${san}`,
-          "-out",
-          csrFile,
-        ]);
-        expect(gen.status).toBe(0);
-        const obj = {
-          apiVersion: "certificates.k8s.io/v1",
-          kind: "CertificateSigningRequest",
-          metadata: { name },
-          spec: {
-            request: base64(readFileSync(csrFile, "utf8")),
-            signerName: "kubernetes.io/kubelet-serving",
-            usages: ["digital signature", "server auth"],
-          },
-        };
+        const obj = servingCsrObject(name, servingCsrPem(worker.name, [san], join(api.dir, `${name}.key`)));
         const f = join(api.dir, `${name}.json`);
         writeFileSync(f, JSON.stringify(obj));
         // Created as the kubelet would: authenticated as the node.

@@ -1,57 +1,24 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { catalogueFromCluster, issuePki } from "@khw/pki";
-import { type Cluster, defaultClusterSpecInput, loadCluster } from "@khw/spec";
-import { expect } from "vitest";
+import type { Cluster } from "@khw/spec";
+import { goldenFile } from "@khw/test-kit/golden";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import { apiBackendHealth } from "../src/index";
+
+export { defaultCluster, unusualCluster } from "@khw/test-kit/fixtures";
+
+import { waitFor } from "@khw/test-kit/processes";
+
+export { freePort, Processes, waitFor } from "@khw/test-kit/processes";
 
 export const testDir = dirname(fileURLToPath(import.meta.url));
 
-/** The default spec: the Vagrant lab (2 masters, 2 workers, a load balancer). */
-export function defaultCluster(): Cluster {
-  return loadCluster(defaultClusterSpecInput()).cluster;
-}
-
-/** 3 masters, 1 worker, custom CIDRs and domain, the load balancer on another network. */
-export function unusualCluster(): Cluster {
-  const input = defaultClusterSpecInput();
-  return loadCluster({
-    ...input,
-    name: "edge-lab",
-    nodes: [
-      { name: "cp-a", role: "controlplane", address: "172.20.0.11" },
-      { name: "cp-b", role: "controlplane", address: "172.20.0.12" },
-      { name: "cp-c", role: "controlplane", address: "172.20.0.13" },
-      { name: "node-1", role: "worker", address: "172.20.0.21" },
-      { name: "api-lb", role: "loadbalancer", address: "172.20.0.100" },
-    ],
-    network: {
-      podCIDR: "10.200.0.0/16",
-      serviceCIDR: "10.32.0.0/24",
-      clusterDomain: "lab.example",
-      nodePortRange: "30000-32767",
-      nodeCIDRMaskSize: 24,
-    },
-  }).cluster;
-}
-
 /** Compares with test/golden/<name>; `UPDATE_GOLDEN=1` rewrites the file instead. */
-export function expectGolden(name: string, actual: string): void {
-  const file = join(testDir, "golden", name);
-  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) {
-    if (process.env.UPDATE_GOLDEN !== "1" && process.env.CI) {
-      throw new Error(`golden file ${name} is missing; run with UPDATE_GOLDEN=1 and commit it`);
-    }
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, actual);
-  }
-  expect(actual).toBe(readFileSync(file, "utf8"));
-}
+export const expectGolden = goldenFile(join(testDir, "golden"));
 
 /** `haproxy -c -f file`: exit code and output. Fails loudly when haproxy is not installed. */
 export function haproxyCheck(file: string): { ok: boolean; output: string } {
@@ -60,19 +27,6 @@ export function haproxyCheck(file: string): { ok: boolean; output: string } {
     throw new Error(`cannot run haproxy (${r.error.message}): install the Debian package haproxy`);
   }
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -94,76 +48,6 @@ export async function makeApiserverCert(
   writeFileSync(files.cert, material["kube-apiserver"]!.cert);
   writeFileSync(files.key, material["kube-apiserver"]!.key, { mode: 0o600 });
   return files;
-}
-
-/** Children started by a test, stopped by PID whatever happens. */
-export class Processes {
-  private readonly live = new Set<ChildProcess>();
-  private readonly outputs = new Map<ChildProcess, () => string>();
-
-  /** The last 50 kB of a child's stdout and stderr. */
-  output(child: ChildProcess): string {
-    return this.outputs.get(child)?.() ?? "";
-  }
-
-  /** Spawns a process and resolves once `ready` matches its stdout (or rejects when it exits first). */
-  start(cmd: string, args: string[], ready: RegExp | undefined): Promise<ChildProcess> {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    this.live.add(child);
-    child.once("exit", () => this.live.delete(child));
-    let output = "";
-    this.outputs.set(child, () => output);
-    return new Promise((resolve, reject) => {
-      const onData = (d: Buffer) => {
-        output = (output + d.toString()).slice(-50_000);
-        if (ready?.test(output)) resolve(child);
-      };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", (d: Buffer) => {
-        output = (output + d.toString()).slice(-50_000);
-      });
-      child.once("error", reject);
-      child.once("exit", (code, signal) =>
-        reject(new Error(`${cmd} exited (${code ?? signal}) before it was ready:\n${output}`)),
-      );
-      if (!ready) child.once("spawn", () => resolve(child));
-    });
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs` if it has not exited; resolves when it is gone. */
-  async stop(child: ChildProcess, graceMs = 5000): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill(graceMs === 0 ? "SIGKILL" : "SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  async stopAll(graceMs = 5000): Promise<void> {
-    await Promise.all([...this.live].map((c) => this.stop(c, graceMs)));
-  }
-
-  get pids(): number[] {
-    return [...this.live].map((c) => c.pid!).filter(Boolean);
-  }
-}
-
-/** Polls `probe` until it returns true; fails with `what` and the last observation after `deadlineMs`. */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<{ done: boolean; seen: string }>,
-  deadlineMs = 30_000,
-): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  let seen = "";
-  for (;;) {
-    const r = await probe().catch((e: unknown) => ({ done: false, seen: String(e) }));
-    seen = r.seen;
-    if (r.done) return;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}; last seen: ${seen}`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
 }
 
 /**

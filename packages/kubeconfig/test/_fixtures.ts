@@ -1,55 +1,10 @@
-import {
-  type Cluster,
-  type ClusterSpecInput,
-  ClusterSpecSchema,
-  defaultClusterSpec,
-  resolveCluster,
-} from "@khw/spec";
+import { join } from "node:path";
+import { goldenChecker } from "@khw/test-kit/golden";
 
-/** The default spec: the Vagrant lab (2 masters, a certificate and a tls-bootstrap worker, an LB). */
-export function defaultCluster(): Cluster {
-  return resolveCluster(defaultClusterSpec()).cluster;
-}
+export * from "@khw/test-kit/loopback-fixtures";
 
-/** An unusual spec: 3 masters on loopback addresses, 1 worker, custom CIDRs, domain and name, an older Kubernetes. */
-export const UNUSUAL_SPEC: ClusterSpecInput = {
-  name: "odd-lab",
-  nodes: [
-    { name: "cp-a", role: "controlplane", address: "127.0.0.11" },
-    { name: "cp-b", role: "controlplane", address: "127.0.0.12" },
-    { name: "cp-c", role: "controlplane", address: "127.0.0.13" },
-    { name: "node-x", role: "worker", address: "127.0.0.21", kubelet: { credentials: "tls-bootstrap" } },
-    { name: "lb", role: "loadbalancer", address: "127.0.0.30" },
-  ],
-  network: {
-    podCIDR: "172.20.0.0/16",
-    serviceCIDR: "10.32.0.0/20",
-    dnsServiceIP: "10.32.0.53",
-    clusterDomain: "odd.internal",
-    nodePortRange: "31000-31999",
-    nodeCIDRMaskSize: 26,
-  },
-  versions: { kubernetes: "v1.30.14" },
-};
-
-export function unusualCluster(): Cluster {
-  return resolveCluster(ClusterSpecSchema.parse(UNUSUAL_SPEC)).cluster;
-}
-
-/** A single-master cluster without a load balancer and with a certificate worker. */
-export function singleMasterCluster(): Cluster {
-  return resolveCluster(
-    ClusterSpecSchema.parse({
-      name: "solo",
-      nodes: [
-        { name: "solo-cp", role: "controlplane", address: "127.0.0.11" },
-        { name: "solo-w", role: "worker", address: "127.0.0.21" },
-      ],
-    }),
-  ).cluster;
-}
-
-export const SPECS = { default: defaultCluster, unusual: unusualCluster } as const;
+/** This package's golden files (test/golden). */
+export const expectGolden = goldenChecker(join(import.meta.dirname, "golden"));
 
 /** PEM-shaped fixed texts: golden files must not change with every run. */
 export const FAKE = {

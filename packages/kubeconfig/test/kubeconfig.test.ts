@@ -13,8 +13,7 @@ import {
   parseKubeconfig,
   renderKubeconfig,
 } from "../src/index";
-import { defaultCluster, FAKE, SPECS, singleMasterCluster, unusualCluster } from "./_fixtures";
-import { expectGolden } from "./_golden";
+import { defaultCluster, expectGolden, FAKE, SPECS, singleMasterCluster, unusualCluster } from "./_fixtures";
 
 const find = (files: ReturnType<typeof kubeconfigFilesFromCluster>, host: string, path: string) => {
   const f = files.find((x) => x.host === host && x.path === path);

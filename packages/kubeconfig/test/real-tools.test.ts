@@ -4,9 +4,10 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
 import { catalogueFromCluster, issuePki, type PkiMaterial, pkiFilesFromCluster } from "@khw/pki";
 import type { Cluster, GeneratedFile } from "@khw/spec";
+import { kubectlLoadsTls } from "@khw/test-kit/kubectl";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -93,24 +94,7 @@ function kubectl(args: string[]) {
 }
 
 /** Talks to a closed port: TLS material is loaded first, so only a clean "refused" proves it loaded. */
-function loadsTls(file: string) {
-  const r = kubectl([
-    "--kubeconfig",
-    file,
-    "--server",
-    "https://127.0.0.1:1",
-    "get",
-    "--raw",
-    "/version",
-    "--request-timeout=2s",
-  ]);
-  return {
-    clean:
-      r.stderr.trim() ===
-      "The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?",
-    ...r,
-  };
-}
+const loadsTls = (file: string) => kubectlLoadsTls(KUBECTL, file);
 
 const clusters: [string, () => Cluster][] = [
   ["default", defaultCluster],

@@ -13,6 +13,7 @@ import {
   resolveCluster,
 } from "@khw/spec";
 
+import { deriveSpec, unusualSpec } from "@khw/test-kit/fixtures";
 import { readTlv } from "../src/_der";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,33 +61,30 @@ export function defaultCluster(algorithm: KeyAlgorithm = "rsa-2048"): Cluster {
   return clusterOf({ ...input, pki: { ...input.pki, keyAlgorithm: algorithm } });
 }
 
-/** 3 masters, 1 worker, an LB, custom CIDRs and cluster domain, extra apiserver SANs. */
+/** The kit's unusual spec with a certificate worker, other names, addresses, CIDRs and domain, and extra apiserver SANs. */
 export function unusualCluster(algorithm: KeyAlgorithm = "rsa-2048"): Cluster {
-  const input = defaultClusterSpecInput();
-  return clusterOf({
-    ...input,
-    name: "odd",
-    nodes: [
-      { name: "cp-a", role: "controlplane", address: "10.20.0.11" },
-      { name: "cp-b", role: "controlplane", address: "10.20.0.12" },
-      { name: "cp-c", role: "controlplane", address: "10.20.0.13" },
-      { name: "node-x", role: "worker", address: "10.20.0.21", kubelet: { credentials: "certificate" } },
-      { name: "lb", role: "loadbalancer", address: "10.20.0.30" },
-    ],
-    network: {
-      podCIDR: "172.20.0.0/16",
-      serviceCIDR: "10.32.0.0/24",
-      clusterDomain: "corp.example",
-      nodePortRange: "30000-32767",
-      nodeCIDRMaskSize: 24,
-    },
-    pki: {
-      keyAlgorithm: algorithm,
-      caValidityDays: 1000,
-      validityDays: 90,
-      extraApiserverSANs: ["api.corp.example", "203.0.113.7"],
-    },
-  });
+  return clusterOf(
+    deriveSpec(unusualSpec(), {
+      name: "odd",
+      rename: { "node-1": "node-x", "api-lb": "lb" },
+      address: (i) => `10.20.0.${[11, 12, 13, 21, 30][i]}`,
+      node: (n) => (n.role === "worker" ? { ...n, kubelet: { credentials: "certificate" } } : n),
+      versions: defaultClusterSpecInput().versions,
+      network: {
+        podCIDR: "172.20.0.0/16",
+        serviceCIDR: "10.32.0.0/24",
+        clusterDomain: "corp.example",
+        nodePortRange: "30000-32767",
+        nodeCIDRMaskSize: 24,
+      },
+      pki: {
+        keyAlgorithm: algorithm,
+        caValidityDays: 1000,
+        validityDays: 90,
+        extraApiserverSANs: ["api.corp.example", "203.0.113.7"],
+      },
+    }),
+  );
 }
 
 /** A scratch directory; call the returned function to delete it. */

@@ -9,8 +9,8 @@ import { randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { generateKey, makeTempDir, startSshd } from "@khw/test-kit/sshd";
 import { type HostTarget, SshExecutor } from "../src/index.js";
-import { generateKey, makeTempDir, startSshd } from "../test/sshd.js";
 
 const execFileP = promisify(execFile);
 const COMMANDS = 100;

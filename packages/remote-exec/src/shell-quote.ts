@@ -1,7 +1,7 @@
+import { shellQuote as quoteWord } from "@khw/host-io";
 import { RemoteExecError } from "./errors.js";
 import { isSecret, type MaybeSecret, REDACTED, reveal } from "./secret.js";
 
-const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
@@ -10,14 +10,12 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * spaces and newlines reach the program unchanged.
  */
 export function shellQuote(word: string): string {
-  if (word.includes("\0")) throw new TypeError("a shell word cannot contain a NUL byte");
-  if (word !== "" && SAFE.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
+  return quoteWord(word);
 }
 
 /** Quotes every word and joins them with spaces: `shellJoin(["echo", "a b"])` → `echo 'a b'`. */
 export function shellJoin(argv: readonly string[]): string {
-  return argv.map(shellQuote).join(" ");
+  return argv.map(quoteWord).join(" ");
 }
 
 export interface CommandSpec {

@@ -1,6 +1,15 @@
 // 20 hosts, each a real sshd in its own network namespace on a private bridge (see ./sshd.ts).
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import {
+  createNetnsLab,
+  generateKey,
+  type KeyPair,
+  makeTempDir,
+  type NetnsLab,
+  type SshdHandle,
+  startSshd,
+} from "@khw/test-kit/sshd";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   allOk,
@@ -11,15 +20,6 @@ import {
   type RemoteExecError,
   SshExecutor,
 } from "../src/index.js";
-import {
-  createNetnsLab,
-  generateKey,
-  type KeyPair,
-  makeTempDir,
-  type NetnsLab,
-  type SshdHandle,
-  startSshd,
-} from "./sshd.js";
 
 const HOSTS = 20;
 let dir: string;

@@ -3,16 +3,6 @@ import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type HostKeyEvent,
-  type HostTarget,
-  isRemoteExecError,
-  type LogEntry,
-  RemoteExecError,
-  SshExecutor,
-  secret,
-} from "../src/index.js";
 import {
   type CutProxy,
   freePort,
@@ -24,7 +14,17 @@ import {
   startCutProxy,
   startDropServer,
   startSshd,
-} from "./sshd.js";
+} from "@khw/test-kit/sshd";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type HostKeyEvent,
+  type HostTarget,
+  isRemoteExecError,
+  type LogEntry,
+  RemoteExecError,
+  SshExecutor,
+  secret,
+} from "../src/index.js";
 
 const HAS_SUDO = existsSync("/usr/bin/sudo");
 // locally the sudo tests skip without sudo; in CI (which installs it) its absence fails, naming it

@@ -1,3 +1,4 @@
+import { BAD_SPECS } from "@khw/test-kit/bad-specs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -10,7 +11,6 @@ import {
   SpecError,
   type SpecIssue,
 } from "../src/index";
-import { BAD_SPECS } from "./bad-specs";
 
 function issuesOf(yaml: string): { thrown: boolean; issues: SpecIssue[] } {
   try {

@@ -2,13 +2,13 @@
 // accepts, it returns exactly what parseClusterYaml returns (same data, same key order, same warnings at
 // the same positions); whatever parseClusterYaml refuses, the quick path refuses.
 import { readFileSync } from "node:fs";
+import { BAD_SPECS } from "@khw/test-kit/bad-specs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { quickCheckSource } from "../scripts/quick-check-source";
 import { clusterJsonSchema, defaultClusterSpecInput, parseClusterYaml, SpecError } from "../src/index";
 import { quickParseClusterYaml } from "../src/quick";
-import { BAD_SPECS } from "./bad-specs";
 
 type Outcome = { ok: true; json: string } | { ok: false; error: string };
 

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { deriveSpec, unusualSpec } from "@khw/test-kit/fixtures";
 import Ajv2020 from "ajv/dist/2020";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -16,22 +17,18 @@ import {
   SpecError,
 } from "../src/index";
 
-const threeMasters = {
+/** The kit's unusual spec with other CIDRs (the DNS IP left to its default), domain and names. */
+const threeMasters = deriveSpec(unusualSpec(), {
   name: "lab3",
-  nodes: [
-    { name: "cp-a", role: "controlplane", address: "172.20.0.11" },
-    { name: "cp-b", role: "controlplane", address: "172.20.0.12" },
-    { name: "cp-c", role: "controlplane", address: "172.20.0.13" },
-    { name: "node-a", role: "worker", address: "172.20.0.21", kubelet: { credentials: "tls-bootstrap" } },
-    { name: "lb", role: "loadbalancer", address: "172.20.0.30" },
-  ],
+  rename: { "node-1": "node-a", "api-lb": "lb" },
+  address: (i, address) => (i === 4 ? "172.20.0.30" : address),
   network: {
     podCIDR: "10.32.0.0/12",
     serviceCIDR: "10.100.0.0/24",
     clusterDomain: "k8s.example",
     nodeCIDRMaskSize: 26,
   },
-};
+});
 
 describe("defaults = the Vagrant lab of REFERENCE.md", () => {
   const { cluster } = loadCluster(defaultClusterSpecInput());

@@ -1,7 +1,8 @@
 import { SUPPORTED_VERSIONS } from "@khw/spec";
+import { parse as parseSemver } from "semver";
 import { UnitsError } from "./errors";
 
-/** A `vMAJOR.MINOR.PATCH` or `MAJOR.MINOR.PATCH` version, parsed. */
+/** A `vMAJOR.MINOR.PATCH` or `MAJOR.MINOR.PATCH` version (a pre-release such as `-rc.1` counts as its release), parsed. */
 export interface Version {
   major: number;
   minor: number;
@@ -9,8 +10,9 @@ export interface Version {
 }
 
 export function parseVersion(text: string, field = "version"): Version {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (!m) {
+  // semver, as @khw/bundle reads versions: `v1.35.0-rc.1` is v1.35.0's flags and fields
+  const v = text.includes("+") || text.trim() !== text ? null : parseSemver(text);
+  if (!v) {
     throw new UnitsError(
       "UNSUPPORTED_VERSION",
       field,
@@ -18,7 +20,7 @@ export function parseVersion(text: string, field = "version"): Version {
       "write it like v1.34.4 (or 2.1.4 for containerd)",
     );
   }
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) };
+  return { major: v.major, minor: v.minor, patch: v.patch };
 }
 
 const cmp = (a: Version, b: Version) => a.major - b.major || a.minor - b.minor || a.patch - b.patch;

@@ -1,11 +1,6 @@
-// The cluster fixtures are shared with @khw/kubeconfig's tests.
-export {
-  defaultCluster,
-  SPECS,
-  singleMasterCluster,
-  UNUSUAL_SPEC,
-  unusualCluster,
-} from "../../kubeconfig/test/_fixtures";
+// The kit's fixture set shared with @khw/kubeconfig's golden tests, plus what only these tests need.
+export * from "@khw/test-kit/loopback-fixtures";
+
 /** A fixed aescbc key for golden files (32 bytes). */
 export const KEY = Buffer.from("khw-golden-encryption-key-32-byt").toString("base64");
 

@@ -1,5 +1,4 @@
 import { join } from "node:path";
-// The golden-file checker is shared with @khw/kubeconfig's tests; only the directory differs.
-import { goldenChecker } from "../../kubeconfig/test/_golden";
+import { goldenChecker } from "@khw/test-kit/golden";
 
 export const expectGolden = goldenChecker(join(import.meta.dirname, "golden"));

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { pinnedBinaries, prerequisiteSkip } from "@khw/bundle";
+import { pinnedBinaries, prerequisiteSkip } from "@khw/test-kit/pinned";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BINARY_PATHS,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { khwCacheRoot, sha256File } from "@khw/host-io";
 import { artifactLocation, type BinaryArtifact, type Cluster, NODE_DIRS } from "@khw/spec";
 import { CliError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
@@ -13,8 +14,7 @@ import { writeFileAtomic } from "../fs-atomic";
  * paths (`artifactLocation`), so online and offline installs share this one code path.
  */
 export function defaultCacheDir(env: Record<string, string | undefined>): string {
-  const base = env["XDG_CACHE_HOME"] || join(env["HOME"] || "/tmp", ".cache");
-  return join(base, "khw", "downloads");
+  return join(khwCacheRoot(env), "downloads");
 }
 
 export interface FetchedArtifact {
@@ -24,12 +24,6 @@ export interface FetchedArtifact {
   sha256: string;
   /** Whether it came from the cache (no download). */
   cached: boolean;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 /** Reads an artifact path from wherever the spec says (URL or bundle file). */

@@ -2,21 +2,18 @@
 // 127.0.0.1 or inside network namespaces on a private bridge (198.18.0.224/27). Everything they
 // start is stopped by PID and every namespace/bridge deleted by `stop()` / `destroy()`.
 //
-// Reusable by other packages' tests (e.g. the CLI's) through a relative import:
-//   import { startSshd, createNetnsLab, generateKey } from "../../../packages/remote-exec/test/sshd.js";
+// Part of the test kit: `import { startSshd, createNetnsLab, generateKey } from "@khw/test-kit/sshd"`.
 // Requires root, /usr/sbin/sshd (openssh-server), ssh-keygen, ip (iproute2), unshare (util-linux);
 // the sudo tests need sudo.
 
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-
-const execFileP = promisify(execFile);
+import { failureMessage, run as hostRun } from "@khw/host-io";
 
 export const SSHD = "/usr/sbin/sshd";
 
@@ -47,29 +44,13 @@ process.once("exit", () => {
     }
   }
 });
-const CLEAN_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
+export const CLEAN_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
+/** Runs a program with a clean environment (stdin from `input`); its stdout, or an Error naming it. */
 export async function run(cmd: string, args: string[], input?: string): Promise<string> {
-  if (input === undefined) {
-    const { stdout } = await execFileP(cmd, args, { env: CLEAN_ENV, maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
-  }
-  return await new Promise<string>((resolve, reject) => {
-    const child = spawn(cmd, args, { env: CLEAN_ENV, stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      err += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}): ${err}`)),
-    );
-    child.stdin.end(input);
-  });
+  const r = await hostRun(cmd, args, { env: CLEAN_ENV, input });
+  if (r.code !== 0) throw new Error(failureMessage(cmd, args, r));
+  return r.stdout;
 }
 
 export async function makeTempDir(prefix = "khw-sshd-"): Promise<string> {
@@ -388,18 +369,35 @@ export interface NetnsLab {
   destroy(): Promise<void>;
 }
 
+/** Which /27 of 198.18.0.0/24 a netns lab uses, and how its namespaces and links are named. */
+export interface NetnsSubnet {
+  /** The last octet of the bridge's own address (hosts get the next ones; .bridge+29 is left unused). */
+  bridge: number;
+  /** Namespace `<ns>-<id>-<i>`, bridge `<ns><id>`. */
+  ns: string;
+  /** Host-side veth `<veth><id>h<i>` (link names are at most 15 characters). */
+  veth: string;
+}
+
+/** remote-exec's own /27: bridge 198.18.0.225, hosts .226 upwards. */
+export const REMOTE_EXEC_SUBNET: NetnsSubnet = { bridge: 225, ns: "khwre", veth: "kre" };
+
 /**
  * Creates `count` network namespaces (`khwre-<id>-<i>`), each with an `eth0` veth attached to a new
- * bridge `khwre<id>` (198.18.0.225/27 on this machine); namespace i gets 198.18.0.(226+i).
+ * bridge `khwre<id>` (198.18.0.225/27 on this machine); namespace i gets 198.18.0.(226+i). Another
+ * `subnet` puts the lab on another /27 (the caller serialises its use, e.g. with a lock).
  */
-export async function createNetnsLab(count: number): Promise<NetnsLab> {
+export async function createNetnsLab(
+  count: number,
+  subnet: NetnsSubnet = REMOTE_EXEC_SUBNET,
+): Promise<NetnsLab> {
   if (count < 1 || count > LAB_MAX_HOSTS) throw new RangeError(`1..${LAB_MAX_HOSTS} hosts`);
   const id = randomBytes(2).toString("hex");
-  const bridge = `khwre${id}`;
+  const bridge = `${subnet.ns}${id}`;
   const hosts = Array.from({ length: count }, (_, i) => ({
-    netns: `khwre-${id}-${i}`,
-    address: `${LAB_SUBNET_PREFIX}${226 + i}`,
-    veth: `kre${id}h${i}`,
+    netns: `${subnet.ns}-${id}-${i}`,
+    address: `${LAB_SUBNET_PREFIX}${subnet.bridge + 1 + i}`,
+    veth: `${subnet.veth}${id}h${i}`,
   }));
   let destroyed = false;
   liveLabs.set(id, { netns: hosts.map((h) => h.netns), links: [bridge, ...hosts.map((h) => h.veth)] });
@@ -434,7 +432,7 @@ export async function createNetnsLab(count: number): Promise<NetnsLab> {
   try {
     const batch = [
       `link add ${bridge} type bridge`,
-      `addr add ${LAB_BRIDGE_ADDRESS}/27 dev ${bridge}`,
+      `addr add ${LAB_SUBNET_PREFIX}${subnet.bridge}/27 dev ${bridge}`,
       `link set ${bridge} up`,
       ...hosts.flatMap((h) => [
         `netns add ${h.netns}`,
@@ -460,7 +458,7 @@ export async function createNetnsLab(count: number): Promise<NetnsLab> {
     id,
     bridge,
     hosts: hosts.map(({ netns, address }) => ({ netns, address })),
-    unusedAddress: `${LAB_SUBNET_PREFIX}254`,
+    unusedAddress: `${LAB_SUBNET_PREFIX}${subnet.bridge + 29}`,
     destroy,
   };
 }

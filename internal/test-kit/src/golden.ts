@@ -1,7 +1,24 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+// Golden files: one file per generated artifact (`goldenFile`) or a whole generated tree (`goldenChecker`).
+// `UPDATE_GOLDEN=1` rewrites them; in CI a missing golden file fails instead of being written.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { GeneratedFile } from "@khw/spec";
 import { expect } from "vitest";
+
+/** A checker comparing text with `<goldenDir>/<name>`; a missing file is written (outside CI). */
+export function goldenFile(goldenDir: string): (name: string, actual: string) => void {
+  return (name, actual) => {
+    const file = join(goldenDir, name);
+    if (process.env["UPDATE_GOLDEN"] === "1" || !existsSync(file)) {
+      if (process.env["UPDATE_GOLDEN"] !== "1" && process.env["CI"]) {
+        throw new Error(`golden file ${name} is missing; run with UPDATE_GOLDEN=1 and commit it`);
+      }
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, actual);
+    }
+    expect(actual).toBe(readFileSync(file, "utf8"));
+  };
+}
 
 function walk(dir: string): string[] {
   let out: string[] = [];
@@ -51,6 +68,3 @@ export function goldenChecker(goldenDir: string): (spec: string, files: Generate
     ).toEqual([]);
   };
 }
-
-/** This package's golden files (test/golden). */
-export const expectGolden = goldenChecker(join(import.meta.dirname, "golden"));

@@ -1,13 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { bundleLayout, PINNED_VERSIONS } from "@khw/bundle";
+import { tarBuffer } from "@khw/host-io";
 import { describe, expect, it } from "vitest";
-import { createTarGz } from "./_tar";
-import { bundleLayout } from "./layout";
-import { PINNED_VERSIONS, pinnedBinaries, prerequisiteSkip } from "./pinned";
+import { pinnedBinaries, prerequisiteSkip } from "../src/pinned";
 
 describe("pinnedBinaries", () => {
-  it("resolves the bundle under XDG_CACHE_HOME, extracts etcd from its tarball, and names what is missing", () => {
+  it("resolves the bundle under XDG_CACHE_HOME, extracts etcd from its tarball, and names what is missing", async () => {
     const xdg = mkdtempSync(join(tmpdir(), "khw-pinned-"));
     try {
       const env = { XDG_CACHE_HOME: xdg, HOME: "/nonexistent" };
@@ -23,13 +23,14 @@ describe("pinnedBinaries", () => {
       mkdirSync(dirname(join(empty.bundleDir, layout.etcd.tarball)), { recursive: true });
       writeFileSync(
         join(empty.bundleDir, layout.etcd.tarball),
-        createTarGz(
+        await tarBuffer(
           layout.etcd.members.map((m) => ({
             path: m.path,
             mode: 0o755,
             type: "file" as const,
             data: Buffer.from(m.name),
           })),
+          { gzip: true },
         ),
       );
       const full = pinnedBinaries(env);

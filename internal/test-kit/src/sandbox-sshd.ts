@@ -1,4 +1,4 @@
-// A real OpenSSH sshd inside a network namespace (remote-exec's test lab) whose view of the file
+// A real OpenSSH sshd inside a network namespace (the kit's netns lab) whose view of the file
 // system is sandboxed: /etc, /var, /opt and /usr/local are overlays on a private tmpfs, so khw can
 // upload to /etc/etcd or /var/lib/kubernetes without touching this machine. There is no systemd
 // inside: /run is a fresh tmpfs (with /run/systemd/system as the marker preflight looks for, unless
@@ -6,110 +6,44 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { descendants, generateKey, makeTempDir, run, SSHD } from "../../../../packages/remote-exec/test/sshd";
+import { acquirePidLock } from "@khw/host-io";
+import {
+  CLEAN_ENV,
+  createNetnsLab,
+  descendants,
+  generateKey,
+  makeTempDir,
+  type NetnsLab,
+  SSHD,
+} from "./sshd";
 
 /**
- * Like remote-exec's createNetnsLab, on its own /27 (198.18.0.128/27: bridge .129, hosts .130 up), so
- * these tests never share addresses with remote-exec's or other suites' labs (198.18.0.224/27) when
- * test files run in parallel.
+ * Like createNetnsLab, on its own /27 (198.18.0.128/27: bridge .129, hosts .130 up), so these tests
+ * never share addresses with remote-exec's or other suites' labs (198.18.0.224/27) when test files
+ * run in parallel.
  */
-export interface SandboxLab {
-  hosts: Array<{ netns: string; address: string }>;
-  unusedAddress: string;
-  destroy(): Promise<void>;
-}
+export type SandboxLab = Pick<NetnsLab, "hosts" | "unusedAddress" | "destroy">;
 
 const SANDBOX_LOCK = "/run/khw-test-sandbox-198.18.0.128.lock";
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Machine-wide exclusive use of 198.18.0.128/27: test files (and parallel test runs) that build a
- * sandbox lab take turns instead of putting the same addresses on two bridges. A dead holder's lock
- * is taken over.
- */
-async function lockSandboxNet(): Promise<() => void> {
-  const deadline = Date.now() + 600_000;
-  for (;;) {
-    try {
-      const fd = openSync(SANDBOX_LOCK, "wx", 0o644);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(SANDBOX_LOCK, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    const holder = Number(readFileSync(SANDBOX_LOCK, "utf8").trim() || "0");
-    if (holder && holder !== process.pid && !alive(holder)) {
-      rmSync(SANDBOX_LOCK, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`${SANDBOX_LOCK} is held by process ${holder} for 10 minutes`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 export async function createSandboxLab(count: number): Promise<SandboxLab> {
-  const unlock = await lockSandboxNet();
-  const id = randomBytes(2).toString("hex");
-  const bridge = `khwcli${id}`;
-  const hosts = Array.from({ length: count }, (_, i) => ({
-    netns: `khwcli-${id}-${i}`,
-    address: `198.18.0.${130 + i}`,
-    veth: `kcl${id}h${i}`,
-  }));
-  let destroyed = false;
-  const destroy = async () => {
-    if (destroyed) return;
-    destroyed = true;
-    for (const h of hosts) {
-      const pids = (await run("ip", ["netns", "pids", h.netns]).catch(() => ""))
-        .split("\n")
-        .filter((l) => /^\d+$/.test(l))
-        .map(Number);
-      for (const p of pids) {
-        try {
-          process.kill(p, "SIGKILL");
-        } catch {}
-      }
-      await run("ip", ["netns", "del", h.netns]).catch(() => "");
-    }
-    if (existsSync(`/sys/class/net/${bridge}`)) await run("ip", ["link", "del", bridge]).catch(() => "");
-    unlock();
-  };
+  // machine-wide exclusive use of 198.18.0.128/27: test files (and parallel runs) take turns
+  const unlock = await acquirePidLock(SANDBOX_LOCK, { timeoutMs: 600_000, pollMs: 250 });
+  if (!unlock) throw new Error(`${SANDBOX_LOCK} has been held by another process for 10 minutes`);
   try {
-    const batch = [
-      `link add ${bridge} type bridge`,
-      `addr add 198.18.0.129/27 dev ${bridge}`,
-      `link set ${bridge} up`,
-      ...hosts.flatMap((h) => [
-        `netns add ${h.netns}`,
-        `link add ${h.veth} type veth peer name eth0 netns ${h.netns}`,
-        `link set ${h.veth} master ${bridge} up`,
-      ]),
-    ];
-    await run("ip", ["-batch", "-"], `${batch.join("\n")}\n`);
-    for (const h of hosts) {
-      await run(
-        "ip",
-        ["-n", h.netns, "-batch", "-"],
-        `addr add ${h.address}/27 dev eth0\nlink set eth0 up\nlink set lo up\n`,
-      );
-    }
+    const lab = await createNetnsLab(count, { bridge: 129, ns: "khwcli", veth: "kcl" });
+    return {
+      hosts: lab.hosts,
+      unusedAddress: lab.unusedAddress,
+      destroy: async () => {
+        await lab.destroy();
+        unlock();
+      },
+    };
   } catch (e) {
-    await destroy();
+    unlock();
     throw e;
   }
-  return { hosts: hosts.map(({ netns, address }) => ({ netns, address })), unusedAddress: "198.18.0.158", destroy };
 }
 
 export interface SandboxSshd {
@@ -118,8 +52,6 @@ export interface SandboxSshd {
   pid: number;
   stop(): Promise<void>;
 }
-
-const CLEAN_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
 export async function startSandboxSshd(options: {
   netns: string;
@@ -185,8 +117,26 @@ export async function startSandboxSshd(options: {
     `exec ${SSHD} -D -e -f "$1/sshd_config"`,
   ].join("\n");
   await mkdir(join(dir, "fs"), { recursive: true });
-  const argv = ["ip", "netns", "exec", options.netns, "unshare", "-m", "--propagation", "private", "sh", "-c", script, "khw-sandbox", dir];
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { env: CLEAN_ENV, stdio: ["ignore", "ignore", "pipe"], detached: true });
+  const argv = [
+    "ip",
+    "netns",
+    "exec",
+    options.netns,
+    "unshare",
+    "-m",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    script,
+    "khw-sandbox",
+    dir,
+  ];
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
+    env: CLEAN_ENV,
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: true,
+  });
   let log = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`sshd did not start:\n${log}`)), 10_000);

@@ -1,10 +1,11 @@
 // The bad-spec corpus: documents that must not validate (or validate only with a warning), each with the
 // issue it must produce — field path, code, exact message and fix — and the exit code `khw validate`
 // gives it (3: invalid spec, 0: valid with warnings; see apps/cli/src/errors.ts). Built table by table
-// (field × bad value) from the default spec. packages/spec/test/corpus.test.ts checks every case through
+// (field × bad value) from the default spec; part of the test kit. packages/spec/test/corpus.test.ts checks every case through
 // parseClusterYaml; apps/cli/test/validate.test.ts runs them through `khw validate`.
+
+import { type ClusterSpecInput, defaultClusterSpecInput } from "@khw/spec";
 import { stringify } from "yaml";
-import { type ClusterSpecInput, defaultClusterSpecInput } from "../src/index";
 
 export interface BadSpec {
   /** Unique, says what is wrong. */

@@ -1,0 +1,3 @@
+import { khwVitestConfig } from "../../vitest.shared";
+
+export default khwVitestConfig();
