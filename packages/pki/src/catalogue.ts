@@ -9,6 +9,7 @@ import {
   type PkiDir,
   type Role,
 } from "@khw/spec";
+import { Address6 } from "ip-address";
 import { PkiError } from "./errors";
 
 /** Key usages this package sets (X.509 keyUsage bits). */
@@ -379,42 +380,19 @@ export function catalogueEntry(catalogue: readonly CertificateSpec[], id: string
 const DNS_NAME = /^(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-/** IPv4 dotted quad, or an IPv6 address (hex groups, `::` allowed). */
+/** IPv4 dotted quad, or an IPv6 address (hex groups, `::` allowed; no prefix, zone or embedded IPv4). */
 export function isIpAddress(text: string): boolean {
   if (IPV4.test(text)) return true;
-  if (!/^[0-9a-fA-F:]+$/.test(text) || !text.includes(":")) return false;
-  const halves = text.split("::");
-  if (halves.length > 2) return false;
-  const groups = halves.flatMap((h) => (h === "" ? [] : h.split(":")));
-  if (groups.some((g) => g.length === 0 || g.length > 4)) return false;
-  return halves.length === 2 ? groups.length < 8 : groups.length === 8;
+  return /^[0-9a-fA-F:]+$/.test(text) && text.includes(":") && Address6.isValid(text);
 }
 
 /**
- * The canonical text of an IP address: IPv4 unchanged, IPv6 lower-case with the longest run of
- * zero groups shortened to `::` (RFC 5952), so `FD00:0:0::1` and `fd00::1` compare equal.
+ * The canonical text of an IP address: IPv4 unchanged, IPv6 in RFC 5952's form (lower case, the longest
+ * run of zero groups shortened to `::`), so `FD00:0:0::1` and `fd00::1` compare equal.
  */
 export function canonicalIp(text: string): string {
   if (!text.includes(":") || !isIpAddress(text)) return text;
-  const [head = "", tail] = text.toLowerCase().split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups =
-    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
-  const g = groups.map((x) => Number.parseInt(x, 16).toString(16));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && g[j] === "0") j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j === i ? i + 1 : j;
-  }
-  if (best < 0) return g.join(":");
-  return `${g.slice(0, best).join(":")}::${g.slice(best + bestLen).join(":")}`;
+  return new Address6(text).correctForm();
 }
 
 function unique(values: string[]): string[] {

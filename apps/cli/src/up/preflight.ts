@@ -190,7 +190,7 @@ export function checkHostFacts(cluster: Cluster, node: ClusterNode, facts: HostF
         rn &&
         rn.prefix > 0 &&
         netsOverlap(net, rn) &&
-        !facts.addrs.some((a) => parseNet(a.cidr)?.base === rn.base)
+        !facts.addrs.some((a) => parseNet(a.cidr)?.first === rn.first)
       ) {
         err(
           "cidr-overlap",
