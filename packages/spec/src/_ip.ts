@@ -29,7 +29,9 @@ export function canonicalCidr(net: Ipv4Net): string {
   return `${Address4.fromBigInt(net.start).correctForm()}/${net.prefix}`;
 }
 
+/** "10.96.0.1" → 174063617n. Throws for anything but a dotted quad. */
 export function ipToBigInt(ip: string): bigint {
+  if (!isIpv4(ip)) throw new Error(`'${ip}' is not an IPv4 address`);
   return new Address4(ip).bigInt();
 }
 
