@@ -1,6 +1,7 @@
 // The Mermaid text of `khw diagram` through Mermaid's own parser (mermaid 11 in a jsdom window:
 // its sanitizer needs a DOM). In a file of its own: the window globals stay out of other tests.
 import { defaultClusterSpecInput, loadCluster } from "@khw/spec";
+import { unusualSpec } from "@khw/test-kit/fixtures";
 import { JSDOM } from "jsdom";
 import { beforeAll, describe, expect, it } from "vitest";
 import { renderMermaid, topologyFromCluster } from "../src/day2/diagram";
@@ -16,16 +17,7 @@ beforeAll(async () => {
 
 const specs = {
   default: defaultClusterSpecInput(),
-  three: {
-    ...defaultClusterSpecInput(),
-    nodes: [
-      { name: "cp-a", role: "controlplane" as const, address: "10.1.0.1" },
-      { name: "cp-b", role: "controlplane" as const, address: "10.1.0.2" },
-      { name: "cp-c", role: "controlplane" as const, address: "10.1.0.3" },
-      { name: "lb", role: "loadbalancer" as const, address: "10.1.0.9" },
-      { name: "w1", role: "worker" as const, address: "10.1.0.21" },
-    ],
-  },
+  unusual: unusualSpec(),
   solo: {
     ...defaultClusterSpecInput(),
     nodes: [{ name: "solo", role: "controlplane" as const, address: "10.1.0.1" }],

@@ -1,5 +1,6 @@
 import { LAB_RUNC_WRAPPER_PATH } from "@khw/images";
 import { parseClusterYaml, renderClusterYaml } from "@khw/spec";
+import { unusualSpec } from "@khw/test-kit/fixtures";
 import { describe, expect, it } from "vitest";
 import {
   defaultLabSpec,
@@ -39,26 +40,23 @@ describe("the lab's cluster.yaml", () => {
   });
 
   it("keeps the user's other settings and topology (3 masters, custom networks)", () => {
+    const unusual = unusualSpec();
     const user = {
       ...defaultLabSpec(),
-      nodes: [
-        { name: "cp-a", role: "controlplane" as const, address: "10.1.0.5" },
-        { name: "cp-b", role: "controlplane" as const, address: "10.1.0.6" },
-        { name: "cp-c", role: "controlplane" as const, address: "10.1.0.7" },
-        { name: "w", role: "worker" as const, address: "10.1.0.8" },
-        { name: "lb", role: "loadbalancer" as const, address: "10.1.0.9" },
-      ],
-      network: { podCIDR: "10.200.0.0/16", serviceCIDR: "10.32.0.0/16" },
+      nodes: unusual.nodes,
+      network: unusual.network,
       binaries: { source: "bundle" as const, bundleDir: "./bundle" },
     };
     const { spec } = parseClusterYaml(renderLabClusterYaml(user, facts(user)));
+    // the lab gives each host its role's address on the bridge: masters .11 on, workers .21 on, the LB .30
     expect(spec.nodes.map((n) => n.address)).toEqual([
-      "198.18.0.5",
-      "198.18.0.6",
-      "198.18.0.7",
-      "198.18.0.8",
-      "198.18.0.9",
+      "198.18.0.11",
+      "198.18.0.12",
+      "198.18.0.13",
+      "198.18.0.21",
+      "198.18.0.30",
     ]);
+    expect(spec.nodes.map((n) => n.name)).toEqual(unusual.nodes.map((n) => n.name));
     expect(spec.network.podCIDR).toBe("10.200.0.0/16");
     expect(spec.binaries.bundleDir).toBeUndefined();
   });
