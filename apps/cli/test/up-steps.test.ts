@@ -52,7 +52,7 @@ describe("the step handlers (up/steps)", () => {
     const from = hosts.recorder.ops.length;
     expect((await khw(dir, ["up", "--only", "loadbalancer"], env)).stdout).toContain("converged: no changes");
     const scripts = hosts.recorder.ops.slice(from).flatMap((op) => (op.kind === "shell" ? [op.script] : []));
-    expect(scripts.filter((s) => s.startsWith("command -v haproxy"))).toHaveLength(1);
+    expect(scripts.filter((s) => s.startsWith("{ command -v haproxy"))).toHaveLength(1);
     expect(scripts.filter((s) => s.includes("apt-get"))).toEqual([]);
   });
 

@@ -389,7 +389,7 @@ describe("khw up through the recording executor", () => {
     expect(plan.map((p) => `${p.host} ${p.what}`)).toEqual(
       expect.arrayContaining([
         "worker-1 upload and install kubelet → /usr/local/bin/kubelet",
-        "loadbalancer install haproxy (distribution package): install haproxy",
+        "loadbalancer install haproxy and socat (distribution packages): install haproxy socat",
         "master-1 review and approve valid kubelet-serving CSRs (the API does not answer yet)",
       ]),
     );
@@ -413,7 +413,7 @@ describe("khw up through the recording executor", () => {
       [
         "loadbalancer create /etc/haproxy/haproxy.cfg (mode 644)",
         "loadbalancer create /etc/haproxy/kubernetes-ca.crt (mode 644)",
-        "loadbalancer run (if needed): install haproxy (distribution package)",
+        "loadbalancer run (if needed): install haproxy and socat (distribution packages)",
         "loadbalancer systemctl enable haproxy",
         "loadbalancer systemctl restart haproxy",
       ].sort(),

@@ -30,7 +30,7 @@ const HINTS: Array<{ phase?: string; match: RegExp; hint: string }> = [
   { match: /No space left on device/, hint: "free disk space on the host" },
   {
     match: /Temporary failure resolving|Could not resolve/,
-    hint: "the host cannot reach its package mirror; install haproxy by hand or give it internet access",
+    hint: "the host cannot reach its package mirror; install haproxy and socat by hand or give it internet access",
   },
 ];
 

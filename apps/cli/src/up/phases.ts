@@ -217,11 +217,14 @@ const PHASE_TABLE: { readonly [P in PhaseName]: Omit<PhaseDefinition, "name"> } 
     steps: (ctx, node) => [
       {
         kind: "run",
-        name: "install haproxy (distribution package)",
+        // socat talks to HAProxy's admin socket: a control plane added or removed is taken out of rotation
+        // while its apiserver restarts (day2/membership.ts).
+        name: "install haproxy and socat (distribution packages)",
         script:
-          "command -v haproxy >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null " +
-          "|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null; }; echo changed haproxy; }",
-        dryRun: 'command -v haproxy >/dev/null 2>&1 || echo "changed install haproxy"',
+          "{ command -v haproxy && command -v socat; } >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy socat >/dev/null " +
+          "|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy socat >/dev/null; }; echo changed haproxy socat; }",
+        dryRun:
+          '{ command -v haproxy && command -v socat; } >/dev/null 2>&1 || echo "changed install haproxy socat"',
       },
       ...uploads(ctx, "loadbalancer", node),
       {

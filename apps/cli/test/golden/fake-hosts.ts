@@ -196,16 +196,16 @@ export class FakeHosts implements Executor {
         {
           // --dry-run's read-only variant
           command: (op) =>
-            op.kind === "shell" && op.script.startsWith("command -v haproxy") && !op.script.includes("apt-get"),
-          result: (op) => (this.installed.has(`${op.host}//usr/sbin/haproxy`) ? {} : { stdout: "changed install haproxy\n" }),
+            op.kind === "shell" && op.script.startsWith("{ command -v haproxy") && !op.script.includes("apt-get"),
+          result: (op) => (this.installed.has(`${op.host}//usr/sbin/haproxy`) ? {} : { stdout: "changed install haproxy socat\n" }),
         },
         {
-          command: (op) => op.kind === "shell" && op.script.startsWith("command -v haproxy"),
+          command: (op) => op.kind === "shell" && op.script.startsWith("{ command -v haproxy"),
           result: (op) => {
             const key = `${op.host}//usr/sbin/haproxy`;
             if (this.installed.has(key)) return {};
             this.installed.set(key, "distribution");
-            return { stdout: "changed haproxy\n" };
+            return { stdout: "changed haproxy socat\n" };
           },
         },
         { command: (op) => op.kind === "shell" && op.script.startsWith("haproxy -c"), result: { stdout: "Configuration file is valid\n" } },
