@@ -13,8 +13,9 @@ import { acquireLabLock, findLeftovers, labDown } from "@khw/lab";
 import { parseClusterYaml } from "@khw/spec";
 import { labUnavailableReason } from "@khw/test-kit/lab";
 import { expect } from "vitest";
-import { recordStep } from "./_scenario";
-import { khw, local, onHost, type Run } from "./_support";
+import { recordStep, summaryTable } from "./_scenario";
+import { khw, local, onHost, type Run, until } from "./_support";
+import { probe } from "./_traffic";
 
 export const E2E_LAB_NAME = "e2e";
 export const CP_UNITS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
@@ -127,6 +128,33 @@ export async function startLab(o: LabStart): Promise<{ lab: Lab; release: () => 
 }
 
 /** `khw lab down`, nothing of the lab left on the machine, the lock released, the workdir removed. */
+/** A suite's afterAll: its lab down (or, when it never started, the lock released), then its timing table. */
+export async function endSuite(suite: string, lab: Lab | undefined, release: () => void): Promise<void> {
+  try {
+    if (lab) await stopLab(suite, lab.workdir, release);
+    else release();
+  } finally {
+    console.log(`e2e ${suite} suite:\n${summaryTable()}`);
+  }
+}
+
+/**
+ * A lab with one host more than its cluster: `extra` is booted (and in known_hosts) but left out of
+ * cluster.yaml, as a host the user is about to add. `fullSpec` is the cluster.yaml that includes it.
+ */
+export async function startLabWithout(
+  suite: string,
+  spec: string,
+  extra: string,
+): Promise<{ lab: Lab; release: () => void; specFile: string; fullSpec: string }> {
+  const { lab, release } = await startLab({ suite, spec, up: false });
+  const specFile = join(lab.workdir, "cluster.yaml");
+  const fullSpec = readFileSync(specFile, "utf8");
+  writeFileSync(specFile, withoutNode(fullSpec, extra));
+  await lab.refresh();
+  return { lab, release, specFile, fullSpec };
+}
+
 export async function stopLab(suite: string, workdir: string, release: () => void): Promise<void> {
   try {
     const down = await labDown({ workdir });
@@ -439,7 +467,7 @@ export function withoutNode(text: string, name: string): string {
   return [...lines.slice(0, start), ...lines.slice(end)].join("\n");
 }
 
-/** The web workload applied on the lab's cluster (the spec's nginx image), its rollout awaited (3 min). */
+/** The web workload applied on the lab's cluster (the spec's nginx image), its rollout awaited (3 min), and with `nodePort` every worker's NodePort answering. */
 export async function deployWebWorkload(lab: Lab, w: Omit<WebWorkload, "image">): Promise<void> {
   const { spec } = parseClusterYaml(readFileSync(join(lab.workdir, "cluster.yaml"), "utf8"));
   const manifest = join(lab.workdir, `web-${w.namespace}.json`);
@@ -448,4 +476,9 @@ export async function deployWebWorkload(lab: Lab, w: Omit<WebWorkload, "image">)
   expect(apply.code, apply.stderr).toBe(0);
   const roll = await lab.kubectl("-n", w.namespace, "rollout", "status", "deployment/web", "--timeout=180s");
   expect(roll.code, `${roll.stdout}${roll.stderr}`).toBe(0);
+  if (w.nodePort === undefined) return;
+  for (const worker of lab.hosts.workers)
+    await until(`the NodePort on ${worker}`, async () =>
+      (await probe(lab.hosts.addresses[worker]!, w.nodePort!)).ok ? true : undefined,
+    );
 }

@@ -9,8 +9,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect } from "vitest";
-import { type Lab, labSkipReason, spawnKhw, startLab, stopLab } from "./_lab";
-import { scenario, summaryTable } from "./_scenario";
+import { endSuite, type Lab, labSkipReason, spawnKhw, startLab } from "./_lab";
+import { scenario } from "./_scenario";
 import { khw, onHost, until } from "./_support";
 
 const SUITE = "lifecycle-etcd";
@@ -48,14 +48,7 @@ describe.skipIf(unavailable !== undefined)("etcd backup and restore on a lab of 
     release = started.release;
   }, 40 * 60_000);
 
-  afterAll(async () => {
-    try {
-      if (lab) await stopLab(SUITE, lab.workdir, release);
-      else release();
-    } finally {
-      console.log(`e2e ${SUITE} suite:\n${summaryTable()}`);
-    }
-  }, 5 * 60_000);
+  afterAll(() => endSuite(SUITE, lab, release), 5 * 60_000);
 
   scenario(SUITE, "khw etcd status: 2 members, exactly one leader, the same revision", 3, async () => {
     const { code, status } = await etcdStatus();

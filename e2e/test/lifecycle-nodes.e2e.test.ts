@@ -11,16 +11,16 @@ import { join } from "node:path";
 import { defaultClusterSpecInput, parseClusterYaml, renderClusterYaml } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  endSuite,
   type Lab,
   labSkipReason,
   resetLeftovers,
   restartsBetween,
-  startLab,
-  stopLab,
+  startLabWithout,
   WORKER_UNITS,
   withoutNode,
 } from "./_lab";
-import { recordStep, scenario, summaryTable } from "./_scenario";
+import { recordStep, scenario } from "./_scenario";
 import { events, khw, onHost, until } from "./_support";
 
 const SUITE = "lifecycle-nodes";
@@ -50,27 +50,15 @@ let fullSpec: string;
 
 describe.skipIf(unavailable !== undefined)("workers join and leave a running cluster", () => {
   beforeAll(async () => {
-    const started = await startLab({ suite: SUITE, spec: specWithThreeWorkers(), up: false });
-    lab = started.lab;
-    release = started.release;
-    specFile = join(lab.workdir, "cluster.yaml");
-    fullSpec = readFileSync(specFile, "utf8");
     // The cluster as it was before worker-3: its host is booted (and in known_hosts) but not in the spec.
-    writeFileSync(specFile, withoutNode(fullSpec, NEW));
-    await lab.refresh();
+    ({ lab, release, specFile, fullSpec } = await startLabWithout(SUITE, specWithThreeWorkers(), NEW));
     expect(lab.hosts.workers).toEqual(["worker-1", "worker-2"]);
     const up = await khw(lab.workdir, ["up"]);
     recordStep(SUITE, "khw up (first, 2 workers)", up.seconds, up.code === 0);
     expect(up.code, `${up.stdout}\n${up.stderr}`).toBe(0);
   });
 
-  afterAll(async () => {
-    try {
-      if (lab) await stopLab(SUITE, lab.workdir, release);
-    } finally {
-      console.log(`e2e ${SUITE} suite:\n${summaryTable()}`);
-    }
-  });
+  afterAll(() => endSuite(SUITE, lab, release));
 
   it("the first khw up left worker-3's host alone", async () => {
     const r = await onHost(

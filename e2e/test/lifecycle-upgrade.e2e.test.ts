@@ -15,8 +15,8 @@ import { parseClusterYaml } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { deployWebWorkload, type Lab, labSkipReason, startLab, stopLab } from "./_lab";
 import { recordStep, scenario, summaryTable } from "./_scenario";
-import { httpsGet, khw, until } from "./_support";
-import { errorStats, probe, serveLoop } from "./_traffic";
+import { httpsGet, khw } from "./_support";
+import { errorStats, serveLoop } from "./_traffic";
 
 const SUITE = "upgrade";
 const FROM = "v1.34.3";
@@ -171,11 +171,6 @@ describe.skipIf(unavailable !== undefined)("upgrade on a lab of real hosts", () 
         "jsonpath={.items[*].spec.nodeName}",
       );
       expect(pods.stdout.split(" ").sort()).toEqual([...lab.hosts.workers].sort());
-      for (const w of lab.hosts.workers) {
-        await until(`the NodePort on ${w}`, async () =>
-          (await probe(lab.hosts.addresses[w]!, NODE_PORT)).ok ? true : undefined,
-        );
-      }
     },
   );
 

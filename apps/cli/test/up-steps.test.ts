@@ -1,10 +1,8 @@
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { defaultClusterSpecInput, loadCluster, renderClusterYaml } from "@khw/spec";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { STEP_HANDLERS } from "../src/up/steps";
 import { resetSeamsForTests, setSeamsForTests } from "../src/workdir";
-import { FakeHosts, makeFakeBundle } from "./golden/fake-hosts";
+import { FakeHosts, writeBundleSpec } from "./golden/fake-hosts";
 import { fixedSeams } from "./golden/fixtures";
 import { khw, tempDir } from "./helpers";
 
@@ -16,12 +14,7 @@ let env: Record<string, string>;
 beforeEach(() => {
   ({ dir, cleanup } = tempDir());
   env = { XDG_CACHE_HOME: join(dir, "cache"), HOME: dir };
-  const input = defaultClusterSpecInput();
-  input.binaries = { source: "bundle", bundleDir: "bundle", arch: "amd64" };
-  const { cluster } = loadCluster(input);
-  makeFakeBundle(cluster, join(dir, "bundle"));
-  writeFileSync(join(dir, "cluster.yaml"), renderClusterYaml(cluster.spec));
-  hosts = new FakeHosts(cluster).readiness();
+  hosts = new FakeHosts(writeBundleSpec(dir)).readiness();
   setSeamsForTests({ ...fixedSeams(), executor: () => hosts, sleep: async () => {} });
 });
 afterEach(() => {

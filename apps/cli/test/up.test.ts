@@ -9,7 +9,7 @@ import { main } from "../src/main";
 import type { UpEvent } from "../src/up/events";
 import { PHASE_NAMES } from "../src/up/phases";
 import { resetSeamsForTests, setSeamsForTests } from "../src/workdir";
-import { FakeHosts, makeFakeBundle } from "./golden/fake-hosts";
+import { FakeHosts, makeFakeBundle, writeBundleSpec } from "./golden/fake-hosts";
 import { fixedSeams, UNUSUAL_SPEC } from "./golden/fixtures";
 import { khw, tempDir } from "./helpers";
 
@@ -36,12 +36,7 @@ let env: Record<string, string>;
 
 /** The default spec with binaries from a local bundle directory (fake release files, real checksums). */
 function writeSpec(): void {
-  const input = defaultClusterSpecInput();
-  input.binaries = { source: "bundle", bundleDir: "bundle", arch: "amd64" };
-  const { cluster } = loadCluster(input);
-  makeFakeBundle(cluster, join(dir, "bundle"));
-  writeFileSync(join(dir, "cluster.yaml"), renderClusterYaml(cluster.spec));
-  hosts = new FakeHosts(cluster).readiness();
+  hosts = new FakeHosts(writeBundleSpec(dir)).readiness();
 }
 
 beforeEach(() => {

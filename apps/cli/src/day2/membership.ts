@@ -235,6 +235,15 @@ export async function carryOutMembership(run: MembershipRun): Promise<Membership
       );
     return r;
   };
+  /** `etcdctl member add|remove` run on a healthy member; its last line (the member's id) said. */
+  const memberChange = async (script: string, step: { via: string; member: string; peerURL: string }) => {
+    const r = await sh(step.via, script, [
+      step.member,
+      step.peerURL,
+      ...etcdctlArgv([endpointOf(step.via)], []),
+    ]);
+    say(`  ${r.stdout.trim().split("\n").at(-1)}`);
+  };
   const endpointOf = (host: string) =>
     [...run.cluster.etcd.members, ...run.before.etcd.members].find((m) => m.name === host)!.clientURL;
 
@@ -317,15 +326,9 @@ export async function carryOutMembership(run: MembershipRun): Promise<Membership
       case "reissue-certificates":
         // the reconcile of pki/ re-issued them (its lines say why); each host's step below pushes them
         break;
-      case "etcd-member-add": {
-        const r = await sh(step.via, MEMBER_ADD_SCRIPT, [
-          step.member,
-          step.peerURL,
-          ...etcdctlArgv([endpointOf(step.via)], []),
-        ]);
-        say(`  ${r.stdout.trim().split("\n").at(-1)}`);
+      case "etcd-member-add":
+        await memberChange(MEMBER_ADD_SCRIPT, step);
         break;
-      }
       case "etcd-start-member":
         await phases(["preflight", "pki", "kubeconfigs", "encryption"], step.host);
         await phases(["etcd"], step.host, { artifacts: joiningArtifacts(run.artifacts, step.host) });
@@ -400,15 +403,9 @@ export async function carryOutMembership(run: MembershipRun): Promise<Membership
       case "stop-control-plane":
         await sh(step.host, 'for s in "$@"; do systemctl stop "$s" 2>/dev/null || true; done', step.services);
         break;
-      case "etcd-member-remove": {
-        const r = await sh(step.via, MEMBER_REMOVE_SCRIPT, [
-          step.member,
-          step.peerURL,
-          ...etcdctlArgv([endpointOf(step.via)], []),
-        ]);
-        say(`  ${r.stdout.trim().split("\n").at(-1)}`);
+      case "etcd-member-remove":
+        await memberChange(MEMBER_REMOVE_SCRIPT, step);
         break;
-      }
       case "reset-host": {
         if (!run.reset) fail(step.host, "no reset plan for the leaving host (a bug in khw)");
         const hosts = {

@@ -19,10 +19,23 @@ import {
   type UploadResult,
   type UploadSpec,
 } from "@khw/remote-exec";
-import { binaryArtifacts, type Cluster } from "@khw/spec";
+import { binaryArtifacts, type Cluster, defaultClusterSpecInput, loadCluster, renderClusterYaml } from "@khw/spec";
 import { FACTS_SCRIPT } from "../../src/up/preflight";
 
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+/**
+ * The default spec in `dir`/cluster.yaml with binaries from a fake bundle in `dir`/bundle (fake release
+ * files, real checksums); returns the cluster.
+ */
+export function writeBundleSpec(dir: string): Cluster {
+  const input = defaultClusterSpecInput();
+  input.binaries = { source: "bundle", bundleDir: "bundle", arch: "amd64" };
+  const { cluster } = loadCluster(input);
+  makeFakeBundle(cluster, join(dir, "bundle"));
+  writeFileSync(join(dir, "cluster.yaml"), renderClusterYaml(cluster.spec));
+  return cluster;
+}
 
 /** Writes every release file of the cluster in the official layout under `dir`, with checksum files. */
 export function makeFakeBundle(cluster: Cluster, dir: string, tag = "v1"): void {
