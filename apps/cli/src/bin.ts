@@ -39,6 +39,16 @@ function compileCacheDir(cacheHome: string): string | undefined {
   }
 }
 
+// A reader that goes away (`khw --help | head -3`, a closed pager) is not an error of khw's: what is
+// left of the output is dropped and the command still finishes (a `khw up` is never cut short half-way
+// through a host because its output has no reader). Any other stream error still ends the run.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") return;
+    throw e;
+  });
+}
+
 const argv = process.argv.slice(2);
 if (argv.length === 1 && argv[0] === "--version") {
   // The one line scripts call most: no command tree to load for it.

@@ -114,6 +114,6 @@ export function locateSpecFile(
     `${displayName} does not exist`,
     file === undefined
       ? "run `khw init` to write the default spec, or pass -f FILE"
-      : "check the path given to -f",
+      : "check the path of the spec file (given with -f, or as FILE to `khw validate`)",
   );
 }

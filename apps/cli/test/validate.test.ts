@@ -294,7 +294,7 @@ describe("khw validate --json when the file cannot be read", () => {
           path: "",
           code: "SPEC_NOT_FOUND",
           message: "missing.yaml does not exist",
-          hint: "check the path given to -f",
+          hint: "check the path of the spec file (given with -f, or as FILE to `khw validate`)",
           severity: "error",
         },
       ],
