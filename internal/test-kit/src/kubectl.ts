@@ -1,37 +1,180 @@
 // Checks with the real (pinned) kubectl.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:https";
+import type { TLSSocket } from "node:tls";
+
+/** What the stand-in apiserver serves with and trusts: the cluster CA and a serving certificate for 127.0.0.1. */
+export interface ApiserverIdentity {
+  /** The cluster CA (PEM): it must have signed `certPem`, and client certificates are verified against it. */
+  caPem: string;
+  /** A serving certificate valid for the IP 127.0.0.1 (kube-apiserver's has it among its SANs). */
+  certPem: string;
+  keyPem: string;
+}
+
+/** One request the stand-in apiserver received from kubectl. */
+export interface SeenRequest {
+  path: string;
+  /** The CN of the client certificate kubectl presented in the handshake, if it presented one. */
+  clientCN?: string;
+  /** Why the presented client certificate was refused (the cluster CA does not verify it). */
+  certificateError?: string;
+  /** Whether the request carried `Authorization: Bearer <token>`. */
+  bearerToken: boolean;
+  /** Authenticated as kube-apiserver would: a client certificate the CA verifies, or a bearer token. */
+  authenticated: boolean;
+}
+
+export interface KubectlTlsProbe {
+  /**
+   * kubectl loaded the kubeconfig's TLS material and used it: it trusted the server through the
+   * kubeconfig's CA, presented its client certificate and key in a completed handshake (or sent its token),
+   * was authenticated and printed the server's answer.
+   */
+  clean: boolean;
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** What the server saw, in order (empty when kubectl never completed a handshake). */
+  requests: SeenRequest[];
+}
 
 /**
- * `kubectl --kubeconfig <file>` against a closed port (127.0.0.1:1): kubectl loads the kubeconfig's
- * TLS material (certificates, key, CA) before it connects, so a bad PEM or a mismatched key fails first
- * and only a clean "connection refused" (`clean`) proves the file loaded.
+ * Runs `kubectl --kubeconfig <file> get --raw /version` against a real TLS server on an ephemeral
+ * 127.0.0.1 port that stands in for kube-apiserver: it serves `identity`'s certificate and requests a
+ * client certificate, verified against the cluster CA. So kubectl must load everything — the CA to
+ * trust the server, and the client certificate and key, which client-go loads from files only when a
+ * server asks for them during the handshake — and a bad PEM, a key that does not match its certificate
+ * or a certificate from another CA makes kubectl (or the server) refuse, whatever the machine's load.
+ * The server is stopped before this resolves.
  */
-export function kubectlLoadsTls(
+export async function kubectlLoadsTls(
   kubectl: string,
   file: string,
+  identity: ApiserverIdentity,
   env?: NodeJS.ProcessEnv,
-): { clean: boolean; status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(
-    kubectl,
-    [
-      "--kubeconfig",
-      file,
-      "--server",
-      "https://127.0.0.1:1",
-      "get",
-      "--raw",
-      "/version",
-      "--request-timeout=2s",
-    ],
-    { encoding: "utf8", timeout: 30_000, ...(env ? { env } : {}) },
+): Promise<KubectlTlsProbe> {
+  // Printed by kubectl only when it reached this server and was let in.
+  const nonce = randomBytes(12).toString("hex");
+  const requests: SeenRequest[] = [];
+  const server = createServer(
+    {
+      ca: identity.caPem,
+      cert: identity.certPem,
+      key: identity.keyPem,
+      requestCert: true,
+      // the handshake completes with a certificate the CA does not verify; the request is refused below
+      // (401, as kube-apiserver does), and `certificateError` says why
+      rejectUnauthorized: false,
+    },
+    (req, res) => {
+      const socket = req.socket as TLSSocket;
+      const peer = socket.getPeerCertificate();
+      const presented = peer !== null && Object.keys(peer).length > 0;
+      const bearerToken = /^Bearer \S+$/.test(req.headers.authorization ?? "");
+      const authenticated = presented ? socket.authorized : bearerToken;
+      const cn = presented ? peer.subject?.CN : undefined;
+      requests.push({
+        path: req.url ?? "",
+        ...(cn !== undefined ? { clientCN: Array.isArray(cn) ? cn.join(",") : cn } : {}),
+        ...(presented && !socket.authorized
+          ? { certificateError: String(socket.authorizationError ?? "not verified") }
+          : {}),
+        bearerToken,
+        authenticated,
+      });
+      res.setHeader("Content-Type", "application/json");
+      if (!authenticated) {
+        res.statusCode = 401;
+        res.end(
+          JSON.stringify({
+            kind: "Status",
+            apiVersion: "v1",
+            status: "Failure",
+            message: presented ? `client certificate: ${socket.authorizationError}` : "Unauthorized",
+            reason: "Unauthorized",
+            code: 401,
+          }),
+        );
+        return;
+      }
+      res.end(JSON.stringify({ major: "1", minor: "34", gitVersion: `v1.34.4-khw-probe-${nonce}` }));
+    },
   );
-  const stderr = r.stderr ?? "";
-  return {
-    clean:
-      stderr.trim() ===
-      "The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?",
-    status: r.status,
-    stdout: r.stdout ?? "",
-    stderr,
-  };
+  await listen(server);
+  try {
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    const r = await run(
+      kubectl,
+      [
+        "--kubeconfig",
+        file,
+        "--server",
+        `https://127.0.0.1:${port}`,
+        "get",
+        "--raw",
+        "/version",
+        "--request-timeout=60s",
+      ],
+      env,
+    );
+    return {
+      ...r,
+      requests,
+      clean:
+        r.status === 0 &&
+        r.stdout.includes(nonce) &&
+        requests.length > 0 &&
+        requests.every((x) => x.authenticated),
+    };
+  } finally {
+    await close(server);
+  }
+}
+
+function listen(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** Runs a child to its end (killed after 2 minutes as a safety net: kubectl's own request timeout is 60s). */
+function run(
+  cmd: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env } : {}) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
 }

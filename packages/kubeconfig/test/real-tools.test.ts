@@ -93,8 +93,17 @@ function kubectl(args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Talks to a closed port: TLS material is loaded first, so only a clean "refused" proves it loaded. */
-const loadsTls = (file: string) => kubectlLoadsTls(KUBECTL, file);
+/**
+ * kubectl against a stand-in apiserver on 127.0.0.1 serving the cluster's kube-apiserver certificate and
+ * verifying client certificates with the cluster CA: `clean` only when kubectl trusted it through the CA
+ * and presented its certificate and key (or token) in a completed handshake.
+ */
+const loadsTls = (file: string, p: Pki) =>
+  kubectlLoadsTls(KUBECTL, file, {
+    caPem: p.material["ca"]!.cert,
+    certPem: p.material["kube-apiserver"]!.cert,
+    keyPem: p.material["kube-apiserver"]!.key,
+  });
 
 const clusters: [string, () => Cluster][] = [
   ["default", defaultCluster],
@@ -150,12 +159,19 @@ describe.each(clusters)("%s spec, every kubeconfig", (_name, make) => {
     }
   });
 
-  it("kubectl loads the TLS material of each one (paths rewritten to that host's files from @khw/pki)", () => {
+  it("kubectl loads the TLS material of each one (paths rewritten to that host's files from @khw/pki)", async () => {
     for (const f of files) {
       const text = relocate(pki, f);
       if (f.contents.includes(CA_PATH)) expect(text).not.toContain(`: ${PKI_DIR}/`);
-      const r = loadsTls(write(text));
+      const r = await loadsTls(write(text), pki);
       expect(r.clean, `${f.host}:${f.path}: ${r.stderr}`).toBe(true);
+      // the server saw the kubeconfig's own credential: its user's certificate, or its token
+      const user = parseKubeconfig(f.contents).users[0]!;
+      const seen = r.requests.map((x) => x.clientCN ?? (x.bearerToken ? "<token>" : "<none>"));
+      // embedded: the admin certificate; by path: the node's own certificate, whose CN is the user's name
+      const expected =
+        user.token !== undefined ? "<token>" : user.clientCertificateData !== undefined ? "admin" : user.name;
+      expect(seen, `${f.host}:${f.path}`).toEqual([expected]);
     }
   });
 });
@@ -166,23 +182,58 @@ describe("the checks can fail", () => {
     pki = await pkiFor(singleMasterCluster());
   });
 
-  it("kubectl notices an embedded key that does not match the certificate", () => {
+  it("kubectl notices an embedded key that does not match the certificate", async () => {
     const bad = { ...pki.secrets, adminKeyPem: pki.material["kube-proxy"]!.key };
     const f = kubeconfigFilesFromCluster(singleMasterCluster(), bad).find(
       (x) => x.path === "/admin.kubeconfig",
     )!;
-    const r = loadsTls(write(f.contents));
+    const r = await loadsTls(write(f.contents), pki);
     expect(r.clean).toBe(false);
     expect(r.stderr).toContain("private key does not match public key");
+    expect(r.requests).toEqual([]);
   });
 
-  it("kubectl notices a path-based key that does not match", () => {
+  it("kubectl notices a path-based key that does not match", async () => {
     const f = kubeconfigFilesFromCluster(singleMasterCluster(), pki.secrets).find(
       (x) => x.path === "/var/lib/kube-proxy/kubeconfig",
     )!;
     const text = relocate(pki, f).replace("kube-proxy.key", "solo-w.key");
     expect(text).not.toBe(relocate(pki, f));
-    expect(loadsTls(write(text)).clean).toBe(false);
+    const r = await loadsTls(write(text), pki);
+    expect(r.clean).toBe(false);
+    expect(r.stderr).toContain("private key does not match public key");
+    expect(r.requests).toEqual([]);
+  });
+});
+
+describe("the stand-in apiserver's checks can fail", () => {
+  let solo: Pki;
+  let other: Pki;
+  beforeAll(async () => {
+    solo = await pkiFor(singleMasterCluster());
+    other = await pkiFor(defaultCluster());
+  });
+  const adminKubeconfig = (secrets: KubeconfigSecrets) =>
+    kubeconfigFilesFromCluster(singleMasterCluster(), secrets).find((x) => x.path === "/admin.kubeconfig")!;
+
+  it("a client certificate another CA signed is presented, and refused", async () => {
+    const f = adminKubeconfig({
+      ...solo.secrets,
+      adminCertPem: other.secrets.adminCertPem,
+      adminKeyPem: other.secrets.adminKeyPem,
+    });
+    const r = await loadsTls(write(f.contents), solo);
+    expect(r.clean).toBe(false);
+    expect(r.requests).toMatchObject([{ clientCN: "admin", authenticated: false }]);
+    expect(r.requests[0]!.certificateError).toBeTruthy();
+  });
+
+  it("a kubeconfig that trusts another CA does not trust the server", async () => {
+    const f = adminKubeconfig({ ...solo.secrets, caPem: other.secrets.caPem });
+    const r = await loadsTls(write(f.contents), solo);
+    expect(r.clean).toBe(false);
+    expect(r.stderr).toContain("certificate signed by unknown authority");
+    expect(r.requests).toEqual([]);
   });
 });
 
@@ -232,6 +283,8 @@ users:
       "jsonpath={.clusters[0].cluster.server}",
     ]);
     expect(other.stdout).toBe("https://10.1.2.3:6443");
-    expect(loadsTls(merged).clean).toBe(true);
+    const probe = await loadsTls(merged, await pkiFor(unusualCluster()));
+    expect(probe.clean, probe.stderr).toBe(true);
+    expect(probe.requests.map((x) => x.clientCN)).toEqual(["admin"]);
   });
 });
