@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { defineConfig } from "tsup";
@@ -28,6 +28,24 @@ export default defineConfig({
     js: "import { createRequire as __khwCreateRequire } from 'node:module'; const require = __khwCreateRequire(import.meta.url);",
   },
   esbuildPlugins: [
+    {
+      // khw's own libraries from their TypeScript sources, not their one-file dist builds: esbuild then sees
+      // each module and splits them into chunks by the commands that reach them. esbuild follows every
+      // import of a module it bundles, used or not, so what must stay out of a command's start-up is kept
+      // out by the import it is reached through: `@khw/spec/core` has no zod, `@khw/spec` has all of it.
+      name: "khw-sources",
+      setup(build) {
+        build.onResolve({ filter: /^@khw\/[a-z-]+(\/[a-z-]+)?$/ }, (args) => {
+          const [, pkg, sub] = /^@khw\/([a-z-]+)(?:\/([a-z-]+))?$/.exec(args.path)!;
+          const file = sub ?? "index";
+          for (const root of ["packages", "internal", "apps"]) {
+            const path = join(import.meta.dirname, "../..", root, pkg!, "src", `${file}.ts`);
+            if (existsSync(path)) return { path };
+          }
+          return undefined;
+        });
+      },
+    },
     {
       // yaml's ES module build (what its package.json maps every non-Node bundler to) instead of its
       // CommonJS one: no module wrappers evaluated at start-up, and what khw does not use left out.

@@ -250,6 +250,45 @@ describe("the CLI from the registry", () => {
     expect(r.out.trim()).toBe(cli.version);
   });
 
+  it("reads a valid spec without loading zod: `khw validate`, `khw gen` and `khw gen --pki-only`; an invalid one loads it for the messages", () => {
+    const cli = join(consumer, "node_modules", "@khw", "cli", "dist");
+    const dir = join(tmp, "zod-check");
+    mkdirSync(dir, { recursive: true });
+    expect(khw(["init"], dir).code).toBe(0);
+    // zod's own class names survive the CLI's minification: a chunk that has them carries zod.
+    const zodChunks = readdirSync(cli).filter(
+      (f) => f.endsWith(".js") && /\$ZodType|ZodObject/.test(readFileSync(join(cli, f), "utf8")),
+    );
+    expect(zodChunks.length).toBeGreaterThan(0);
+    const hook = join(tmp, "record-modules.mjs");
+    writeFileSync(
+      hook,
+      `import { register } from "node:module";\nregister("data:text/javascript," + encodeURIComponent(${JSON.stringify(
+        'import { appendFileSync } from "node:fs"; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(process.env.RECORD, r.url + "\\n"); return r; }',
+      )}));\n`,
+    );
+    const loaded = (args: string[]): string[] => {
+      const record = join(dir, "modules.log");
+      writeFileSync(record, "");
+      try {
+        execFileSync(process.execPath, ["--import", hook, join(cli, "bin.js"), ...args], {
+          cwd: dir,
+          env: { ...env, RECORD: record },
+          stdio: "ignore",
+        });
+      } catch {
+        // an invalid spec exits 3: what it loaded is still recorded
+      }
+      return readFileSync(record, "utf8")
+        .split("\n")
+        .filter((u) => zodChunks.some((z) => u.endsWith(`/${z}`)));
+    };
+    for (const args of [["validate"], ["gen", "--pki-only"], ["gen"]])
+      expect(loaded(args), args.join(" ")).toEqual([]);
+    writeFileSync(join(dir, "cluster.yaml"), "nodes: []\n");
+    expect(loaded(["validate"]).length).toBeGreaterThan(0);
+  });
+
   // -o yaml loads yaml lazily: once bundled, a dynamic import exposes only `default` (it failed with
   // "stringify is not a function" in the built CLI while every test from source passed)
   it("prints structured output as YAML and JSON", () => {
@@ -311,10 +350,14 @@ function consumerSource(kind: "esm" | "cjs"): string {
   const ns = (l: string) => l.replace("@khw/", "").replace(/-/g, "_");
   return [
     ...libs.map((l) => `import * as ${ns(l)} from "${l}";`),
+    'import { NODE_DIRS, type Cluster } from "@khw/spec/core";',
+    'import { quickLoadCluster } from "@khw/spec/quick";',
     'import type { Deployment } from "@khw/addons";',
     'import type { ConnectConfig } from "ssh2";',
     "",
-    "const cluster = spec.loadCluster(spec.defaultClusterSpecInput()).cluster;",
+    "const cluster: Cluster = spec.loadCluster(spec.defaultClusterSpecInput()).cluster;",
+    "const quick: Cluster | undefined = quickLoadCluster(spec.defaultClusterSpecInput())?.cluster;",
+    "const dirs: readonly string[] = Object.values(NODE_DIRS);",
     "const catalogue: pki.CertificateSpec[] = pki.catalogueFromCluster(cluster);",
     "const names: string[] = catalogue.map((c) => c.id);",
     "const objects = addons.addonManifestsFromCluster(cluster);",
@@ -322,7 +365,7 @@ function consumerSource(kind: "esm" | "cjs"): string {
     "// @ts-expect-error replicas is a number: the Kubernetes types must be real, not any",
     "const bad: Deployment = { spec: { replicas: 'two', selector: {}, template: {} } };",
     "const ssh: ConnectConfig = { host: '127.0.0.1' };",
-    `export const used = [${libs.map(ns).join(", ")}, names, objects, d, bad, ssh];`,
+    `export const used = [${libs.map(ns).join(", ")}, names, objects, d, bad, ssh, quick, dirs];`,
     "",
   ].join("\n");
 }

@@ -18,7 +18,11 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   ],
   validate: ["khw validate", "khw validate -f lab.yaml --json"],
   schema: ["khw schema > cluster.schema.json"],
-  gen: ["khw gen", "khw gen -f lab.yaml -o /tmp/artifacts"],
+  gen: [
+    "khw gen",
+    "khw gen -f lab.yaml -o /tmp/artifacts",
+    "khw gen --pki-only           # only the certificates and secrets in pki/",
+  ],
   up: [
     "khw up --dry-run             # what would change on each host",
     "khw up                       # preflight → … → smoke, resumable",

@@ -1,4 +1,4 @@
-import type { SpecError } from "@khw/spec";
+import type { SpecError } from "@khw/spec/core";
 import { Command, CommanderError, Option } from "commander";
 import { CliError, EXIT, fsErrorToCliError, isKhwError, messageWithoutHint, UsageError } from "./errors";
 import { colors, type Io } from "./io";

@@ -1,12 +1,6 @@
 import { dirname, isAbsolute, resolve } from "node:path";
-import {
-  type Cluster,
-  type ClusterSpec,
-  defaultClusterSpecInput,
-  loadCluster,
-  parseClusterYaml,
-  type SpecIssue,
-} from "@khw/spec";
+import { type Cluster, type ClusterSpec, defaultClusterSpecInput, type SpecIssue } from "@khw/spec/core";
+import { quickLoadCluster, quickParseClusterYaml } from "@khw/spec/quick";
 import { locateSpecFile, readSpecText } from "./spec-read";
 
 export { DEFAULT_SPEC_FILE, MAX_SPEC_BYTES, readSpecText } from "./spec-read";
@@ -26,19 +20,27 @@ export interface LoadedSpec {
 /**
  * Reads `-f FILE` (or ./cluster.yaml), bounded as readSpecText says. With no file given and none present, the built-in default spec
  * is used when `allowDefault` is set. Throws SpecError (exit 3) or CliError.
+ *
+ * A valid spec takes the quick path (@khw/spec/quick: the schema check compiled at build time, no zod);
+ * only a spec with a problem loads @khw/spec's zod schema, whose messages tell every problem.
  */
-export function loadSpecFile(
+export async function loadSpecFile(
   cwd: string,
   file: string | undefined,
   options: { allowDefault: boolean },
-): LoadedSpec {
+): Promise<LoadedSpec> {
   const { path, displayName, exists } = locateSpecFile(cwd, file, options);
   if (!exists) {
-    const loaded = loadCluster(defaultClusterSpecInput(), { file: "built-in default spec" });
+    const input = defaultClusterSpecInput();
+    const loaded =
+      quickLoadCluster(input) ??
+      (await import("@khw/spec")).loadCluster(input, { file: "built-in default spec" });
     return { ...loaded, file: undefined, baseDir: cwd, displayName: "the built-in default spec" };
   }
   const text = readSpecText(path, displayName);
-  const loaded = parseClusterYaml(text, { file: displayName });
+  const loaded =
+    quickParseClusterYaml(text, { file: displayName }) ??
+    (await import("@khw/spec")).parseClusterYaml(text, { file: displayName });
   return { ...loaded, file: path, baseDir: dirname(path), displayName };
 }
 

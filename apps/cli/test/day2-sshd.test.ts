@@ -102,7 +102,7 @@ beforeAll(async () => {
   expect((await khw(work.dir, ["gen"])).code).toBe(0);
   ssh = new SshExecutor({ hostKeyChecking: "insecure" });
   // the hosts as `khw up` would have left them: stub systemd and binaries, the PKI pushed
-  const loaded = loadSpecFile(work.dir, undefined, { allowDefault: false });
+  const loaded = await loadSpecFile(work.dir, undefined, { allowDefault: false });
   const artifacts = renderArtifacts(loaded.cluster, readWorkdir(work.dir, loaded.cluster));
   const stub = (text: string) => `#!/bin/sh\necho "${text}"\n`;
   const bins: Record<string, string> = {

@@ -88,6 +88,22 @@ describe("khw gen: the working directory", () => {
     expect(hashTree(dir)).toEqual(before);
   });
 
+  it("--pki-only writes the same pki/ as gen and nothing else; a gen after it issues nothing", async () => {
+    writeFileSync(join(dir, "cluster.yaml"), UNUSUAL_SPEC);
+    const r = await khw(dir, ["gen", "--pki-only"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/pki: issued \d+ certificate/);
+    expect(existsSync(join(dir, "out"))).toBe(false);
+    const pki = hashTree(join(dir, "pki"));
+    expect(Object.keys(pki)).toContain("ca.key");
+    expect(pki["ca.key"]).toMatch(/ 600$/);
+    const full = await khw(dir, ["gen"]);
+    expect(full.code).toBe(0);
+    expect(full.stdout).toContain("up to date");
+    expect(hashTree(join(dir, "pki"))).toEqual(pki);
+    expect(listTree(join(dir, "out")).length).toBeGreaterThan(50);
+  });
+
   it("keys are 0600 in pki/ and in the tree; the CA key never reaches a worker or the LB", async () => {
     expect((await khw(dir, ["gen"])).code).toBe(0);
     for (const rel of listTree(join(dir, "pki"))) {

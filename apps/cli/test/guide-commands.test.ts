@@ -84,7 +84,7 @@ beforeAll(async () => {
     if (spec) writeFileSync(join(t.dir, "cluster.yaml"), spec);
     const r = await khw(t.dir, ["gen"]);
     expect(r.code, r.stderr).toBe(0);
-    const cluster = loadSpecFile(t.dir, undefined, { allowDefault: true }).cluster;
+    const cluster = (await loadSpecFile(t.dir, undefined, { allowDefault: true })).cluster;
     generated[name] = { dir: t.dir, guide: buildGuide(cluster, en), cleanup: t.cleanup };
   }
 }, 120_000);
@@ -138,7 +138,7 @@ function certFields(file: string): Record<string, string> {
 
 describe("the certificate chapter's openssl commands", () => {
   for (const name of Object.keys(SPECS)) {
-    it(`${name}: make certificates equal to khw's, field by field, that verify against their CA`, () => {
+    it(`${name}: make certificates equal to khw's, field by field, that verify against their CA`, async () => {
       const g = generated[name]!;
       const manual = join(g.dir, "by-hand");
       mkdirSync(manual);
@@ -150,7 +150,7 @@ describe("the certificate chapter's openssl commands", () => {
       );
       bash(local.map((b) => b.text).join("\n"), manual);
       const catalogue = guideContext(
-        loadSpecFile(g.dir, undefined, { allowDefault: true }).cluster,
+        (await loadSpecFile(g.dir, undefined, { allowDefault: true })).cluster,
       ).catalogue;
       expect(catalogue.length).toBeGreaterThan(8);
       for (const cert of catalogue) {
@@ -191,7 +191,7 @@ describe.skipIf(!KUBECTL)("the kubeconfig chapters' kubectl config commands", ()
   };
 
   for (const name of Object.keys(SPECS)) {
-    it(`${name}: write kubeconfigs semantically equal to khw's (every file, every host)`, () => {
+    it(`${name}: write kubeconfigs semantically equal to khw's (every file, every host)`, async () => {
       const g = generated[name]!;
       const bin = join(g.dir, "bin");
       mkdirSync(bin);
@@ -208,7 +208,7 @@ describe.skipIf(!KUBECTL)("the kubeconfig chapters' kubectl config commands", ()
         TOKEN_ID: tokenId,
         TOKEN_SECRET: tokenSecret,
       });
-      const cluster = loadSpecFile(g.dir, undefined, { allowDefault: true }).cluster;
+      const cluster = (await loadSpecFile(g.dir, undefined, { allowDefault: true })).cluster;
       let compared = 0;
       for (const e of kubeconfigEntries(cluster)) {
         const mine =

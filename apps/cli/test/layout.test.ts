@@ -19,7 +19,7 @@ const artifactsOf = async (spec: string | undefined): Promise<Artifacts> => {
     useFixedSeams();
     if (spec !== undefined) writeFileSync(join(work.dir, "cluster.yaml"), spec);
     expect((await khw(work.dir, spec === undefined ? ["init"] : ["gen"])).code).toBe(0);
-    const loaded = loadSpecFile(work.dir, undefined, { allowDefault: true });
+    const loaded = await loadSpecFile(work.dir, undefined, { allowDefault: true });
     if (spec === undefined) expect((await khw(work.dir, ["gen"])).code).toBe(0);
     return renderArtifacts(loaded.cluster, readWorkdir(work.dir, loaded.cluster));
   } finally {

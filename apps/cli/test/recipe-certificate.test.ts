@@ -35,7 +35,7 @@ beforeAll(async () => {
     useFixedSeams();
     expect((await khw(work.dir, ["init"])).code).toBe(0);
     expect((await khw(work.dir, ["gen"])).code).toBe(0);
-    const { cluster } = loadSpecFile(work.dir, undefined, { allowDefault: true });
+    const { cluster } = await loadSpecFile(work.dir, undefined, { allowDefault: true });
     const secrets = readWorkdir(work.dir, cluster);
     baseline = renderArtifacts(cluster, secrets);
 

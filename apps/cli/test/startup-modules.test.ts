@@ -28,7 +28,7 @@ function run(args: string[], env: Record<string, string>): number | null {
 }
 
 /** Runs khw from its sources and returns the exit code and the third-party packages it loaded. */
-function packagesLoaded(args: string[]): { code: number | null; packages: Set<string> } {
+function packagesLoaded(args: string[]): { code: number | null; packages: Set<string>; urls: string[] } {
   const log = join(dir, "modules.log");
   writeFileSync(log, "");
   const r = spawnSync(process.execPath, ["--import", recorder, dev, ...args], {
@@ -39,19 +39,38 @@ function packagesLoaded(args: string[]): { code: number | null; packages: Set<st
   });
   if (r.error) throw r.error;
   const packages = new Set<string>();
-  for (const url of readFileSync(log, "utf8").split("\n")) {
+  const urls = readFileSync(log, "utf8").split("\n");
+  for (const url of urls) {
     const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*\/node_modules\/)/.exec(url);
     if (m) packages.add(m[1]!);
   }
-  return { code: r.status, packages };
+  return { code: r.status, packages, urls };
 }
 
 describe("start-up: the libraries each command loads", () => {
-  it("the recorder sees the libraries: `khw gen` loads zod and node-forge", () => {
+  it("the recorder sees the libraries: `khw gen` loads node-forge but neither zod (the spec is valid) nor ssh2", () => {
     const { code, packages } = packagesLoaded(["gen"]);
     expect(code).toBe(0);
-    expect(packages).toContain("zod");
     expect(packages).toContain("node-forge");
+    expect(packages).toContain("yaml");
+    for (const lib of ["zod", "ssh2"]) expect(packages).not.toContain(lib);
+    // --pki-only: the certificates, none of the renderers
+    const renderers = ["systemd-units", "kubeconfig", "haproxy-config"].map((p) => `/packages/${p}/src/`);
+    const full = packagesLoaded(["gen"]).urls;
+    for (const r of renderers)
+      expect(
+        full.some((u) => u.includes(r)),
+        r,
+      ).toBe(true);
+    const pkiOnly = packagesLoaded(["gen", "--pki-only"]);
+    expect(pkiOnly.code).toBe(0);
+    expect(pkiOnly.packages).toContain("node-forge");
+    for (const lib of ["zod", "ssh2"]) expect(pkiOnly.packages).not.toContain(lib);
+    for (const r of renderers)
+      expect(
+        pkiOnly.urls.some((u) => u.includes(r)),
+        r,
+      ).toBe(false);
   });
 
   it("`khw --version` loads no library; `khw validate` of a valid spec loads neither zod, nor node-forge, nor ssh2", () => {

@@ -1,4 +1,4 @@
-import { KhwError } from "@khw/spec";
+import { KhwError } from "@khw/spec/core";
 
 export type AddonsErrorCode =
   | "INVALID_BOOTSTRAP_TOKEN"

@@ -1,4 +1,4 @@
-import type { Cluster } from "@khw/spec";
+import type { Cluster } from "@khw/spec/core";
 import { children, DerError, oid, parseDer, pemBlocks, type Tlv, text } from "./_der";
 import { NODES_GROUP } from "./bootstrap-token";
 import { AddonsError } from "./errors";

@@ -1,4 +1,4 @@
-import { ADMIN_HOST, type Cluster, type GeneratedFile } from "@khw/spec";
+import { ADMIN_HOST, type Cluster, type GeneratedFile } from "@khw/spec/core";
 import { apiserverToKubeletObjects } from "./apiserver-to-kubelet";
 import { type BootstrapToken, tlsBootstrapObjects } from "./bootstrap-token";
 import { corednsObjects } from "./coredns";

@@ -1,4 +1,4 @@
-import { API_PORT, type Cluster, type GeneratedFile, NODE_DIRS, NODE_FILES } from "@khw/spec";
+import { API_PORT, type Cluster, type GeneratedFile, NODE_DIRS, NODE_FILES } from "@khw/spec/core";
 import { HaproxyConfigError } from "./errors";
 import type {
   Bind,

@@ -7,7 +7,7 @@ import {
   type GeneratedFile,
   keyPath,
   NODE_DIRS,
-} from "@khw/spec";
+} from "@khw/spec/core";
 import { KubeconfigError } from "./errors";
 import {
   assertBootstrapToken,

@@ -1,4 +1,4 @@
-import { KhwError } from "@khw/spec";
+import { KhwError } from "@khw/spec/core";
 
 /** Stable, machine-readable codes of every error this package throws. */
 export type KubeconfigErrorCode =

@@ -8,7 +8,7 @@ import {
   NODE_DIRS,
   type PkiDir,
   type Role,
-} from "@khw/spec";
+} from "@khw/spec/core";
 import { Address6 } from "ip-address";
 import { PkiError } from "./errors";
 

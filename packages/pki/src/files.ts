@@ -1,4 +1,4 @@
-import { ADMIN_HOST, type Cluster, type GeneratedFile, type Role } from "@khw/spec";
+import { ADMIN_HOST, type Cluster, type GeneratedFile, type Role } from "@khw/spec/core";
 import { ADMIN_PKI_DIR, type CertificateSpec, type HostSelector } from "./catalogue";
 import { PkiError } from "./errors";
 import type { ExistingPki, PkiMaterial } from "./reconcile";

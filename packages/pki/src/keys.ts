@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from "node:crypto";
-import type { KeyAlgorithm } from "@khw/spec";
+import type { KeyAlgorithm } from "@khw/spec/core";
 import { PkiError } from "./errors";
 
-export type { KeyAlgorithm } from "@khw/spec";
+export type { KeyAlgorithm } from "@khw/spec/core";
 
 /** Every key algorithm this package issues with. */
 export const PKI_KEY_ALGORITHMS: readonly KeyAlgorithm[] = ["rsa-2048", "rsa-4096", "ecdsa-p256"];

@@ -1,5 +1,4 @@
-import type { ClusterSpec, ClusterSpecInput } from "./schema";
-import { ClusterSpecSchema } from "./schema";
+import type { ClusterSpecInput } from "./schema";
 
 /** The Vagrant lab of Kubernetes the Hard Way: SSH through the ports Vagrant forwards on 127.0.0.1. */
 export const VAGRANT_NODES = [
@@ -49,9 +48,4 @@ export function defaultClusterSpecInput(): ClusterSpecInput {
     addons: { podNetwork: "weave", dns: true },
     ssh: { hostKeyChecking: "accept-new", knownHostsFile: "known_hosts" },
   };
-}
-
-/** The default spec with every default applied. */
-export function defaultClusterSpec(): ClusterSpec {
-  return ClusterSpecSchema.parse(defaultClusterSpecInput());
 }

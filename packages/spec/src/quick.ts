@@ -74,13 +74,29 @@ function withDefaults(node: SchemaNode, value: unknown): unknown {
 export function quickParseClusterYaml(text: string, options: ParseOptions = {}): LoadedCluster | undefined {
   try {
     const { value, doc, lc } = parseYamlValue(text, options);
-    if (!validate(value)) return undefined;
-    const spec = withDefaults(schema as SchemaNode, value) as ClusterSpec;
-    const issues: SpecIssue[] = placeIssues(validateClusterSpec(spec), doc, lc);
-    if (issues.some((i) => i.severity === "error")) return undefined;
-    const { cluster } = resolveCluster(spec);
-    return { spec, cluster, warnings: issues };
+    return quickCheck(value, (issues) => placeIssues(issues, doc, lc));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The same LoadedCluster as loadCluster for a spec given as a value (the built-in default, a spec built in
+ * code) when it is valid, or undefined when it is not: then call loadCluster for every problem.
+ */
+export function quickLoadCluster(value: unknown): LoadedCluster | undefined {
+  try {
+    return quickCheck(value, (issues) => issues);
+  } catch {
+    return undefined;
+  }
+}
+
+function quickCheck(value: unknown, place: (issues: SpecIssue[]) => SpecIssue[]): LoadedCluster | undefined {
+  if (!validate(value)) return undefined;
+  const spec = withDefaults(schema as SchemaNode, value) as ClusterSpec;
+  const issues = place(validateClusterSpec(spec));
+  if (issues.some((i) => i.severity === "error")) return undefined;
+  const { cluster } = resolveCluster(spec);
+  return { spec, cluster, warnings: issues };
 }

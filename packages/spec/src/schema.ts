@@ -1,5 +1,13 @@
 import { z } from "zod";
 import { DNS_LABEL } from "./_dns";
+import {
+  BINARY_SOURCES,
+  HOST_KEY_CHECKING,
+  KEY_ALGORITHMS,
+  KUBELET_CREDENTIALS,
+  POD_NETWORKS,
+  ROLES,
+} from "./enums";
 
 export { DNS_LABEL } from "./_dns";
 
@@ -14,13 +22,6 @@ const version = (pattern: RegExp, example: string) =>
     .string()
     .regex(pattern, `must be a release version like ${example}`)
     .meta({ examples: [example] });
-
-export const ROLES = ["controlplane", "worker", "loadbalancer"] as const;
-export const KUBELET_CREDENTIALS = ["certificate", "tls-bootstrap"] as const;
-export const KEY_ALGORITHMS = ["rsa-2048", "rsa-4096", "ecdsa-p256"] as const;
-export const POD_NETWORKS = ["weave", "flannel", "bridge-routes"] as const;
-export const HOST_KEY_CHECKING = ["strict", "accept-new", "insecure"] as const;
-export const BINARY_SOURCES = ["official", "mirror", "bundle"] as const;
 
 export const JumpHostSchema = z
   .strictObject({

@@ -5,10 +5,16 @@ import { readFileSync } from "node:fs";
 import { BAD_SPECS } from "@khw/test-kit/bad-specs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { quickCheckSource } from "../scripts/quick-check-source";
-import { clusterJsonSchema, defaultClusterSpecInput, parseClusterYaml, SpecError } from "../src/index";
-import { quickParseClusterYaml } from "../src/quick";
+import {
+  clusterJsonSchema,
+  defaultClusterSpecInput,
+  loadCluster,
+  parseClusterYaml,
+  SpecError,
+} from "../src/index";
+import { quickLoadCluster, quickParseClusterYaml } from "../src/quick";
 
 type Outcome = { ok: true; json: string } | { ok: false; error: string };
 
@@ -27,7 +33,27 @@ function agrees(text: string): boolean {
   const quick = quickParseClusterYaml(text, { file: "cluster.yaml" });
   if (expected.ok) expect(JSON.stringify(quick), "the quick path differs").toBe(expected.json);
   else expect(quick, `the quick path accepted an invalid spec: ${expected.error}`).toBeUndefined();
+  let value: unknown;
+  try {
+    value = parse(text);
+  } catch {
+    return expected.ok; // not YAML: there is no value to load
+  }
+  agreesOnValue(value);
   return expected.ok;
+}
+
+/** The same property for a spec given as a value: quickLoadCluster against loadCluster. */
+function agreesOnValue(value: unknown): void {
+  let expected: string | undefined;
+  try {
+    expected = JSON.stringify(loadCluster(structuredClone(value)));
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+  }
+  const quick = quickLoadCluster(structuredClone(value));
+  if (expected !== undefined) expect(JSON.stringify(quick), "quickLoadCluster differs").toBe(expected);
+  else expect(quick, "quickLoadCluster accepted an invalid spec").toBeUndefined();
 }
 
 /** Every optional field set, free-form extraConfig included. */

@@ -9,7 +9,7 @@ import {
   type PhaseName,
   type Role,
   unitPath,
-} from "@khw/spec";
+} from "@khw/spec/core";
 import {
   cniBridgeConfig,
   cniLoopbackConfig,

@@ -1,5 +1,5 @@
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
-import { type Cluster, type EtcdMember, NODE_DIRS } from "@khw/spec";
+import { type Cluster, type EtcdMember, NODE_DIRS } from "@khw/spec/core";
 import { UnitsError } from "./errors";
 import { BINARY_PATHS, PATHS, PKI_PATHS } from "./paths";
 

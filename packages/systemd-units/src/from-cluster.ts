@@ -1,4 +1,4 @@
-import type { Cluster, ClusterNode } from "@khw/spec";
+import type { Cluster, ClusterNode } from "@khw/spec/core";
 import { type KubeletConfigInput, kubeletConfig } from "./configs";
 import { UnitsError } from "./errors";
 import type { ServiceUnit } from "./unit";

@@ -1,5 +1,5 @@
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
-import { binaryPath, certPath, keyPath, NODE_DIRS, NODE_FILES } from "@khw/spec";
+import { binaryPath, certPath, keyPath, NODE_DIRS, NODE_FILES } from "@khw/spec/core";
 
 /** Where every file lives on the nodes (views of the node layout of @khw/spec). Units go to UNIT_DIR/<service>.service. */
 export const UNIT_DIR = NODE_DIRS.units;

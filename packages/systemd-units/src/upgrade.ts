@@ -1,4 +1,4 @@
-import { binaryArtifacts, type Cluster, type ClusterNode, isSupportedKubernetes } from "@khw/spec";
+import { binaryArtifacts, type Cluster, type ClusterNode, isSupportedKubernetes } from "@khw/spec/core";
 import { type UnitOptions, unitFilesForNode } from "./catalogue";
 import { UnitsError } from "./errors";
 import { parseExecCommand } from "./exec";

@@ -1,4 +1,4 @@
-import { SUPPORTED_VERSIONS } from "@khw/spec";
+import { SUPPORTED_VERSIONS } from "@khw/spec/core";
 import { parse as parseSemver } from "semver";
 import { UnitsError } from "./errors";
 

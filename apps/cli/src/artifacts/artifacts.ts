@@ -1,7 +1,7 @@
 import { haproxyFilesFromCluster } from "@khw/haproxy-config";
 import { KUBECONFIG_PATHS, kubeconfigFilesFromCluster } from "@khw/kubeconfig";
 import { type CertificateSpec, catalogueFromCluster, pkiFilesFromCluster } from "@khw/pki";
-import { ADMIN_HOST, type Cluster, type GeneratedFile, PHASE_NAMES, type PhaseName } from "@khw/spec";
+import { ADMIN_HOST, type Cluster, type GeneratedFile, PHASE_NAMES, type PhaseName } from "@khw/spec/core";
 import {
   FILE_CATALOGUE,
   type FileDefinition,

@@ -1,5 +1,5 @@
 import { type AddonManifest, addonManifestsFromCluster, parseBootstrapToken } from "@khw/addons";
-import type { Cluster } from "@khw/spec";
+import type { Cluster } from "@khw/spec/core";
 import type { WorkdirSecrets } from "../workdir/workdir";
 
 /** Where cluster objects are filed under the admin host (`out/admin/manifests/`). */

@@ -8,7 +8,7 @@ import {
   unlinkSync,
 } from "node:fs";
 import { dirname, isAbsolute, join, sep } from "node:path";
-import type { GeneratedFile } from "@khw/spec";
+import type { GeneratedFile } from "@khw/spec/core";
 import { CliError, fsErrorToCliError } from "../errors";
 import {
   assertNoLinkInside,

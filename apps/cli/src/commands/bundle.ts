@@ -26,13 +26,13 @@ interface VersionOpts {
 }
 
 /** The versions to bundle: flags win, else the spec's (./cluster.yaml or the built-in default). */
-function versionsOf(io: Io, opts: VersionOpts) {
-  return versionsAndRuntimeOf(io, opts).versions;
+async function versionsOf(io: Io, opts: VersionOpts) {
+  return (await versionsAndRuntimeOf(io, opts)).versions;
 }
 
 /** The versions to bundle (flags win, else the spec's) and the workers' runtime versions from the spec. */
-function versionsAndRuntimeOf(io: Io, opts: VersionOpts) {
-  const spec = loadSpecFile(io.cwd, opts.file, { allowDefault: true }).spec;
+async function versionsAndRuntimeOf(io: Io, opts: VersionOpts) {
+  const spec = (await loadSpecFile(io.cwd, opts.file, { allowDefault: true })).spec;
   if (spec.binaries.arch !== "amd64") {
     throw new CliError(
       "BUNDLE_ARCH",
@@ -92,7 +92,7 @@ export function registerBundle(program: Command, io: Io): void {
     )
     .action(async (opts: VersionOpts) => {
       const c = colors(io);
-      const { versions: v, runtime } = versionsAndRuntimeOf(io, opts);
+      const { versions: v, runtime } = await versionsAndRuntimeOf(io, opts);
       const onLog = (l: string) => io.stderr(`${c.dim(l)}\n`);
       const t0 = performance.now();
       const r = await bundleAction(() =>
@@ -129,7 +129,7 @@ export function registerBundle(program: Command, io: Io): void {
     .option("--base-url <url>", "a mirror serving the official layout")
     .action(async (opts: VersionOpts & { baseUrl?: string }) => {
       const c = colors(io);
-      const v = versionsOf(io, opts);
+      const v = await versionsOf(io, opts);
       const r = await bundleAction(() =>
         fetchBundle({
           ...v,
@@ -150,7 +150,7 @@ export function registerBundle(program: Command, io: Io): void {
     .option("--kubernetes <version>", "Kubernetes version")
     .option("--etcd <version>", "etcd version")
     .action(async (dir: string | undefined, opts: VersionOpts) => {
-      const v = versionsOf(io, { ...opts, force: false });
+      const v = await versionsOf(io, { ...opts, force: false });
       const target = dir ?? bundleCacheDir(v, defaultBundlesDir(io.env));
       const r = await bundleAction(() => verifyBundle(target, v));
       if (!r.ok) throw new CliError("BUNDLE_INVALID", `${target}:\n${formatBundleIssues(r.issues)}`);

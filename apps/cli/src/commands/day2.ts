@@ -24,14 +24,14 @@ export function registerDay2(program: Command, io: Io): void {
     .option(...SPEC_OPTION)
     .option("-o, --output <file>", "write to FILE (atomically) instead of stdout; .mmd/.md means Mermaid")
     .option("--format <format>", "svg or mermaid (default: from the -o extension, else svg)")
-    .action((opts: { file?: string; output?: string; format?: string }) => {
+    .action(async (opts: { file?: string; output?: string; format?: string }) => {
       const format =
         opts.format ??
         (opts.output && [".mmd", ".md", ".mermaid"].includes(extname(opts.output)) ? "mermaid" : "svg");
       if (format !== "svg" && format !== "mermaid") {
         throw new UsageError(`--format must be svg or mermaid, got '${format}'`);
       }
-      const loaded = loadDay2Spec(io, opts.file);
+      const loaded = await loadDay2Spec(io, opts.file);
       const topology = topologyFromCluster(loaded.cluster);
       const text = format === "svg" ? renderSvg(topology) : renderMermaid(topology);
       if (!opts.output) {
@@ -59,7 +59,7 @@ export function registerDay2(program: Command, io: Io): void {
     .option("--no-set-current", "keep the current-context as it is")
     .option("--print", "print the admin kubeconfig to stdout instead of writing anything", false)
     .action(
-      (opts: {
+      async (opts: {
         file?: string;
         kubeconfig?: string;
         context?: string;
@@ -67,7 +67,7 @@ export function registerDay2(program: Command, io: Io): void {
         print: boolean;
       }) => {
         const c = colors(io);
-        const loaded = loadDay2Spec(io, opts.file);
+        const loaded = await loadDay2Spec(io, opts.file);
         const config = adminKubeconfig(loaded.baseDir, loaded.cluster, opts.context);
         if (opts.print) {
           io.stdout(renderKubeconfig(config));
@@ -117,7 +117,7 @@ export function registerDay2(program: Command, io: Io): void {
     .action(async (opts: { file?: string; warnDays: number; json: boolean; output?: string }) => {
       const c = colors(io);
       const format = outputFormat(opts);
-      const loaded = loadDay2Spec(io, opts.file);
+      const loaded = await loadDay2Spec(io, opts.file);
       const paths = workdirPaths(loaded.baseDir);
       const files = readPkiDir(paths);
       if (Object.keys(files).length === 0) {

@@ -76,7 +76,7 @@ export function registerEtcd(program: Command, io: Io): void {
     .option(...OUTPUT_OPTION)
     .action(async (opts: { file?: string; json: boolean; output?: string }) => {
       const format = outputFormat(opts);
-      const loaded = loadDay2Spec(io, opts.file);
+      const loaded = await loadDay2Spec(io, opts.file);
       const hosts = openHosts(io, loaded);
       let report: EtcdStatusReport;
       try {
@@ -103,7 +103,7 @@ export function registerEtcd(program: Command, io: Io): void {
     .option("--json", "print the result as JSON", false)
     .action(async (file: string | undefined, opts: { file?: string; json: boolean }) => {
       const c = colors(io);
-      const loaded = loadDay2Spec(io, opts.file);
+      const loaded = await loadDay2Spec(io, opts.file);
       const hosts = openHosts(io, loaded);
       const say = (l: string) => {
         if (!opts.json) io.stderr(`[snapshot] ${l}\n`);
@@ -141,7 +141,7 @@ export function registerEtcd(program: Command, io: Io): void {
     .option("--json", "with --dry-run: print the plan as JSON", false)
     .action(async (file: string, opts: { file?: string; yes: boolean; dryRun: boolean; json: boolean }) => {
       const c = colors(io);
-      const loaded = loadDay2Spec(io, opts.file);
+      const loaded = await loadDay2Spec(io, opts.file);
       const cluster = loaded.cluster;
       const abs = resolve(io.cwd, file);
       const shown = shownPath(io.cwd, abs);

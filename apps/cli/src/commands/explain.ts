@@ -13,11 +13,11 @@ export function registerExplain(program: Command, io: Io): void {
     )
     .argument("<phase>", `one of ${PHASE_NAMES.join(", ")}`)
     .option("-f, --file <file>", "the cluster spec (default: ./cluster.yaml, else the built-in default)")
-    .action((phase: string, opts: { file?: string }) => {
+    .action(async (phase: string, opts: { file?: string }) => {
       if (!(PHASE_NAMES as readonly string[]).includes(phase)) {
         throw new UsageError(`unknown phase '${phase}'`, `use one of ${PHASE_NAMES.join(", ")}`);
       }
-      const loaded = loadSpecFile(io.cwd, opts.file, { allowDefault: true });
+      const loaded = await loadSpecFile(io.cwd, opts.file, { allowDefault: true });
       io.stdout(`${explainPhase(buildGuide(loaded.cluster, en), phase as PhaseName)}\n`);
     });
 }

@@ -1,7 +1,7 @@
 import { relative, resolve } from "node:path";
-import { ADMIN_HOST, formatIssues } from "@khw/spec";
+import { ADMIN_HOST, formatIssues } from "@khw/spec/core";
 import type { Command } from "commander";
-import { type Artifacts, renderArtifacts, writeArtifactTree } from "../artifacts";
+import type { Artifacts } from "../artifacts";
 import { settlePendingSignals } from "../fs-atomic";
 import { colors, type Io } from "../io";
 import { type LoadedSpec, loadSpecFile } from "../spec-file";
@@ -22,8 +22,25 @@ export async function prepareArtifacts(
   file: string | undefined,
   say: (text: string) => void = io.stdout,
 ): Promise<GenResult> {
+  const { loaded, workdir } = await preparePki(io, file, say);
+  // The renderers (units, kubeconfigs, HAProxy, the add-on manifests) load only when files are rendered.
+  const { renderArtifacts } = await import("../artifacts");
+  const artifacts = renderArtifacts(loaded.cluster, workdir);
+  return { loaded, workdir, artifacts };
+}
+
+/**
+ * Loads the spec (or the built-in default) and brings the working directory's PKI and secrets (pki/) in
+ * line with it; prints what it issued and why. What `khw gen --pki-only` does, and the first half of
+ * prepareArtifacts.
+ */
+async function preparePki(
+  io: Io,
+  file: string | undefined,
+  say: (text: string) => void,
+): Promise<Omit<GenResult, "artifacts">> {
   const c = colors(io);
-  const loaded = loadSpecFile(io.cwd, file, { allowDefault: true });
+  const loaded = await loadSpecFile(io.cwd, file, { allowDefault: true });
   if (loaded.file === undefined) {
     io.stderr(
       `${c.yellow("note:")} no cluster.yaml in ${io.cwd}: using the built-in default spec (the Vagrant lab; \`khw init\` writes it out to edit)\n`,
@@ -53,8 +70,7 @@ export async function prepareArtifacts(
   else if (r.bootstrapTokenRenewed) {
     say(`bootstrap token: expiry moved to ${workdir.bootstrapTokenExpires} (less than an hour was left)\n`);
   }
-  const artifacts = renderArtifacts(loaded.cluster, workdir);
-  return { loaded, workdir, artifacts };
+  return { loaded, workdir };
 }
 
 export function registerGen(program: Command, io: Io): void {
@@ -65,9 +81,23 @@ export function registerGen(program: Command, io: Io): void {
     )
     .option("-f, --file <file>", "the cluster spec (default: ./cluster.yaml, else the built-in default)")
     .option("-o, --output <dir>", "output directory", "out")
-    .action(async (opts: { file?: string; output: string }) => {
+    .option(
+      "--pki-only",
+      "only bring pki/ in line with the spec (the CA, every certificate, the encryption key, the bootstrap token); render nothing into the output directory",
+      false,
+    )
+    .action(async (opts: { file?: string; output: string; pkiOnly: boolean }) => {
       const c = colors(io);
+      if (opts.pkiOnly) {
+        const { workdir } = await preparePki(io, opts.file, io.stdout);
+        const pkiRel = relative(io.cwd, workdir.paths.pki) || ".";
+        io.stdout(
+          `next: \`khw gen\` renders the kubeconfigs, units and configs from ${pkiRel}/ into out/<host>/\n`,
+        );
+        return;
+      }
       const { artifacts } = await prepareArtifacts(io, opts.file);
+      const { writeArtifactTree } = await import("../artifacts");
       const out = resolve(io.cwd, opts.output);
       const outRel = relative(io.cwd, out) || ".";
       const result = writeArtifactTree(out, artifacts.files);

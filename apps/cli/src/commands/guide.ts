@@ -25,9 +25,9 @@ export function registerGuide(program: Command, io: Io): void {
     )
     .option("-f, --file <file>", "the cluster spec (default: ./cluster.yaml, else the built-in default)")
     .option("-o, --output <dir>", "output directory", "guide")
-    .action((opts: { file?: string; output: string }) => {
+    .action(async (opts: { file?: string; output: string }) => {
       const c = colors(io);
-      const loaded = loadSpecFile(io.cwd, opts.file, { allowDefault: true });
+      const loaded = await loadSpecFile(io.cwd, opts.file, { allowDefault: true });
       const files = renderGuideFiles(loaded.cluster);
       const out = resolve(io.cwd, opts.output);
       mkdirSync(out, { recursive: true });

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CLUSTER_SCHEMA_URL, defaultClusterSpecInput, renderClusterYaml } from "@khw/spec";
+import { CLUSTER_SCHEMA_URL, defaultClusterSpecInput, renderClusterYaml } from "@khw/spec/core";
 import type { Command } from "commander";
 import { CliError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";

@@ -75,7 +75,7 @@ export function registerLab(program: Command, io: Io): void {
       }) => {
         const c = colors(io);
         const spec = opts.file
-          ? loadSpecFile(io.cwd, opts.file, { allowDefault: false }).spec
+          ? (await loadSpecFile(io.cwd, opts.file, { allowDefault: false })).spec
           : defaultClusterSpecInput();
         const versions = ClusterSpecSchema.shape.versions.parse(spec.versions ?? {});
         const mirrorDir =

@@ -54,7 +54,7 @@ export function registerNode(program: Command, io: Io): void {
 
 async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise<void> {
   const c = colors(io);
-  const loaded = loadDay2Spec(io, opts.file);
+  const loaded = await loadDay2Spec(io, opts.file);
   const cluster = loaded.cluster;
   if (opts.updateSpec && loaded.file === undefined) {
     throw new UsageError("--update-spec needs a cluster.yaml (the built-in default spec is in use)");

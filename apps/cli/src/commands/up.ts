@@ -83,13 +83,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
     throw new UsageError(`--concurrency: '${opts.concurrency}' is not a whole number ≥ 1`);
   }
   if (opts.list) {
-    const loaded = (() => {
-      try {
-        return loadSpecFile(io.cwd, opts.file, { allowDefault: true });
-      } catch {
-        return undefined;
-      }
-    })();
+    const loaded = await loadSpecFile(io.cwd, opts.file, { allowDefault: true }).catch(() => undefined);
     const width = Math.max(...PHASES.map((p) => p.name.length));
     const rows = PHASES.map((p) => {
       const hosts = loaded
@@ -122,7 +116,7 @@ async function upCommand(io: Io, opts: UpOptions): Promise<void> {
   const controller = new AbortController();
   const beforePhase =
     opts.explain || opts.step
-      ? upExplainHook(loadSpecFile(io.cwd, opts.file, { allowDefault: true }).cluster, {
+      ? upExplainHook((await loadSpecFile(io.cwd, opts.file, { allowDefault: true })).cluster, {
           explain: !!opts.explain,
           step: !!opts.step,
           signal: controller.signal,

@@ -86,7 +86,7 @@ export function registerUpgrade(program: Command, io: Io): void {
     )
     .option("--json", "print the plan as JSON", false)
     .action(async (opts: PlanOpts) => {
-      const loaded = loadDay2Spec(io, opts.file);
+      const loaded = await loadDay2Spec(io, opts.file);
       const { plan, notes } = await makePlan(io, loaded, opts);
       if (opts.json) io.stdout(`${JSON.stringify({ ...plan, notes }, null, 2)}\n`);
       else io.stdout(formatPlan(io, plan, notes));
@@ -124,7 +124,7 @@ export function registerUpgrade(program: Command, io: Io): void {
       }) => {
         const c = colors(io);
         const line = (o: object) => io.stdout(`${JSON.stringify(o)}\n`);
-        const loaded = loadDay2Spec(io, opts.file);
+        const loaded = await loadDay2Spec(io, opts.file);
         const { plan, notes, unreachable } = await makePlan(io, loaded, {
           ...opts,
           json: false,

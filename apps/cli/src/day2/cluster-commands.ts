@@ -28,7 +28,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
     .option("--dry-run", "print the files and restarts per host; change nothing", false)
     .action(async (names: string[], opts: { file?: string; all: boolean; dryRun: boolean }) => {
       const c = colors(io);
-      const loaded = loadDay2Spec(io, opts.file);
+      const loaded = await loadDay2Spec(io, opts.file);
       const workdir = readWorkdir(loaded.baseDir, loaded.cluster);
       const ids = selectCertificates(workdir.catalogue, names, opts.all);
       const seams = currentSeams();
@@ -83,7 +83,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
     .action(async (opts: { file?: string; warnDays: number; json: boolean; output?: string }) => {
       const c = colors(io);
       const format = outputFormat(opts);
-      const loaded = loadDay2Spec(io, opts.file);
+      const loaded = await loadDay2Spec(io, opts.file);
       const workdir = readWorkdir(loaded.baseDir, loaded.cluster);
       const artifacts = renderArtifacts(loaded.cluster, workdir);
       const hosts = openHosts(io, loaded);
@@ -146,7 +146,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
     )
     .action(async (opts: { file?: string; yes: boolean; purge: boolean; flushIptables: boolean }) => {
       const c = colors(io);
-      const loaded = loadDay2Spec(io, opts.file);
+      const loaded = await loadDay2Spec(io, opts.file);
       const cluster = loaded.cluster;
       const workdir = readWorkdir(loaded.baseDir, cluster);
       const plan = resetPlan(cluster, renderArtifacts(cluster, workdir));
@@ -230,7 +230,7 @@ export function registerCluster(program: Command, certs: Command, io: Io): void 
         nginxImage?: string;
         busyboxImage?: string;
       }) => {
-        const loaded = loadDay2Spec(io, opts.file);
+        const loaded = await loadDay2Spec(io, opts.file);
         const hosts = openHosts(io, loaded);
         let results: SmokeResult[];
         try {

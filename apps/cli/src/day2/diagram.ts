@@ -1,4 +1,4 @@
-import { API_PORT, type Cluster, ETCD_CLIENT_PORT, ETCD_PEER_PORT, type Role } from "@khw/spec";
+import { API_PORT, type Cluster, ETCD_CLIENT_PORT, ETCD_PEER_PORT, type Role } from "@khw/spec/core";
 
 /** The kubelet's API port (logs, exec, port-forward go from the apiserver to it). */
 export const KUBELET_PORT = 10250;

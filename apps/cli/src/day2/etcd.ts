@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { type ExecResult, fanOut } from "@khw/remote-exec";
-import { type Cluster, type ClusterNode, NODE_DIRS } from "@khw/spec";
+import { type Cluster, type ClusterNode, NODE_DIRS } from "@khw/spec/core";
 import {
   BINARY_PATHS,
   type EtcdClusterStatus,

@@ -10,7 +10,7 @@ import {
   parseKubeconfigObject,
 } from "@khw/kubeconfig";
 import { readPkiState } from "@khw/pki";
-import type { Cluster } from "@khw/spec";
+import type { Cluster } from "@khw/spec/core";
 import { CliError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
 import { readPkiDir, workdirPaths } from "../workdir";

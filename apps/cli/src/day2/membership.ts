@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { API_BACKEND_NAME, HAPROXY_CONFIG_PATH, parseHaproxyStats } from "@khw/haproxy-config";
 import type { MembershipPlan, MembershipStep } from "@khw/pki";
 import type { Executor, HostTarget } from "@khw/remote-exec";
-import type { Cluster, ClusterNode } from "@khw/spec";
+import type { Cluster, ClusterNode } from "@khw/spec/core";
 import { etcdctlArgv } from "@khw/systemd-units";
 import { type Artifacts, filesForPhase } from "../artifacts";
 import { CliError } from "../errors";

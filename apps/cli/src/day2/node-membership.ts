@@ -137,7 +137,7 @@ export async function checkControlPlanes(
   file: string | undefined,
   o: { dryRun: boolean; json: boolean; partial?: boolean },
 ): Promise<ControlPlaneCheck> {
-  const loaded = loadSpecFile(io.cwd, file, { allowDefault: true });
+  const loaded = await loadSpecFile(io.cwd, file, { allowDefault: true });
   const paths = workdirPaths(loaded.baseDir);
   if (readState(paths.state).phases["etcd"]?.status !== "done") return { kind: "none" };
   const record = readMembershipRecord(membershipStatePath(paths));

@@ -1,6 +1,6 @@
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
 import type { Executor, HostTarget } from "@khw/remote-exec";
-import type { Cluster } from "@khw/spec";
+import type { Cluster } from "@khw/spec/core";
 import { BINARY_PATHS } from "@khw/systemd-units";
 import { applyHost } from "../up/phases";
 

@@ -9,8 +9,8 @@ export const SPEC_OPTION = [
 ] as const;
 
 /** Loads the spec for a day-2 command; says so on stderr when the built-in default is used. */
-export function loadDay2Spec(io: Io, file: string | undefined): LoadedSpec {
-  const loaded = loadSpecFile(io.cwd, file, { allowDefault: true });
+export async function loadDay2Spec(io: Io, file: string | undefined): Promise<LoadedSpec> {
+  const loaded = await loadSpecFile(io.cwd, file, { allowDefault: true });
   if (loaded.file === undefined) {
     io.stderr(
       `${colors(io).yellow("note:")} no cluster.yaml in ${io.cwd}: using the built-in default spec\n`,

@@ -1,5 +1,5 @@
 import { type Executor, type HostTarget, isRemoteExecError } from "@khw/remote-exec";
-import type { ClusterNode } from "@khw/spec";
+import type { ClusterNode } from "@khw/spec/core";
 import type { Io } from "../io";
 import type { LoadedSpec } from "../spec-file";
 import { hostTargets, sshExecutorForSpec } from "../up/executor";

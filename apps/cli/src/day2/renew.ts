@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { applyPkiPlan, type Catalogue, type PkiMaterial, type PkiPlan } from "@khw/pki";
-import { ADMIN_HOST, type Cluster } from "@khw/spec";
+import { ADMIN_HOST, type Cluster } from "@khw/spec/core";
 import { SERVICE_CATALOGUE } from "@khw/systemd-units";
 import { ADMIN_KUBECONFIG_PATH, type ArtifactFile, renderArtifacts } from "../artifacts";
 import { CliError, UsageError } from "../errors";

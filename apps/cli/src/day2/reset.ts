@@ -7,7 +7,7 @@ import {
   type ClusterNode,
   NODE_DIRS,
   NODE_FILES,
-} from "@khw/spec";
+} from "@khw/spec/core";
 import type { Artifacts } from "../artifacts";
 import type { Io } from "../io";
 import { describeError, type Hosts } from "./remote";

@@ -10,7 +10,7 @@ import {
 } from "@khw/addons";
 import { KUBECONFIG_PATHS } from "@khw/kubeconfig";
 import type { ExecResult, Executor, HostTarget } from "@khw/remote-exec";
-import { type Cluster, type ClusterNode, NODE_DIRS, NODE_FILES } from "@khw/spec";
+import { type Cluster, type ClusterNode, NODE_DIRS, NODE_FILES } from "@khw/spec/core";
 import { BINARY_PATHS, PKI_PATHS } from "@khw/systemd-units";
 import { applyHost } from "../up/phases";
 import { describeError, type Hosts } from "./remote";

@@ -1,6 +1,6 @@
 import { checkExpiry, inspectCertificate } from "@khw/pki";
 import { fanOut } from "@khw/remote-exec";
-import { type Cluster, type ClusterNode, NODE_DIRS } from "@khw/spec";
+import { type Cluster, type ClusterNode, NODE_DIRS } from "@khw/spec/core";
 import { SERVICE_CATALOGUE } from "@khw/systemd-units";
 import type { Artifacts } from "../artifacts";
 import { findOrphans } from "./node-orphans";

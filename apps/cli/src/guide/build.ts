@@ -1,6 +1,6 @@
 // Spec → chapters: which blocks each chapter has, in which order. The words come from a GuideText
 // (chapters/<lang>/), the commands from derive.ts, the diagrams from diagrams.ts. Pure.
-import type { Cluster, ClusterNode } from "@khw/spec";
+import type { Cluster, ClusterNode } from "@khw/spec/core";
 import { type ArtifactFile, filesForPhase } from "../artifacts";
 import { renderMermaid, renderSvg, topologyFromCluster } from "../day2/diagram";
 import { SMOKE_TESTS } from "../day2/smoke";

@@ -26,7 +26,7 @@ import {
   binaryPath,
   type Cluster,
   type ClusterNode,
-} from "@khw/spec";
+} from "@khw/spec/core";
 import { type ArtifactFile, type Artifacts, type Manifest, renderArtifacts } from "../artifacts";
 import { type PhaseContext, type PhaseName, phaseByName, phaseContext, type Step } from "../up/phases";
 import { workdirPaths } from "../workdir/workdir";

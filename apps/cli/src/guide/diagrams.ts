@@ -1,6 +1,6 @@
 // The guide's own pictures: the certificate tree and the TLS bootstrap sequence, as Mermaid (the
 // Markdown guide) and as preformatted text (the HTML guide: no script renders Mermaid offline).
-import { ADMIN_HOST } from "@khw/spec";
+import { ADMIN_HOST } from "@khw/spec/core";
 import type { GuideContext } from "./derive";
 import type { Block } from "./model";
 import type { GuideText } from "./text";

@@ -2,7 +2,7 @@
 // with --step, a pause (Enter) between phases to look at the hosts. Hooked into the runner's
 // `beforePhase`; the words come from the same guide as `khw guide`.
 import { createInterface } from "node:readline";
-import type { Cluster } from "@khw/spec";
+import type { Cluster } from "@khw/spec/core";
 import { UsageError } from "../errors";
 import type { PhaseDefinition } from "../up/phases";
 import { buildGuide } from "./build";

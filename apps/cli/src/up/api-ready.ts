@@ -1,5 +1,5 @@
 import type { Executor, HostTarget } from "@khw/remote-exec";
-import { binaryPath, type ClusterNode } from "@khw/spec";
+import { binaryPath, type ClusterNode } from "@khw/spec/core";
 import { KUBECTL_AS_ADMIN } from "./steps/kubectl";
 import { lastLines } from "./up-error";
 

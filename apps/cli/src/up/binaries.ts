@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { khwCacheRoot, sha256File } from "@khw/host-io";
-import { artifactLocation, type BinaryArtifact, type Cluster, NODE_DIRS } from "@khw/spec";
+import { artifactLocation, type BinaryArtifact, type Cluster, NODE_DIRS } from "@khw/spec/core";
 import { CliError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
 

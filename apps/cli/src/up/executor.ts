@@ -5,7 +5,7 @@ import {
   type Logger,
   SshExecutor,
 } from "@khw/remote-exec";
-import type { ClusterNode } from "@khw/spec";
+import type { ClusterNode } from "@khw/spec/core";
 import { type LoadedSpec, specPath } from "../spec-file";
 
 /** How to reach one node: its SSH settings from the spec, key paths resolved against cluster.yaml's directory. */

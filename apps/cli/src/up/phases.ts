@@ -14,7 +14,7 @@ import {
   NODE_FILES,
   PHASE_NAMES,
   type PhaseName,
-} from "@khw/spec";
+} from "@khw/spec/core";
 import { installsForPhase, servicesInPhase } from "@khw/systemd-units";
 import {
   type ArtifactFile,

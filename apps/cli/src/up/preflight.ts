@@ -1,4 +1,4 @@
-import type { Cluster, ClusterNode } from "@khw/spec";
+import type { Cluster, ClusterNode } from "@khw/spec/core";
 import { netsOverlap, parseNet } from "./ipv4";
 
 /**

@@ -1,6 +1,6 @@
 import { rmSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { ClusterNode } from "@khw/spec";
+import type { ClusterNode } from "@khw/spec/core";
 import { clusterAtVersion, type UpgradePlan, type UpgradeStep } from "@khw/systemd-units";
 import { renderArtifacts } from "../artifacts";
 import { BACKUPS_DIR, saveSnapshot } from "../day2/etcd";

@@ -1,5 +1,5 @@
 import { fanOut } from "@khw/remote-exec";
-import type { Cluster } from "@khw/spec";
+import type { Cluster } from "@khw/spec/core";
 import { BINARY_PATHS } from "@khw/systemd-units";
 import { describeError, type Hosts } from "../day2/remote";
 

@@ -14,7 +14,7 @@ import {
   readPkiState,
   reconcilePki,
 } from "@khw/pki";
-import type { Cluster } from "@khw/spec";
+import type { Cluster } from "@khw/spec/core";
 import { CliError, fsErrorToCliError } from "../errors";
 import {
   assertNoLinkInside,

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { BinaryArtifact } from "@khw/spec";
+import type { BinaryArtifact } from "@khw/spec/core";
 import { servicesUsingBinary } from "@khw/systemd-units";
 import { type FetchedArtifact, installedCheckScript, installScript, remoteCachePath } from "../binaries";
 import type { Step } from "../phases";

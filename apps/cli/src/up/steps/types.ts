@@ -1,5 +1,5 @@
 import type { Executor, HostTarget } from "@khw/remote-exec";
-import type { BinaryArtifact, Cluster, ClusterNode } from "@khw/spec";
+import type { BinaryArtifact, Cluster, ClusterNode } from "@khw/spec/core";
 import type { Artifacts } from "../../artifacts";
 import type { WorkdirPaths } from "../../workdir";
 import type { FetchedArtifact } from "../binaries";

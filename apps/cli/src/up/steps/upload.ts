@@ -1,4 +1,4 @@
-import { NODE_DIRS } from "@khw/spec";
+import { NODE_DIRS } from "@khw/spec/core";
 import { createTwoFilesPatch } from "diff";
 import type { ArtifactFile } from "../../artifacts";
 import type { Owed } from "../state";
