@@ -2,7 +2,9 @@
 //
 // Whole processes, as users run them (the built CLI, dist/bin.js), interleaved run by run, medians
 // of wall and CPU (user + system, the kernel's accounting through wait4) and their ratios:
-// 1. start-up: `khw --version` and `khw validate` against `node -e 0` of the same Node;
+// 1. start-up: `khw --version` and `khw validate` against `node -e 0` of the same Node, and the spec check
+//    alone (a script importing the CLI's own chunk of @khw/spec/quick: read, parse with yaml, check), the
+//    floor under `khw validate` with nothing of the CLI around it;
 // 2. `khw gen` of the default cluster with ECDSA P-256 keys (PKI + every kubeconfig, unit and
 //    config written) against the guide's OpenSSL command sequence and cfssl for the same
 //    certificates, and `khw gen --pki-only` (the certificates into pki/, nothing rendered: the
@@ -14,9 +16,18 @@
 // Each with the Node running the bench and every other Node given (`--node PATH`, repeatable, or
 // KHW_BENCH_NODES="PATH PATH"): users run Node 22 and 24, whose start-up differs from Node 20's.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { type CertificateSpec, catalogueFromCluster } from "@khw/pki";
 import { defaultClusterSpecInput, loadCluster, renderClusterYaml } from "@khw/spec";
 import { builtCli } from "../../../packages/pki/bench/_bundle";
@@ -191,8 +202,30 @@ function main(): void {
       ];
       return { jobs, catalogue };
     };
+    // The CLI's chunk that exports quickParseClusterYaml, imported by a script that only reads, parses and
+    // checks the spec (with the compile cache on where Node has it, as khw enables it).
+    const dist = join(bin, "..");
+    const quickChunk = readdirSync(dist).find(
+      (f) =>
+        f.endsWith(".js") &&
+        /export \{[^}]*\bquickParseClusterYaml\b/.test(readFileSync(join(dist, f), "utf8")),
+    );
+    if (!quickChunk) throw new Error(`no chunk of ${dist} exports quickParseClusterYaml`);
+    const checkOnly = join(scratch, "check-only.mjs");
+    writeFileSync(
+      checkOnly,
+      [
+        'import { readFileSync } from "node:fs";',
+        'import * as nodeModule from "node:module";',
+        `nodeModule.enableCompileCache?.(${JSON.stringify(join(scratch, "compile-cache"))});`,
+        `const { quickParseClusterYaml } = await import(${JSON.stringify(pathToFileURL(join(dist, quickChunk)).href)});`,
+        'if (!quickParseClusterYaml(readFileSync(process.argv[2], "utf8"), { file: "cluster.yaml" })) process.exit(3);',
+        "",
+      ].join("\n"),
+    );
     const startup = interleaved(
       nodes.flatMap((n) => [
+        { name: `check only ${n.label}`, argv: [n.path, checkOnly, validateYaml], cwd: scratch },
         { name: `node -e 0 ${n.label}`, argv: [n.path, "-e", "0"], cwd: scratch },
         { name: `khw --version ${n.label}`, argv: [n.path, bin, "--version"], cwd: scratch },
         {
@@ -225,6 +258,7 @@ function main(): void {
           row(`node -e 0 (${n.label})`, n0, undefined, ""),
           row(`khw --version (${n.label})`, startup.get(`khw --version ${n.label}`)!, n0, "node -e 0"),
           row(`khw validate (${n.label})`, startup.get(`khw validate ${n.label}`)!, n0, "node -e 0"),
+          row(`  the spec check alone (${n.label})`, startup.get(`check only ${n.label}`)!, n0, "node -e 0"),
         ];
       }),
     ];
