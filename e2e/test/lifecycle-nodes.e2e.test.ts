@@ -4,7 +4,9 @@
  * in, no unit on the old hosts restarts, no change is reported on them), reported as orphaned while it is
  * registered but out of cluster.yaml, and removed with `khw node remove worker-3 --yes --update-spec`
  * (drained with its pods moved, the Node deleted, the host clean, cluster.yaml edited with its comments
- * kept). Each scenario is named, bounded and timed.
+ * kept). Then a worker lost for good: worker-3 back in, its host stopped, `khw node remove` refused before it
+ * changes anything, `--unreachable` deleting its Node and its pods moving to the live workers. Each
+ * scenario is named, bounded and timed.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -289,6 +291,94 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
       console.log(
         `[e2e] khw status after the removal: exit ${status.code}; not ok: ${notOk.join(", ") || "none"}`,
       );
+    },
+  );
+
+  scenario(
+    SUITE,
+    "a worker lost for good: khw node remove refuses fast and changes nothing; --unreachable deletes its Node, its pods move",
+    12,
+    async () => {
+      // worker-3 back in (its host was reset by the removal above), with one of the web pods on it
+      writeFileSync(specFile, fullSpec);
+      const up = await khw(lab.workdir, ["up"]);
+      recordStep(SUITE, "khw up (worker-3 back)", up.seconds, up.code === 0);
+      expect(up.code, up.stderr).toBe(0);
+      await until(
+        "worker-3 Ready",
+        async () => {
+          const r = await lab.kubectl(
+            "get",
+            "node",
+            NEW,
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+          );
+          return r.stdout.trim() === "True" ? true : undefined;
+        },
+        180,
+      );
+      const podsOn = async () => {
+        const r = await lab.kubectl("-n", NS, "get", "pods", "-l", "app=web", "-o", "json");
+        return (JSON.parse(r.stdout) as Any).items.map((p: Any) => ({
+          node: p.spec.nodeName as string,
+          ready: p.status.phase === "Running" && !p.metadata.deletionTimestamp,
+        }));
+      };
+      expect((await lab.kubectl("-n", NS, "rollout", "restart", "deployment/web")).code).toBe(0);
+      await until(
+        "3 web pods running, one on worker-3",
+        async () => {
+          const pods = await podsOn();
+          return pods.filter((p: Any) => p.ready).length === 3 &&
+            pods.some((p: Any) => p.ready && p.node === NEW)
+            ? true
+            : undefined;
+        },
+        240,
+      );
+
+      const stop = await khw(lab.workdir, ["lab", "stop", NEW]);
+      expect(stop.code, stop.stderr).toBe(0);
+      recordStep(SUITE, `khw lab stop ${NEW}`, stop.seconds, true);
+
+      // without --unreachable: refused before anything changes (no cordon, no drain waiting on dead pods)
+      const refused = await khw(lab.workdir, ["node", "remove", NEW, "--yes", "--update-spec"]);
+      console.log(
+        `[e2e] khw node remove ${NEW}, host stopped (${refused.seconds.toFixed(1)} s):\n${refused.stderr}`,
+      );
+      recordStep(
+        SUITE,
+        `khw node remove ${NEW} (host stopped): refused`,
+        refused.seconds,
+        refused.code === 1,
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("its host does not answer over SSH");
+      expect(refused.stderr).toContain("--unreachable");
+      const still = await lab.kubectl("get", "node", NEW, "-o", "json");
+      expect(still.code, still.stderr).toBe(0);
+      expect((JSON.parse(still.stdout) as Any).spec.unschedulable).toBeUndefined();
+      expect(readFileSync(specFile, "utf8")).toBe(fullSpec);
+
+      const r = await khw(lab.workdir, ["node", "remove", NEW, "--unreachable", "--yes", "--update-spec"]);
+      console.log(
+        `[e2e] khw node remove ${NEW} --unreachable (${r.seconds.toFixed(1)} s):\n${r.stdout}${r.stderr}`,
+      );
+      recordStep(SUITE, `khw node remove ${NEW} --unreachable`, r.seconds, r.code === 0);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain("not drained (its host is unreachable)");
+      expect((await lab.kubectl("get", "node", NEW)).stderr).toContain("NotFound");
+      // the pod that was on worker-3 is deleted with its Node (pod GC) and recreated on a live worker
+      await until(
+        "3 web pods running on worker-1/worker-2",
+        async () => {
+          const pods = await podsOn();
+          return pods.length === 3 && pods.every((p: Any) => p.ready && p.node !== NEW) ? true : undefined;
+        },
+        240,
+      );
+      expect(readFileSync(specFile, "utf8")).toBe(withoutNode(fullSpec, NEW));
       await lab.kubectl("delete", "namespace", NS, "--wait=false");
     },
   );

@@ -61,6 +61,7 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     "khw node remove worker-3 --dry-run      # what would be drained, stopped and removed",
     "khw node remove worker-3 --yes --update-spec",
     "khw node remove worker-3 --timeout 600 --force --json",
+    "khw node remove worker-3 --unreachable --yes --update-spec   # its host is gone: no drain, no reset",
     "khw node remove master-3 --dry-run      # a control plane: quorum, member remove, HAProxy, apiservers",
     "khw node remove master-3 --yes --update-spec",
   ],

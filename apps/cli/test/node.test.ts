@@ -49,6 +49,7 @@ function cluster(rec: RecordingExecutor, registered = ["worker-1", "worker-2"]):
     )
     .respond((op) => /kubectl .* delete node "\$1"/.test(script(op)), { stdout: "node deleted\n" })
     .respond((op) => script(op) === LIST_NODES_SCRIPT, { stdout: `${registered.join("\n")}\n` })
+    .respond((op) => argv(op)[0] === "true", {})
     .respond((op) => argv(op)[0] === "systemctl", {})
     .respond((op) => argv(op)[0] === "rm", {})
     .respond((op) => op.kind === "shell", {});
@@ -209,7 +210,8 @@ describe("khw node remove", () => {
     expect(r.stderr).toContain("the node stays cordoned and its host untouched");
     expect(r.stderr).toContain("kubectl uncordon worker-2");
     expect(r.stderr).not.toContain("    at "); // no stack
-    expect(commands("worker-2")).toEqual([]);
+    // the host untouched: only the reachability check (`true`) ran on it, before the drain
+    expect(commands("worker-2").map(argv)).toEqual([["true"]]);
     expect(
       commands("master-1")
         .map(script)
@@ -313,6 +315,60 @@ describe("khw node remove", () => {
     const again = await khw(dir, ["node", "remove", "worker-3", "--yes"]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain("no Node registered (already deleted)");
+  });
+});
+
+describe("a worker whose host does not answer", () => {
+  it("is refused before anything changes, with --unreachable named as the way out", async () => {
+    rec = cluster(new RecordingExecutor({ unreachable: ["worker-2"] }));
+    const r = await khw(dir, ["node", "remove", "worker-2", "--yes"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("worker-2: its host does not answer over SSH");
+    expect(r.stderr).toContain("nothing was changed");
+    expect(r.stderr).toContain("khw node remove worker-2 --unreachable");
+    // not even a cordon: the first control plane was asked nothing
+    expect(commands("master-1")).toEqual([]);
+  });
+
+  it("--unreachable: no drain, no reset; the Node deleted through the first control plane, the spec edited", async () => {
+    rec = cluster(new RecordingExecutor({ unreachable: ["worker-2"] }));
+    const dry = await khw(dir, ["node", "remove", "worker-2", "--unreachable", "--dry-run"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain("no drain, no host reset (--unreachable)");
+    expect(dry.stdout).not.toContain("kubectl drain");
+    expect(commands()).toEqual([]);
+    const r = await khw(dir, [
+      "node",
+      "remove",
+      "worker-2",
+      "--unreachable",
+      "--yes",
+      "--update-spec",
+      "--json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect([...new Set(commands().map((o) => o.host))]).toEqual(["master-1"]);
+    const m1 = commands("master-1").map(script);
+    expect(m1.some((s) => /drain/.test(s))).toBe(false);
+    expect(m1.at(-1)).toMatch(/delete node "\$1" --ignore-not-found/);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      node: "worker-2",
+      nodeDeleted: true,
+      specUpdated: true,
+      ok: true,
+    });
+    expect(r.stderr).toContain("worker-2: not drained (its host is unreachable)");
+    expect(
+      parseClusterYaml(readFileSync(join(dir, "cluster.yaml"), "utf8")).cluster.workers.map((w) => w.name),
+    ).toEqual(["worker-1"]);
+  });
+
+  it("--unreachable is refused for a control plane, with the way to do it by hand", async () => {
+    const r = await khw(dir, ["node", "remove", "master-2", "--unreachable", "--yes"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--unreachable takes out workers only");
+    expect(r.stderr).toContain("etcdctl member remove");
+    expect(commands()).toEqual([]);
   });
 });
 

@@ -1,11 +1,12 @@
 import { readFileSync, statSync } from "node:fs";
+import type { ClusterNode } from "@khw/spec/core";
 import type { Command } from "commander";
 import { renderArtifacts } from "../artifacts";
 import { removeControlPlaneCommand } from "../day2/membership-remove";
 import { checkRemovable, type NodeRemoveResult, nodeRemovePlan, removeNode } from "../day2/node-remove";
 import { removeNodeFromSpecText } from "../day2/node-spec";
 import { loadDay2Spec, SPEC_OPTION, wholeNumber } from "../day2/options";
-import { openHosts } from "../day2/remote";
+import { describeError, type Hosts, openHosts } from "../day2/remote";
 import { confirmFor, hostResetPlan } from "../day2/reset";
 import { CliError, EXIT, UsageError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
@@ -22,6 +23,7 @@ interface RemoveOptions {
   force: boolean;
   updateSpec: boolean;
   keepIptables: boolean;
+  unreachable: boolean;
 }
 
 /** `khw node remove NAME`: take a worker out of the cluster and clean its host. */
@@ -47,6 +49,11 @@ export function registerNode(program: Command, io: Io): void {
     )
     .option("--update-spec", "remove the node's entry from cluster.yaml (comments and layout kept)", false)
     .option("--keep-iptables", "leave the host's KUBE-*, CNI-* and FLANNEL-* iptables chains", false)
+    .option(
+      "--unreachable",
+      "the worker's host is gone or does not answer: delete its Node (its pods are recreated elsewhere by their controllers) without draining it or cleaning the host",
+      false,
+    )
     .action(async (name: string, opts: RemoveOptions) => {
       await removeCommand(io, name, opts);
     });
@@ -60,14 +67,26 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
     throw new UsageError("--update-spec needs a cluster.yaml (the built-in default spec is in use)");
   }
   if (cluster.controlPlanes.some((n) => n.name === name)) {
+    if (opts.unreachable) {
+      throw new UsageError(
+        `--unreachable takes out workers only, and ${name} is a control plane: khw removes a control plane through its etcd member and its host`,
+        `bring ${name}'s host back and run \`khw node remove ${name}\`; a host lost for good: \`etcdctl member remove\` it from a remaining control plane by hand (quorum permitting), then drop it from ${loaded.displayName} and run \`khw up\``,
+      );
+    }
     await removeControlPlaneCommand(io, loaded, name, opts);
     return;
   }
   const inSpec = checkRemovable(cluster, name, opts);
-  const options = { timeoutSeconds: opts.timeout, force: opts.force, keepIptables: opts.keepIptables };
-  const reset = inSpec
-    ? hostResetPlan(cluster, renderArtifacts(cluster, readWorkdir(loaded.baseDir, cluster)), inSpec)
-    : undefined;
+  const options = {
+    timeoutSeconds: opts.timeout,
+    force: opts.force,
+    keepIptables: opts.keepIptables,
+    unreachable: opts.unreachable,
+  };
+  const reset =
+    inSpec && !opts.unreachable
+      ? hostResetPlan(cluster, renderArtifacts(cluster, readWorkdir(loaded.baseDir, cluster)), inSpec)
+      : undefined;
   const plan = nodeRemovePlan(cluster, name, inSpec, reset, options);
   const say = (line: string) => (opts.json ? io.stderr : io.stdout)(`[node] ${line}\n`);
   const specName = loaded.displayName;
@@ -78,7 +97,8 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
       return;
     }
     say(`would remove ${name}; nothing is changed`);
-    say(`${plan.via}: ${plan.drain} (cordons first; evictions respect PodDisruptionBudgets)`);
+    if (plan.drain) say(`${plan.via}: ${plan.drain} (cordons first; evictions respect PodDisruptionBudgets)`);
+    else say(`${name}: no drain, no host reset (--unreachable): its pods go with its Node`);
     if (reset) {
       say(`${name}: stop and disable ${reset.services.join(", ")}`);
       say(`${name}: remove ${reset.paths.length} paths (${reset.paths.slice(0, 4).join(", ")}, …)`);
@@ -86,7 +106,7 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
         say(
           `${name}: delete the k8s.io containers, pod mounts and links${opts.keepIptables ? "" : ", the KUBE-*/CNI-*/FLANNEL-* iptables chains"}`,
         );
-    } else
+    } else if (!opts.unreachable)
       say(
         `${name} is not in ${specName}: its Node is drained and deleted, its host is not cleaned (khw does not know how to reach it)`,
       );
@@ -107,7 +127,9 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
     }
     if (
       !(await confirm(
-        `Remove ${name} from cluster '${cluster.name}': drain it, stop and clean its host${inSpec ? "" : " (not in cluster.yaml: host left as it is)"}, delete its Node?`,
+        opts.unreachable
+          ? `Remove ${name} from cluster '${cluster.name}' without reaching its host: delete its Node (its pods are recreated elsewhere), leave the host as it is?`
+          : `Remove ${name} from cluster '${cluster.name}': drain it, stop and clean its host${inSpec ? "" : " (not in cluster.yaml: host left as it is)"}, delete its Node?`,
       ))
     ) {
       io.stderr("node remove: nothing done\n");
@@ -118,6 +140,9 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
   const hosts = openHosts(io, loaded);
   let result: NodeRemoveResult;
   try {
+    // Before anything changes: a host that does not answer would leave a drain waiting for pods that
+    // nothing stops, then a cordoned node and an unclean host.
+    if (plan.reset && inSpec) await assertReachable(hosts, inSpec, specName);
     result = await removeNode(cluster, plan, hosts, options, say);
   } finally {
     await hosts.close();
@@ -161,4 +186,18 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
       `${c.yellow("note:")} ${name} is not in ${specName}: its host was not cleaned; clean it by hand, or add it back to ${specName} and run \`khw node remove ${name}\` again\n`,
     );
   io.stdout(`${c.green("✓")} ${name} removed from the cluster\n`);
+}
+
+/** One command over SSH to the leaving worker; a clear refusal (nothing changed yet) when it fails. */
+async function assertReachable(hosts: Hosts, node: ClusterNode, specName: string): Promise<void> {
+  try {
+    await hosts.executor.exec(hosts.target(node), ["true"], { timeoutMs: 60_000 });
+  } catch (e) {
+    const d = describeError(e);
+    throw new CliError(
+      "HOST_UNREACHABLE",
+      `${node.name}: its host does not answer over SSH (${d.message}); nothing was changed`,
+      `${d.hint ? `${d.hint}; ` : ""}a host lost for good: \`khw node remove ${node.name} --unreachable\` deletes its Node without draining it or cleaning the host (then drop it from ${specName}, or pass --update-spec)`,
+    );
+  }
 }

@@ -19,6 +19,11 @@ export interface NodeRemoveOptions {
   force: boolean;
   /** Keep the host's KUBE-*, CNI-* and FLANNEL-* iptables chains. */
   keepIptables: boolean;
+  /**
+   * The host is gone or does not answer: no drain (its pods go with its Node, and their controllers
+   * recreate them elsewhere), no host reset; the Node, the routes to it and its spec entry only.
+   */
+  unreachable?: boolean;
 }
 
 /** What `khw node remove NAME` will do, as data (printed by --dry-run, carried out otherwise). */
@@ -28,7 +33,8 @@ export interface NodeRemovePlan {
   inSpec: boolean;
   /** The control plane whose kubectl cordons, drains and deletes the Node. */
   via: string;
-  drain: string;
+  /** The drain, or undefined for an unreachable host (nothing there can stop its pods). */
+  drain?: string;
   /** The host's reset (services, paths): absent for a node cluster.yaml does not list. */
   reset?: HostReset;
   /** bridge-routes: the other workers' routes to this node's pod slice, deleted. */
@@ -72,8 +78,8 @@ export function nodeRemovePlan(
     node: name,
     inSpec: node !== undefined,
     via,
-    drain: drainCommand(name, options),
-    ...(reset ? { reset } : {}),
+    ...(options.unreachable ? {} : { drain: drainCommand(name, options) }),
+    ...(reset && !options.unreachable ? { reset } : {}),
     routes:
       node && podCIDR && cluster.spec.addons.podNetwork === "bridge-routes"
         ? cluster.workers
@@ -152,6 +158,7 @@ export async function removeNode(
   }
   result.registered = get.code === 0;
   if (!result.registered) say(`${plan.node}: no Node registered (already deleted): nothing to drain`);
+  else if (!plan.drain) say(`${plan.node}: not drained (its host is unreachable): its pods go with its Node`);
   else {
     say(`${plan.node}: cordon and drain (${plan.drain}) on ${cp.name}`);
     const drain = await sh(
