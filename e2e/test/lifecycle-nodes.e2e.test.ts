@@ -296,7 +296,7 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
 
   scenario(
     SUITE,
-    "a worker lost for good: khw node remove refuses fast and changes nothing; --unreachable deletes its Node, its pods move",
+    "a worker lost for good: khw node remove refuses before it changes anything; --unreachable deletes its Node, its pods move",
     12,
     async () => {
       // worker-3 back in (its host was reset by the removal above), with one of the web pods on it

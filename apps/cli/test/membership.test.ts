@@ -372,6 +372,61 @@ describe("removing a control plane: khw node remove master-3", () => {
     expect(readFileSync(join(dir, "cluster.yaml"), "utf8")).not.toContain("master-3");
   });
 
+  it("master-3's host lost: refused without --unreachable (nothing changed); with it, every step but those on master-3", async () => {
+    hosts.down.add("master-3");
+    hosts.recorder.respondFirst(
+      (op) =>
+        op.kind === "exec" &&
+        op.argv[0] === "/usr/local/bin/etcdctl" &&
+        op.argv.includes("status") &&
+        op.argv.some((a) => a.includes("192.168.56.13")),
+      {
+        code: 1,
+        stderr:
+          "Failed to get the status of endpoint https://192.168.56.13:2379 (context deadline exceeded)\n",
+      },
+    );
+    const from = hosts.recorder.ops.length;
+    const refused = await khw(dir, ["node", "remove", "master-3", "--yes", "--update-spec"], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("master-3: its host does not answer over SSH");
+    expect(refused.stderr).toContain("khw node remove master-3 --unreachable");
+    expect(hosts.changesSince(from)).toEqual([]);
+    expect(readFileSync(join(dir, "cluster.yaml"), "utf8")).toContain("master-3");
+
+    const dry = await khw(dir, ["node", "remove", "master-3", "--unreachable", "--dry-run"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).not.toMatch(/master-3: (stop|khw reset)/);
+    expect(dry.stderr).toContain("master-3's host is not touched");
+    const at3 = commands().filter((o) => o.host === "master-3").length;
+    const start = commands().length;
+    const r = await khw(dir, ["node", "remove", "master-3", "--unreachable", "--yes", "--update-spec"], env);
+    expect(r.code, r.stderr).toBe(0);
+    const i = (host: string, m: RegExp | string) => at(host, m, start);
+    const seq = [
+      i("loadbalancer", "systemctl reload-or-restart haproxy"),
+      i("master-1", MEMBER_REMOVE_SCRIPT),
+      i("master-1", /systemctl restart kube-apiserver/),
+      i("master-2", /systemctl restart kube-apiserver/),
+      i("master-1", /delete node master-3/),
+    ];
+    expect(
+      seq.every((n) => n >= start),
+      seq.join(","),
+    ).toBe(true);
+    expect([...seq].sort((a, b) => a - b)).toEqual(seq);
+    // nothing was even attempted on master-3 beyond the failed checks before the run
+    expect(commands().filter((o) => o.host === "master-3").length).toBe(at3);
+    const apiserver = hosts.recorder
+      .file("master-1", "/etc/systemd/system/kube-apiserver.service")!
+      .content.toString();
+    expect(apiserver).toContain("--etcd-servers=https://192.168.56.11:2379,https://192.168.56.12:2379 ");
+    expect(hosts.recorder.file("loadbalancer", "/etc/haproxy/haproxy.cfg")!.content.toString()).not.toContain(
+      "master-3",
+    );
+    expect(readFileSync(join(dir, "cluster.yaml"), "utf8")).not.toContain("master-3");
+  });
+
   it("refuses to go below quorum (master-2 down) and to remove the last control plane; no host changed", async () => {
     hosts.recorder.respondFirst(
       (op) =>

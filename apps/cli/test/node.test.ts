@@ -362,14 +362,6 @@ describe("a worker whose host does not answer", () => {
       parseClusterYaml(readFileSync(join(dir, "cluster.yaml"), "utf8")).cluster.workers.map((w) => w.name),
     ).toEqual(["worker-1"]);
   });
-
-  it("--unreachable is refused for a control plane, with the way to do it by hand", async () => {
-    const r = await khw(dir, ["node", "remove", "master-2", "--unreachable", "--yes"]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("--unreachable takes out workers only");
-    expect(r.stderr).toContain("etcdctl member remove");
-    expect(commands()).toEqual([]);
-  });
 });
 
 describe("orphaned nodes", () => {

@@ -131,12 +131,13 @@ export function certificateChanges(before: Cluster, after: Cluster): Certificate
 /**
  * The plan of a control-plane membership change from `before` to `after` (the same cluster with one
  * control plane more or less). `healthy`: the etcd members known healthy now (default: all of
- * `before`'s); the plan refuses what would leave etcd below quorum.
+ * `before`'s); the plan refuses what would leave etcd below quorum. `unreachable`: the removed control
+ * plane's host is lost (it cannot be stopped or reset): its steps on that host are left out.
  */
 export function controlPlaneMembershipPlan(
   before: Cluster,
   after: Cluster,
-  options: { healthy?: readonly string[] } = {},
+  options: { healthy?: readonly string[]; unreachable?: boolean } = {},
 ): MembershipPlan {
   const names = (nodes: ClusterNode[]) => nodes.map((n) => n.name);
   const added = names(after.controlPlanes).filter((n) => !names(before.controlPlanes).includes(n));
@@ -283,12 +284,16 @@ export function controlPlaneMembershipPlan(
           },
         ]
       : []),
-    {
-      kind: "stop-control-plane",
-      host: name,
-      services: CONTROL_PLANE_SERVICES,
-      reason: "its apiserver stops writing to etcd before the member leaves",
-    },
+    ...(options.unreachable
+      ? []
+      : [
+          {
+            kind: "stop-control-plane" as const,
+            host: name,
+            services: CONTROL_PLANE_SERVICES,
+            reason: "its apiserver stops writing to etcd before the member leaves",
+          },
+        ]),
     {
       kind: "etcd-member-remove",
       via: healthyLeft[0]!.name,
@@ -298,8 +303,20 @@ export function controlPlaneMembershipPlan(
     },
     ...certStep(names(remaining), "a removed host's address is no longer trusted"),
     ...restarts(remaining, `--etcd-servers loses ${removedMember.clientURL}`),
-    { kind: "reset-host", host: name, reason: "etcd, the control plane and khw's files leave the host" },
+    ...(options.unreachable
+      ? []
+      : [
+          {
+            kind: "reset-host" as const,
+            host: name,
+            reason: "etcd, the control plane and khw's files leave the host",
+          },
+        ]),
   );
+  if (options.unreachable)
+    plan.warnings.push(
+      `${name}'s host is not touched (unreachable): should it come back, its etcd member is refused by the others, but its services would still run; reset it before any reuse`,
+    );
   if (remaining.length === 2)
     plan.warnings.push("2 etcd members tolerate no failure: one down stops the API (3 or 1 is recommended)");
   return plan;

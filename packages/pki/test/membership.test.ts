@@ -95,6 +95,25 @@ describe("control-plane membership plan", () => {
     expect(plan.warnings.join(" ")).toContain("2 etcd members tolerate no failure");
   });
 
+  it("removing master-3 whose host is lost: no step on its host; etcd and the others as before", () => {
+    const plan = controlPlaneMembershipPlan(three, two, {
+      healthy: ["master-1", "master-2"],
+      unreachable: true,
+    });
+    expect(kinds(plan.steps)).toEqual([
+      "loadbalancer-backends loadbalancer",
+      "etcd-member-remove",
+      "reissue-certificates",
+      "restart-apiserver master-1",
+      "restart-apiserver master-2",
+    ]);
+    expect(plan.warnings.join(" ")).toContain("master-3's host is not touched");
+    // quorum still counts: with master-2 unhealthy too, the 2 left have 1 healthy member
+    expect(() =>
+      controlPlaneMembershipPlan(three, two, { healthy: ["master-1"], unreachable: true }),
+    ).toThrow(/needs 2 healthy, but only 1/);
+  });
+
   it("refuses below quorum, the last control plane, two changes at once; no change is an empty plan", () => {
     expect(quorum(1)).toBe(1);
     expect(quorum(2)).toBe(2);

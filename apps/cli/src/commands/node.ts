@@ -1,12 +1,11 @@
 import { readFileSync, statSync } from "node:fs";
-import type { ClusterNode } from "@khw/spec/core";
 import type { Command } from "commander";
 import { renderArtifacts } from "../artifacts";
 import { removeControlPlaneCommand } from "../day2/membership-remove";
 import { checkRemovable, type NodeRemoveResult, nodeRemovePlan, removeNode } from "../day2/node-remove";
 import { removeNodeFromSpecText } from "../day2/node-spec";
 import { loadDay2Spec, SPEC_OPTION, wholeNumber } from "../day2/options";
-import { describeError, type Hosts, openHosts } from "../day2/remote";
+import { assertReachable, openHosts } from "../day2/remote";
 import { confirmFor, hostResetPlan } from "../day2/reset";
 import { CliError, EXIT, UsageError } from "../errors";
 import { writeFileAtomic } from "../fs-atomic";
@@ -51,7 +50,7 @@ export function registerNode(program: Command, io: Io): void {
     .option("--keep-iptables", "leave the host's KUBE-*, CNI-* and FLANNEL-* iptables chains", false)
     .option(
       "--unreachable",
-      "the worker's host is gone or does not answer: delete its Node (its pods are recreated elsewhere by their controllers) without draining it or cleaning the host",
+      "the node's host is lost for good: take it out without reaching it. A worker: no drain, no host reset, its Node deleted (its pods are recreated elsewhere by their controllers). A control plane: HAProxy and etcd's membership changed, the other apiservers restarted, nothing done on its host",
       false,
     )
     .action(async (name: string, opts: RemoveOptions) => {
@@ -67,12 +66,6 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
     throw new UsageError("--update-spec needs a cluster.yaml (the built-in default spec is in use)");
   }
   if (cluster.controlPlanes.some((n) => n.name === name)) {
-    if (opts.unreachable) {
-      throw new UsageError(
-        `--unreachable takes out workers only, and ${name} is a control plane: khw removes a control plane through its etcd member and its host`,
-        `bring ${name}'s host back and run \`khw node remove ${name}\`; a host lost for good: \`etcdctl member remove\` it from a remaining control plane by hand (quorum permitting), then drop it from ${loaded.displayName} and run \`khw up\``,
-      );
-    }
     await removeControlPlaneCommand(io, loaded, name, opts);
     return;
   }
@@ -186,18 +179,4 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
       `${c.yellow("note:")} ${name} is not in ${specName}: its host was not cleaned; clean it by hand, or add it back to ${specName} and run \`khw node remove ${name}\` again\n`,
     );
   io.stdout(`${c.green("✓")} ${name} removed from the cluster\n`);
-}
-
-/** One command over SSH to the leaving worker; a clear refusal (nothing changed yet) when it fails. */
-async function assertReachable(hosts: Hosts, node: ClusterNode, specName: string): Promise<void> {
-  try {
-    await hosts.executor.exec(hosts.target(node), ["true"], { timeoutMs: 60_000 });
-  } catch (e) {
-    const d = describeError(e);
-    throw new CliError(
-      "HOST_UNREACHABLE",
-      `${node.name}: its host does not answer over SSH (${d.message}); nothing was changed`,
-      `${d.hint ? `${d.hint}; ` : ""}a host lost for good: \`khw node remove ${node.name} --unreachable\` deletes its Node without draining it or cleaning the host (then drop it from ${specName}, or pass --update-spec)`,
-    );
-  }
 }

@@ -21,7 +21,7 @@ import {
 } from "./membership";
 import { controlPlaneRemovalPlan } from "./node-remove";
 import { removeNodeFromSpecText } from "./node-spec";
-import { openHosts } from "./remote";
+import { assertReachable, openHosts } from "./remote";
 import { confirmFor, hostResetPlan } from "./reset";
 
 export interface ControlPlaneRemoveOptions {
@@ -29,6 +29,8 @@ export interface ControlPlaneRemoveOptions {
   dryRun: boolean;
   json: boolean;
   updateSpec: boolean;
+  /** The control plane's host is lost: no step on it (no stop, no reset). */
+  unreachable: boolean;
 }
 
 /** The spec without control plane `name` (the cluster as it will be). */
@@ -53,8 +55,9 @@ export async function removeControlPlaneCommand(
   const before = loaded.cluster;
   const out = opts.json ? io.stderr : io.stdout;
   const say = (line: string) => out(`[node] ${line}\n`);
+  const unreachable = opts.unreachable;
   if (opts.dryRun) {
-    const plan = controlPlaneRemovalPlan(before, name);
+    const plan = controlPlaneRemovalPlan(before, name, { unreachable });
     if (opts.json) {
       io.stdout(
         `${JSON.stringify({ dryRun: true, node: name, ...plan, updateSpec: opts.updateSpec }, null, 2)}\n`,
@@ -72,8 +75,12 @@ export async function removeControlPlaneCommand(
     for (const w of plan.warnings) io.stderr(`${c.yellow("warning:")} ${w}\n`);
     return;
   }
-  // refusals that need no host first (last control plane, two changes, quorum of a full-health cluster)
-  controlPlaneRemovalPlan(before, name);
+  // refusals that need no host first (last control plane, two changes, quorum of a full-health cluster;
+  // the lost host's own member left out of the healthy ones)
+  controlPlaneRemovalPlan(before, name, {
+    unreachable,
+    ...(unreachable ? { healthy: before.controlPlanes.map((n) => n.name).filter((n) => n !== name) } : {}),
+  });
   if (!opts.yes) {
     const confirm = confirmFor(io);
     if (!confirm)
@@ -83,7 +90,9 @@ export async function removeControlPlaneCommand(
       );
     if (
       !(await confirm(
-        `Remove control plane ${name} from cluster '${before.name}' (etcd member, HAProxy backend, host reset)?`,
+        unreachable
+          ? `Remove control plane ${name} from cluster '${before.name}' without reaching its host (etcd member, HAProxy backend; the host is left as it is)?`
+          : `Remove control plane ${name} from cluster '${before.name}' (etcd member, HAProxy backend, host reset)?`,
       ))
     ) {
       io.stderr("node remove: nothing done\n");
@@ -102,8 +111,15 @@ export async function removeControlPlaneCommand(
   try {
     // the leaving host's reset, from the files it was given (before pki/ is re-issued without it)
     const node = before.nodes.find((n) => n.name === name)!;
-    const reset = hostResetPlan(before, renderArtifacts(before, readWorkdir(loaded.baseDir, before)), node);
+    const reset = unreachable
+      ? undefined
+      : hostResetPlan(before, renderArtifacts(before, readWorkdir(loaded.baseDir, before)), node);
     const resuming = readMembershipRecord(membershipStatePath(paths));
+    // Before any step: a host that does not answer would stop the removal half-way (HAProxy changed,
+    // the member still in etcd). Unless the removal is past its steps on that host already.
+    if (!unreachable && !(resuming?.change === "remove" && resuming.member === name)) {
+      await assertReachable(hosts, node, loaded.displayName);
+    }
     const status = await etcdStatus(before, hosts);
     if (!status.from)
       throw new CliError(
@@ -115,6 +131,7 @@ export async function removeControlPlaneCommand(
     // a removal stopped after `member remove`: the leaving member counts as healthy no more, nor needs to
     const plan = controlPlaneRemovalPlan(before, name, {
       healthy: resuming?.change === "remove" && resuming.member === name ? [...healthy, name] : healthy,
+      unreachable,
     });
     const after = clusterWithout(before, name);
     const workdir = await syncWorkdir(loaded.baseDir, after);
@@ -130,7 +147,7 @@ export async function removeControlPlaneCommand(
       executor: hosts.executor,
       targets: hosts.targets,
       plan,
-      reset,
+      ...(reset ? { reset } : {}),
       emit: (e: UpEvent) => {
         log(`event ${JSON.stringify(e)}`);
         if (e.type === "step" || e.type === "host-failed" || e.type === "warning") view(e);
@@ -141,7 +158,7 @@ export async function removeControlPlaneCommand(
       baseDir: loaded.baseDir,
       now: () => seams.now(),
       ...(seams.sleep ? { sleep: seams.sleep } : {}),
-      rerun: `khw node remove ${name} --yes${opts.updateSpec ? " --update-spec" : ""}`,
+      rerun: `khw node remove ${name} --yes${unreachable ? " --unreachable" : ""}${opts.updateSpec ? " --update-spec" : ""}`,
     });
     for (const n of r.notes) say(`note: ${n}`);
     // a control plane registered as a Node (it ran a kubelet): deleted through a remaining one

@@ -254,7 +254,7 @@ async function drainBlockers(
 export function controlPlaneRemovalPlan(
   cluster: Cluster,
   name: string,
-  options: { healthy?: readonly string[] } = {},
+  options: { healthy?: readonly string[]; unreachable?: boolean } = {},
 ): MembershipPlan {
   const spec = cluster.spec;
   let after: Cluster;

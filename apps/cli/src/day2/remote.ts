@@ -1,5 +1,6 @@
 import { type Executor, type HostTarget, isRemoteExecError } from "@khw/remote-exec";
 import type { ClusterNode } from "@khw/spec/core";
+import { CliError } from "../errors";
 import type { Io } from "../io";
 import type { LoadedSpec } from "../spec-file";
 import { hostTargets, sshExecutorForSpec } from "../up/executor";
@@ -40,4 +41,21 @@ export function describeError(e: unknown): { message: string; hint?: string } {
     return { message: e.message.split("\n  hint: ")[0]!, ...(e.hint ? { hint: e.hint } : {}) };
   }
   return { message: e instanceof Error ? e.message : String(e) };
+}
+
+/**
+ * One command over SSH to a node about to leave the cluster; a clear refusal (nothing changed yet) when it
+ * fails, naming `khw node remove NAME --unreachable` for a host lost for good.
+ */
+export async function assertReachable(hosts: Hosts, node: ClusterNode, specName: string): Promise<void> {
+  try {
+    await hosts.executor.exec(hosts.target(node), ["true"], { timeoutMs: 60_000 });
+  } catch (e) {
+    const d = describeError(e);
+    throw new CliError(
+      "HOST_UNREACHABLE",
+      `${node.name}: its host does not answer over SSH (${d.message}); nothing was changed`,
+      `${d.hint ? `${d.hint}; ` : ""}a host lost for good: \`khw node remove ${node.name} --unreachable\` removes it without reaching its host (then drop it from ${specName}, or pass --update-spec)`,
+    );
+  }
 }

@@ -153,6 +153,8 @@ export class FakeHosts implements Executor {
           },
         },
         { command: /systemctl daemon-reload$/, result: {} },
+        // `true`: the host answers (what khw node remove checks first); says nothing of readiness
+        { command: (op) => op.kind === "exec" && op.argv.join(" ") === "true", result: {} },
         {
           // the install script of a release file: prints `changed <dest>` for destinations it replaces
           command: (op) => op.kind === "shell" && op.script.startsWith("set -eu\nsrc="),
