@@ -6,7 +6,9 @@
  * backend) while this machine requests a NodePort on the workers and the API through the load balancer
  * the whole time, counting failed requests; then `khw node remove master-3 --yes --update-spec` takes it
  * out again under the same traffic. After each: etcd's members, every running apiserver's
- * --etcd-servers, HAProxy's backends, smoke. Each scenario is named, bounded and timed.
+ * --etcd-servers, HAProxy's backends, smoke. Then master-3 back in and its host stopped: the removal is
+ * refused before the first step, and `--unreachable` takes it out of etcd and HAProxy without reaching it.
+ * Each scenario is named, bounded and timed.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -267,6 +269,58 @@ describe.skipIf(unavailable !== undefined)("control planes join and leave a runn
       expect(up.stdout).toContain("converged: no changes");
       await lab.smokePasses();
       await lab.kubectl("delete", "namespace", NAMESPACE, "--wait=false");
+    },
+  );
+
+  scenario(
+    SUITE,
+    "a control plane lost for good: refused before the first step; --unreachable takes it out of etcd and HAProxy without reaching it",
+    12,
+    async () => {
+      // master-3 back in (its host was reset by the removal above)
+      writeFileSync(specFile, fullSpec);
+      const up = await khw(lab.workdir, ["up"]);
+      recordStep(SUITE, "khw up (master-3 back)", up.seconds, up.code === 0);
+      expect(up.code, up.stderr).toBe(0);
+      expect((await etcdMembers()).map((m) => m.name).sort()).toEqual(["master-1", "master-2", NEW]);
+
+      const stop = await khw(lab.workdir, ["lab", "stop", NEW]);
+      expect(stop.code, stop.stderr).toBe(0);
+      recordStep(SUITE, `khw lab stop ${NEW}`, stop.seconds, true);
+
+      const refused = await khw(lab.workdir, ["node", "remove", NEW, "--yes", "--update-spec"]);
+      console.log(
+        `[e2e] ${SUITE}: khw node remove ${NEW}, host stopped (${refused.seconds.toFixed(1)} s):\n${refused.stderr}`,
+      );
+      recordStep(
+        SUITE,
+        `khw node remove ${NEW} (host stopped): refused`,
+        refused.seconds,
+        refused.code === 1,
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("its host does not answer over SSH");
+      expect((await etcdMembers()).map((m) => m.name).sort()).toEqual(["master-1", "master-2", NEW]);
+      expect(Object.keys(await haproxyBackends()).sort()).toEqual(["master-1", "master-2", NEW]);
+      expect(readFileSync(specFile, "utf8")).toBe(fullSpec);
+
+      const r = await khw(lab.workdir, ["node", "remove", NEW, "--unreachable", "--yes", "--update-spec"]);
+      console.log(
+        `[e2e] ${SUITE}: khw node remove ${NEW} --unreachable (${r.seconds.toFixed(1)} s):\n${r.stdout}${r.stderr}`,
+      );
+      recordStep(SUITE, `khw node remove ${NEW} --unreachable`, r.seconds, r.code === 0);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await etcdMembers()).map((m) => m.name).sort()).toEqual(["master-1", "master-2"]);
+      expect(readFileSync(specFile, "utf8")).not.toContain(NEW);
+      await lab.refresh();
+      expect(lab.hosts.masters).toEqual(["master-1", "master-2"]);
+      const urls = lab.hosts.masters.map((m) => `https://${lab.hosts.addresses[m]}:2379`);
+      for (const m of lab.hosts.masters) expect(await runningEtcdServers(m), m).toEqual(urls);
+      expect(Object.keys(await haproxyBackends()).sort()).toEqual(["master-1", "master-2"]);
+      const again = await khw(lab.workdir, ["up"]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain("converged: no changes");
+      await lab.smokePasses();
     },
   );
 });
