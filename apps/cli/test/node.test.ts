@@ -358,6 +358,12 @@ describe("a worker whose host does not answer", () => {
       ok: true,
     });
     expect(r.stderr).toContain("worker-2: not drained (its host is unreachable)");
+    rec = cluster(new RecordingExecutor({ unreachable: ["worker-2"] }));
+    const plain = await khw(dir, ["node", "remove", "worker-2", "--unreachable", "--yes"]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain(
+      "worker-2's host was not touched: should it come back, its kubelet registers",
+    );
     expect(
       parseClusterYaml(readFileSync(join(dir, "cluster.yaml"), "utf8")).cluster.workers.map((w) => w.name),
     ).toEqual(["worker-1"]);

@@ -178,5 +178,9 @@ async function removeCommand(io: Io, name: string, opts: RemoveOptions): Promise
     io.stdout(
       `${c.yellow("note:")} ${name} is not in ${specName}: its host was not cleaned; clean it by hand, or add it back to ${specName} and run \`khw node remove ${name}\` again\n`,
     );
+  if (opts.unreachable)
+    io.stdout(
+      `${c.yellow("note:")} ${name}'s host was not touched: should it come back, its kubelet registers the Node again (\`khw status\` names it orphaned); stop kubelet there or wipe the host first\n`,
+    );
   io.stdout(`${c.green("✓")} ${name} removed from the cluster\n`);
 }
