@@ -59,6 +59,20 @@ if (existsSync("dist")) {
   }
 }
 
+// An ES module has no __filename or __dirname: CommonJS code bundled into one that uses them fails only when
+// that code runs (write-file-atomic did, in `khw lab up` and `khw bundle build` of the built CLI).
+if (existsSync("dist")) {
+  const esm = (f) => f.endsWith(".mjs") || (f.endsWith(".js") && pkg.type === "module");
+  for (const f of readdirSync("dist").filter(esm)) {
+    const code = readFileSync(join("dist", f), "utf8").replace(/^\s*(?:import|export)\s*\{[^}]*\}/gm, "");
+    const free = /(?<![\w$.])__(?:file|dir)name(?![\w$])/.exec(code);
+    if (free && !/\b(?:var|let|const)\s+__(?:file|dir)name\b/.test(code))
+      problems.push(
+        `dist/${f} uses ${free[0]}, which an ES module does not have (tsup's \`shims: true\` defines it from import.meta.url)`,
+      );
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), "khw-pack-"));
 try {
   execFileSync("pnpm", ["pack", "--pack-destination", dir], { stdio: ["ignore", "ignore", "inherit"] });

@@ -20,6 +20,9 @@ export default defineConfig({
   splitting: true,
   minifyWhitespace: true,
   minifySyntax: true,
+  // CommonJS modules bundled into these ES modules may use __filename/__dirname (write-file-atomic names
+  // its temporary files with __filename): tsup's shims define them from import.meta.url where used.
+  shims: true,
   noExternal: [/^(?!ssh2$|cpu-features$|node:).*/],
   external: ["ssh2", "cpu-features", "readline/promises"],
   define: { __KHW_SPEC_VERSION__: JSON.stringify(specVersion) },
