@@ -14,7 +14,7 @@ import { parseClusterYaml } from "@khw/spec";
 import { labUnavailableReason } from "@khw/test-kit/lab";
 import { expect } from "vitest";
 import { recordStep, summaryTable } from "./_scenario";
-import { khw, local, onHost, type Run, until } from "./_support";
+import { khw, khwBuilt, local, onHost, type Run, until } from "./_support";
 import { probe } from "./_traffic";
 
 export const E2E_LAB_NAME = "e2e";
@@ -68,6 +68,11 @@ export interface LabStart {
   up?: boolean;
   /** The caller holds the lab lock already (holdLabLock): not taken again, not released by stopLab. */
   lockHeld?: boolean;
+  /**
+   * `built`: `khw lab up` and `khw up` run as users run them, the built CLI (apps/cli/dist/bin.js) in
+   * a process of its own, instead of in-process from the sources (the default).
+   */
+  cli?: "sources" | "built";
 }
 
 /**
@@ -99,7 +104,8 @@ export async function startLab(o: LabStart): Promise<{ lab: Lab; release: () => 
       specArgs.push("-f", "spec.yaml");
     }
     t0 = performance.now();
-    const labUp = await khw(workdir, [
+    const run = o.cli === "built" ? khwBuilt : khw;
+    const labUp = await run(workdir, [
       "lab",
       "up",
       "--mirror-dir",
@@ -116,8 +122,13 @@ export async function startLab(o: LabStart): Promise<{ lab: Lab; release: () => 
     await lab.refresh();
     let up: Run | undefined;
     if (o.up !== false) {
-      up = await khw(workdir, ["up"]);
-      recordStep(o.suite, "khw up (first)", up.seconds, up.code === 0);
+      up = await run(workdir, ["up"]);
+      recordStep(
+        o.suite,
+        `khw up (first${o.cli === "built" ? ", the built CLI" : ""})`,
+        up.seconds,
+        up.code === 0,
+      );
       expect(up.code, `${up.stdout}\n${up.stderr}`).toBe(0);
     }
     return { lab, release, ...(up ? { up } : {}) };

@@ -1,5 +1,7 @@
-import { readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
+import { fileURLToPath } from "node:url";
 import { main } from "@khw/cli";
 import { run } from "@khw/host-io";
 import { labExec } from "@khw/lab";
@@ -100,4 +102,25 @@ export function events(stdout: string): Array<Record<string, unknown>> {
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The CLI as it ships: apps/cli/dist/bin.js (built by `pnpm build`, which `pnpm test` runs first). */
+export const BUILT_CLI = fileURLToPath(new URL("../../apps/cli/dist/bin.js", import.meta.url));
+
+/** Runs the built CLI in a process of its own in `cwd` (a missing build is an error, never a skip). */
+export async function khwBuilt(cwd: string, argv: string[]): Promise<Run> {
+  if (!existsSync(BUILT_CLI)) throw new Error(`${BUILT_CLI} is missing: run \`pnpm build\` first`);
+  const t0 = performance.now();
+  return await new Promise<Run>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [BUILT_CLI, ...argv],
+      { cwd, env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        if (error && typeof error.code !== "number") reject(error);
+        else resolve({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 });
+      },
+    );
+  });
 }
