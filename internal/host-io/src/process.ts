@@ -1,13 +1,30 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 
-/** Whether a process exists (EPERM: it exists, owned by someone else). */
+/**
+ * Whether a process exists and has not exited (EPERM: it exists, owned by someone else). A zombie, exited
+ * but not yet reaped by its parent (an orphan waits for init to reap it: a lab host whose `khw lab up`
+ * has exited), is not alive, though signal 0 still reaches it.
+ */
 export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  return !isZombie(pid);
+}
+
+/** /proc/<pid>/stat's state is Z (zombie) or X (dead); false where there is no /proc. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "<pid> (<comm>) <state> …": comm may hold spaces and parentheses, the state follows the last ")"
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "Z" || state === "X";
+  } catch {
+    return false;
   }
 }
 

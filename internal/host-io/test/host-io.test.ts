@@ -88,6 +88,30 @@ describe("processes", () => {
     expect(io.processAlive(-5)).toBe(false);
   });
 
+  it("processAlive: a zombie (exited, its parent not reaping it) is not alive, though signal 0 reaches it", async () => {
+    // sh starts `true` in the background and becomes `sleep`, which never waits: `true` stays a zombie
+    const parent = spawn("sh", ["-c", "true & echo $!; exec sleep 5"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      const pid = Number(
+        await new Promise<string>((resolve) => parent.stdout.once("data", (d) => resolve(String(d)))),
+      );
+      let state = "";
+      for (let i = 0; i < 50 && state !== "Z"; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      }
+      expect(state).toBe("Z");
+      expect(() => process.kill(pid, 0)).not.toThrow(); // what the old check relied on
+      expect(io.processAlive(pid)).toBe(false);
+      expect(io.processAlive(parent.pid!)).toBe(true);
+    } finally {
+      parent.kill("SIGKILL");
+    }
+  });
+
   it("run: collects output, feeds stdin, streams lines, reports the exit code and a message", async () => {
     const lines: string[] = [];
     const r = await io.run("sh", ["-c", "cat; echo err1 >&2; echo err2 >&2; exit 3"], {
