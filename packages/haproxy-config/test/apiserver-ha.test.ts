@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { catalogueFromCluster, issuePki } from "@khw/pki";
+import { prerequisiteSkip } from "@khw/test-kit/pinned";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiLoadBalancerText } from "../src/index";
 import {
@@ -25,6 +26,8 @@ import {
 } from "./_support";
 
 const bins = kubeBinaries();
+// locally the reason to skip; in CI an Error naming what is missing
+const skip = prerequisiteSkip(bins.missing);
 const procs = new Processes();
 const tmp = mkdtempSync(join(tmpdir(), "khw-haproxy-ha-"));
 
@@ -33,8 +36,8 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-describe.skipIf(bins.missing.length > 0)(
-  `HAProxy in front of two real kube-apiservers${bins.missing.length ? ` — skipped: ${bins.missing.join("; ")}` : ""}`,
+describe.skipIf(skip !== undefined)(
+  `HAProxy in front of two real kube-apiservers${skip ? ` — skipped: ${skip}` : ""}`,
   () => {
     const cluster = defaultCluster();
     const file = (name: string) => join(tmp, name);

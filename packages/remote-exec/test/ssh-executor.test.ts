@@ -1,8 +1,10 @@
 // Against a real OpenSSH sshd on 127.0.0.1 (started and stopped here; see ./sshd.ts).
+
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { prerequisiteSkip } from "@khw/test-kit/pinned";
 import {
   type CutProxy,
   freePort,
@@ -26,12 +28,10 @@ import {
   secret,
 } from "../src/index.js";
 
-const HAS_SUDO = existsSync("/usr/bin/sudo");
 // locally the sudo tests skip without sudo; in CI (which installs it) its absence fails, naming it
-if (!HAS_SUDO && process.env["CI"])
-  throw new Error(
-    "a test prerequisite is missing in CI: /usr/bin/sudo (Debian package sudo, .ci/apt-packages.txt)",
-  );
+const sudoSkip = prerequisiteSkip(
+  existsSync("/usr/bin/sudo") ? [] : ["/usr/bin/sudo (Debian package sudo, .ci/apt-packages.txt)"],
+);
 
 let dir: string;
 let key: KeyPair;
@@ -181,8 +181,8 @@ describe("exec", () => {
   });
 });
 
-describe.skipIf(!HAS_SUDO)(
-  `sudo for a non-root user (vagrant)${HAS_SUDO ? "" : " — skipped: no /usr/bin/sudo"}`,
+describe.skipIf(sudoSkip !== undefined)(
+  `sudo for a non-root user (vagrant)${sudoSkip ? ` — skipped: ${sudoSkip}` : ""}`,
   () => {
     it("runs as root through sudo -n, and directly without sudo", async () => {
       expect((await ex.exec(vagrant, ["id", "-un"], { sudo: true })).stdout).toBe("root\n");
