@@ -493,3 +493,32 @@ export async function deployWebWorkload(lab: Lab, w: Omit<WebWorkload, "image">)
       (await probe(lab.hosts.addresses[worker]!, w.nodePort!)).ok ? true : undefined,
     );
 }
+
+/**
+ * A node back in the cluster after its removal: cluster.yaml `spec` (that lists it) written and `khw up`
+ * run, for the lost-host scenarios that follow.
+ */
+export async function bringBack(lab: Lab, suite: string, name: string, specFile: string, spec: string) {
+  writeFileSync(specFile, spec);
+  const up = await khw(lab.workdir, ["up"]);
+  recordStep(suite, `khw up (${name} back)`, up.seconds, up.code === 0);
+  expect(up.code, up.stderr).toBe(0);
+}
+
+/**
+ * `name`'s host powered off (`khw lab stop`), then `khw node remove name` must be refused before it changes
+ * anything, naming `--unreachable`: the caller checks that nothing changed.
+ */
+export async function loseHostExpectRefusal(lab: Lab, suite: string, name: string): Promise<void> {
+  const stop = await khw(lab.workdir, ["lab", "stop", name]);
+  expect(stop.code, stop.stderr).toBe(0);
+  recordStep(suite, `khw lab stop ${name}`, stop.seconds, true);
+  const refused = await khw(lab.workdir, ["node", "remove", name, "--yes", "--update-spec"]);
+  console.log(
+    `[e2e] ${suite}: khw node remove ${name}, host stopped (${refused.seconds.toFixed(1)} s):\n${refused.stderr}`,
+  );
+  recordStep(suite, `khw node remove ${name} (host stopped): refused`, refused.seconds, refused.code === 1);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain("its host does not answer over SSH");
+  expect(refused.stderr).toContain(`khw node remove ${name} --unreachable`);
+}

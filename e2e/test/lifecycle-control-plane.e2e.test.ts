@@ -15,11 +15,13 @@ import { join } from "node:path";
 import { defaultClusterSpecInput, renderClusterYaml } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import {
+  bringBack,
   CP_UNITS,
   deployWebWorkload,
   endSuite,
   type Lab,
   labSkipReason,
+  loseHostExpectRefusal,
   resetLeftovers,
   restartsBetween,
   spawnKhw,
@@ -277,29 +279,10 @@ describe.skipIf(unavailable !== undefined)("control planes join and leave a runn
     "a control plane lost for good: refused before the first step; --unreachable takes it out of etcd and HAProxy without reaching it",
     12,
     async () => {
-      // master-3 back in (its host was reset by the removal above)
-      writeFileSync(specFile, fullSpec);
-      const up = await khw(lab.workdir, ["up"]);
-      recordStep(SUITE, "khw up (master-3 back)", up.seconds, up.code === 0);
-      expect(up.code, up.stderr).toBe(0);
+      // master-3 back in (its host was reset by the removal above), then its host lost
+      await bringBack(lab, SUITE, NEW, specFile, fullSpec);
       expect((await etcdMembers()).map((m) => m.name).sort()).toEqual(["master-1", "master-2", NEW]);
-
-      const stop = await khw(lab.workdir, ["lab", "stop", NEW]);
-      expect(stop.code, stop.stderr).toBe(0);
-      recordStep(SUITE, `khw lab stop ${NEW}`, stop.seconds, true);
-
-      const refused = await khw(lab.workdir, ["node", "remove", NEW, "--yes", "--update-spec"]);
-      console.log(
-        `[e2e] ${SUITE}: khw node remove ${NEW}, host stopped (${refused.seconds.toFixed(1)} s):\n${refused.stderr}`,
-      );
-      recordStep(
-        SUITE,
-        `khw node remove ${NEW} (host stopped): refused`,
-        refused.seconds,
-        refused.code === 1,
-      );
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toContain("its host does not answer over SSH");
+      await loseHostExpectRefusal(lab, SUITE, NEW);
       expect((await etcdMembers()).map((m) => m.name).sort()).toEqual(["master-1", "master-2", NEW]);
       expect(Object.keys(await haproxyBackends()).sort()).toEqual(["master-1", "master-2", NEW]);
       expect(readFileSync(specFile, "utf8")).toBe(fullSpec);

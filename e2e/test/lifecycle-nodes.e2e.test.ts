@@ -13,9 +13,11 @@ import { join } from "node:path";
 import { defaultClusterSpecInput, parseClusterYaml, renderClusterYaml } from "@khw/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  bringBack,
   endSuite,
   type Lab,
   labSkipReason,
+  loseHostExpectRefusal,
   resetLeftovers,
   restartsBetween,
   startLabWithout,
@@ -49,6 +51,28 @@ let lab: Lab;
 let release: () => void = () => {};
 let specFile: string;
 let fullSpec: string;
+
+/** The web pods: name, node, and whether each runs (not being deleted). */
+async function podsOn(): Promise<Array<{ name: string; node: string; ready: boolean }>> {
+  const r = await lab.kubectl("-n", NS, "get", "pods", "-l", "app=web", "-o", "json");
+  return (JSON.parse(r.stdout) as Any).items.map((p: Any) => ({
+    name: p.metadata.name,
+    node: p.spec.nodeName,
+    ready: p.status.phase === "Running" && !p.metadata.deletionTimestamp,
+  }));
+}
+
+/** `kubectl get node` when its Ready condition is True, else undefined (for `until`). */
+async function nodeReady(node: string) {
+  const r = await lab.kubectl(
+    "get",
+    "node",
+    node,
+    "-o",
+    'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+  );
+  return r.stdout.trim() === "True" ? r : undefined;
+}
 
 describe.skipIf(unavailable !== undefined)("workers join and leave a running cluster", () => {
   beforeAll(async () => {
@@ -118,16 +142,7 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
       expect(restarted.ordered).toEqual([]);
       for (const u of WORKER_UNITS) expect(after[`${NEW}/${u}`]?.since, u).not.toBe("0");
 
-      const ready = await until(`${NEW} Ready`, async () => {
-        const r = await lab.kubectl(
-          "get",
-          "node",
-          NEW,
-          "-o",
-          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-        );
-        return r.stdout.trim() === "True" ? r : undefined;
-      });
+      const ready = await until(`${NEW} Ready`, () => nodeReady(NEW));
       expect(ready.stdout.trim()).toBe("True");
       const again = await khw(lab.workdir, ["up"]);
       expect(again.code, again.stderr).toBe(0);
@@ -215,14 +230,6 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
       writeFileSync(manifest, JSON.stringify(objects));
       const applied = await lab.kubectl("apply", "-f", manifest);
       expect(applied.code, applied.stderr).toBe(0);
-      const podsOn = async () => {
-        const r = await lab.kubectl("-n", NS, "get", "pods", "-l", "app=web", "-o", "json");
-        return (JSON.parse(r.stdout) as Any).items.map((p: Any) => ({
-          name: p.metadata.name,
-          node: p.spec.nodeName,
-          ready: p.status.phase === "Running" && !p.metadata.deletionTimestamp,
-        })) as Array<{ name: string; node: string; ready: boolean }>;
-      };
       const placed = await until(
         "3 web pods running, one on worker-3",
         async () => {
@@ -300,62 +307,22 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
     12,
     async () => {
       // worker-3 back in (its host was reset by the removal above), with one of the web pods on it
-      writeFileSync(specFile, fullSpec);
-      const up = await khw(lab.workdir, ["up"]);
-      recordStep(SUITE, "khw up (worker-3 back)", up.seconds, up.code === 0);
-      expect(up.code, up.stderr).toBe(0);
-      await until(
-        "worker-3 Ready",
-        async () => {
-          const r = await lab.kubectl(
-            "get",
-            "node",
-            NEW,
-            "-o",
-            'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-          );
-          return r.stdout.trim() === "True" ? true : undefined;
-        },
-        180,
-      );
-      const podsOn = async () => {
-        const r = await lab.kubectl("-n", NS, "get", "pods", "-l", "app=web", "-o", "json");
-        return (JSON.parse(r.stdout) as Any).items.map((p: Any) => ({
-          node: p.spec.nodeName as string,
-          ready: p.status.phase === "Running" && !p.metadata.deletionTimestamp,
-        }));
-      };
+      await bringBack(lab, SUITE, NEW, specFile, fullSpec);
+      await until(`${NEW} Ready`, () => nodeReady(NEW), 180);
       expect((await lab.kubectl("-n", NS, "rollout", "restart", "deployment/web")).code).toBe(0);
       await until(
         "3 web pods running, one on worker-3",
         async () => {
           const pods = await podsOn();
-          return pods.filter((p: Any) => p.ready).length === 3 &&
-            pods.some((p: Any) => p.ready && p.node === NEW)
+          return pods.filter((p) => p.ready).length === 3 && pods.some((p) => p.ready && p.node === NEW)
             ? true
             : undefined;
         },
         240,
       );
 
-      const stop = await khw(lab.workdir, ["lab", "stop", NEW]);
-      expect(stop.code, stop.stderr).toBe(0);
-      recordStep(SUITE, `khw lab stop ${NEW}`, stop.seconds, true);
-
       // without --unreachable: refused before anything changes (no cordon, no drain waiting on dead pods)
-      const refused = await khw(lab.workdir, ["node", "remove", NEW, "--yes", "--update-spec"]);
-      console.log(
-        `[e2e] khw node remove ${NEW}, host stopped (${refused.seconds.toFixed(1)} s):\n${refused.stderr}`,
-      );
-      recordStep(
-        SUITE,
-        `khw node remove ${NEW} (host stopped): refused`,
-        refused.seconds,
-        refused.code === 1,
-      );
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toContain("its host does not answer over SSH");
-      expect(refused.stderr).toContain("--unreachable");
+      await loseHostExpectRefusal(lab, SUITE, NEW);
       const still = await lab.kubectl("get", "node", NEW, "-o", "json");
       expect(still.code, still.stderr).toBe(0);
       expect((JSON.parse(still.stdout) as Any).spec.unschedulable).toBeUndefined();
@@ -374,7 +341,7 @@ describe.skipIf(unavailable !== undefined)("workers join and leave a running clu
         "3 web pods running on worker-1/worker-2",
         async () => {
           const pods = await podsOn();
-          return pods.length === 3 && pods.every((p: Any) => p.ready && p.node !== NEW) ? true : undefined;
+          return pods.length === 3 && pods.every((p) => p.ready && p.node !== NEW) ? true : undefined;
         },
         240,
       );
