@@ -270,6 +270,21 @@ describe("adding a control plane: master-3 in cluster.yaml, then khw up", () => 
   });
 });
 
+/** etcdctl's `endpoint status` of the member at `ip` times out, as for a member that is down. */
+function etcdEndpointDown(ip: string): void {
+  hosts.recorder.respondFirst(
+    (op) =>
+      op.kind === "exec" &&
+      op.argv[0] === "/usr/local/bin/etcdctl" &&
+      op.argv.includes("status") &&
+      op.argv.some((a) => a.includes(ip)),
+    {
+      code: 1,
+      stderr: `Failed to get the status of endpoint https://${ip}:2379 (context deadline exceeded)\n`,
+    },
+  );
+}
+
 describe("removing a control plane: khw node remove master-3", () => {
   beforeEach(async () => {
     writeSpec(three);
@@ -374,18 +389,7 @@ describe("removing a control plane: khw node remove master-3", () => {
 
   it("master-3's host lost: refused without --unreachable (nothing changed); with it, every step but those on master-3", async () => {
     hosts.down.add("master-3");
-    hosts.recorder.respondFirst(
-      (op) =>
-        op.kind === "exec" &&
-        op.argv[0] === "/usr/local/bin/etcdctl" &&
-        op.argv.includes("status") &&
-        op.argv.some((a) => a.includes("192.168.56.13")),
-      {
-        code: 1,
-        stderr:
-          "Failed to get the status of endpoint https://192.168.56.13:2379 (context deadline exceeded)\n",
-      },
-    );
+    etcdEndpointDown("192.168.56.13");
     const from = hosts.recorder.ops.length;
     const refused = await khw(dir, ["node", "remove", "master-3", "--yes", "--update-spec"], env);
     expect(refused.code).toBe(1);
@@ -428,18 +432,7 @@ describe("removing a control plane: khw node remove master-3", () => {
   });
 
   it("refuses to go below quorum (master-2 down) and to remove the last control plane; no host changed", async () => {
-    hosts.recorder.respondFirst(
-      (op) =>
-        op.kind === "exec" &&
-        op.argv[0] === "/usr/local/bin/etcdctl" &&
-        op.argv.includes("status") &&
-        op.argv.some((a) => a.includes("192.168.56.12")),
-      {
-        code: 1,
-        stderr:
-          "Failed to get the status of endpoint https://192.168.56.12:2379 (context deadline exceeded)\n",
-      },
-    );
+    etcdEndpointDown("192.168.56.12");
     const from = hosts.recorder.ops.length;
     const r = await khw(dir, ["node", "remove", "master-3", "--yes"], env);
     expect(r.code).toBe(1);
