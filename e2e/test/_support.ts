@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { fileURLToPath } from "node:url";
@@ -111,16 +110,9 @@ export const BUILT_CLI = fileURLToPath(new URL("../../apps/cli/dist/bin.js", imp
 export async function khwBuilt(cwd: string, argv: string[]): Promise<Run> {
   if (!existsSync(BUILT_CLI)) throw new Error(`${BUILT_CLI} is missing: run \`pnpm build\` first`);
   const t0 = performance.now();
-  return await new Promise<Run>((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BUILT_CLI, ...argv],
-      { cwd, env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        if (error && typeof error.code !== "number") reject(error);
-        else resolve({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 });
-      },
-    );
+  const r = await run(process.execPath, [BUILT_CLI, ...argv], {
+    cwd,
+    env: { ...process.env, NO_COLOR: "1" },
   });
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - t0) / 1000 };
 }
