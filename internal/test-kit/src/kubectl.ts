@@ -1,8 +1,8 @@
 // Checks with the real (pinned) kubectl.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:https";
 import type { TLSSocket } from "node:tls";
+import { run } from "@khw/host-io";
 
 /** What the stand-in apiserver serves with and trusts: the cluster CA and a serving certificate for 127.0.0.1. */
 export interface ApiserverIdentity {
@@ -118,13 +118,16 @@ export async function kubectlLoadsTls(
         "/version",
         "--request-timeout=60s",
       ],
-      env,
+      // a safety net: kubectl's own request timeout is 60 s
+      { env, timeoutMs: 120_000 },
     );
     return {
-      ...r,
+      status: r.code,
+      stdout: r.stdout,
+      stderr: r.stderr,
       requests,
       clean:
-        r.status === 0 &&
+        r.code === 0 &&
         r.stdout.includes(nonce) &&
         requests.length > 0 &&
         requests.every((x) => x.authenticated),
@@ -148,33 +151,5 @@ function close(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
-  });
-}
-
-/** Runs a child to its end (killed after 2 minutes as a safety net: kubectl's own request timeout is 60s). */
-function run(
-  cmd: string,
-  args: string[],
-  env?: NodeJS.ProcessEnv,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env } : {}) });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
   });
 }
