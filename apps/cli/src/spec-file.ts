@@ -1,7 +1,7 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import { type Cluster, type ClusterSpec, defaultClusterSpecInput, type SpecIssue } from "@khw/spec/core";
-import { quickLoadCluster, quickParseClusterYaml } from "@khw/spec/quick";
-import { locateSpecFile, readSpecText } from "./spec-read";
+import { quickLoadCluster } from "@khw/spec/quick";
+import { locateSpecFile, parseSpecText, readSpecText } from "./spec-read";
 
 export { DEFAULT_SPEC_FILE, MAX_SPEC_BYTES, readSpecText } from "./spec-read";
 
@@ -38,9 +38,7 @@ export async function loadSpecFile(
     return { ...loaded, file: undefined, baseDir: cwd, displayName: "the built-in default spec" };
   }
   const text = readSpecText(path, displayName);
-  const loaded =
-    quickParseClusterYaml(text, { file: displayName }) ??
-    (await import("@khw/spec")).parseClusterYaml(text, { file: displayName });
+  const loaded = await parseSpecText(text, displayName);
   return { ...loaded, file: path, baseDir: dirname(path), displayName };
 }
 

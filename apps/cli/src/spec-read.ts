@@ -1,6 +1,6 @@
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { relative, resolve } from "node:path";
-import { escapeControl } from "@khw/spec/quick";
+import { escapeControl, type LoadedCluster, quickParseClusterYaml } from "@khw/spec/quick";
 import { CliError } from "./errors";
 
 // Finding and reading the spec file, without @khw/spec's schema (zod): `khw validate` starts from here.
@@ -115,5 +115,17 @@ export function locateSpecFile(
     file === undefined
       ? "run `khw init` to write the default spec, or pass -f FILE"
       : "check the path of the spec file (given with -f, or as FILE to `khw validate`)",
+  );
+}
+
+/**
+ * Parses and checks cluster.yaml text. A valid spec takes the quick path (@khw/spec/quick: the schema
+ * check compiled at build time, no zod); only a spec with a problem loads @khw/spec, whose
+ * parseClusterYaml throws the SpecError with every problem, as every command reports it.
+ */
+export async function parseSpecText(text: string, displayName: string): Promise<LoadedCluster> {
+  return (
+    quickParseClusterYaml(text, { file: displayName }) ??
+    (await import("@khw/spec")).parseClusterYaml(text, { file: displayName })
   );
 }

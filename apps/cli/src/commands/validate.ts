@@ -4,14 +4,13 @@ import {
   formatIssues,
   type LoadedCluster,
   MAX_PRINTED_ISSUES,
-  quickParseClusterYaml,
   type SpecIssue,
 } from "@khw/spec/quick";
 import type { Command } from "commander";
 import { CliError, EXIT, UsageError } from "../errors";
 import { colors, type Io } from "../io";
 import { loadYamlStringify } from "../output";
-import { locateSpecFile, readSpecText } from "../spec-read";
+import { locateSpecFile, parseSpecText, readSpecText } from "../spec-read";
 
 /** One paragraph that says what the spec describes. */
 export function topologySummary(cluster: Cluster): string {
@@ -62,20 +61,14 @@ function result(file: string, issues: readonly SpecIssue[], cluster?: Cluster): 
   };
 }
 
-/**
- * Reads and checks the spec. A valid spec takes the quick path (@khw/spec/quick: no zod to load, the most
- * of khw validate's start-up); any problem loads @khw/spec, whose parseClusterYaml throws the SpecError
- * with every problem, as every other command reports it.
- */
+/** Reads and checks the spec (parseSpecText: no zod for a valid one, the most of validate's start-up). */
 async function loadForValidate(
   cwd: string,
   file: string | undefined,
 ): Promise<LoadedCluster & { displayName: string }> {
   const { path, displayName } = locateSpecFile(cwd, file, { allowDefault: false });
   const text = readSpecText(path, displayName);
-  const loaded =
-    quickParseClusterYaml(text, { file: displayName }) ??
-    (await import("@khw/spec")).parseClusterYaml(text, { file: displayName });
+  const loaded = await parseSpecText(text, displayName);
   return { ...loaded, displayName };
 }
 
