@@ -120,6 +120,8 @@ export class FakeHosts implements Executor {
   readonly csrs: object[] = [];
   /** Hosts that do not answer now: every operation on them fails with CONNECT_FAILED (connection refused). */
   readonly down = new Set<string>();
+  /** Every operation tried on a host that was down, in order (they never reach the recorder). */
+  readonly triedWhileDown: Array<{ kind: string; host: string; text: string }> = [];
   /** Names of CSRs approved with `kubectl certificate approve`, in order. */
   readonly approvedCsrs: string[] = [];
   running = 0;
@@ -317,6 +319,7 @@ export class FakeHosts implements Executor {
 
   #enter(kind: string, host: string, text: string): void {
     if (this.down.has(host)) {
+      this.triedWhileDown.push({ kind, host, text });
       throw new RemoteExecError("CONNECT_FAILED", `cannot connect to ${host}:22: ECONNREFUSED`, {
         host,
         hint: "nothing listens on port 22: is sshd running, and is the port right?",
