@@ -89,16 +89,20 @@ describe("processes", () => {
   });
 
   it("processAlive: a zombie (exited, its parent not reaping it) is not alive, though signal 0 reaches it", async () => {
-    // sh starts `true` in the background and becomes `sleep`, which never waits: `true` stays a zombie
-    const parent = spawn("sh", ["-c", "true & echo $!; exec sleep 5"], {
-      stdio: ["ignore", "pipe", "ignore"],
-    });
+    // perl forks a child that exits at once and never waits for it: the child stays a zombie.
+    // (Not `sh -c 'true & exec sleep'`: dash may reap the job before its exec when the machine is
+    // loaded, which failed this test in CI; perl-base is Essential on Debian.)
+    const parent = spawn(
+      "perl",
+      ["-e", '$| = 1; my $p = fork() // die "fork: $!"; exit 0 unless $p; print "$p\n"; sleep 30'],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
     try {
       const pid = Number(
         await new Promise<string>((resolve) => parent.stdout.once("data", (d) => resolve(String(d)))),
       );
       let state = "";
-      for (let i = 0; i < 50 && state !== "Z"; i++) {
+      for (let i = 0; i < 250 && state !== "Z"; i++) {
         await new Promise((r) => setTimeout(r, 20));
         const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
         state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
